@@ -1,0 +1,18 @@
+"""ferrograd: scalar reverse-mode automatic differentiation with a Rust core.
+
+>>> from ferrograd import Value
+>>> a, b = Value(2.0), Value(-3.0)
+>>> d = a * b + 10
+>>> d.backward()
+>>> a.grad, b.grad
+(-3.0, 2.0)
+
+``ferrograd.Value`` is the fast engine (Rust); ``ferrograd.reference.Value`` is the same contract
+in plain Python, for reading and for checking the fast one.
+"""
+
+from ferrograd._core import Value, dot, sum
+
+__version__ = "0.1.0"
+
+__all__ = ["Value", "__version__", "dot", "sum"]

@@ -1,0 +1,23 @@
+//! ferrograd: scalar reverse-mode automatic differentiation.
+//!
+//! ```
+//! use ferrograd::Value;
+//! let a = Value::new(2.0);
+//! let b = Value::new(-3.0);
+//! let c = Value::new(10.0);
+//! let d = &a * &b + &c;
+//! d.backward();
+//! assert_eq!(d.data(), 4.0);
+//! assert_eq!((a.grad(), b.grad()), (-3.0, 2.0));
+//! ```
+
+mod arith;
+mod backward;
+pub mod ops;
+mod value;
+
+pub use ops::{Op, OpError};
+pub use value::{Node, Operands, Value};
+
+#[cfg(feature = "python")]
+mod python;

@@ -1,0 +1,407 @@
+//! Python bindings: argument conversion, errors and dunder methods. No maths here; every
+//! number comes from the core in `ops.rs`.
+
+use pyo3::basic::CompareOp;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
+
+use crate::ops::OpError;
+use crate::value::Value;
+
+impl From<OpError> for PyErr {
+    fn from(err: OpError) -> PyErr {
+        PyValueError::new_err(err.to_string())
+    }
+}
+
+/// A scalar in a differentiable expression graph.
+#[pyclass(name = "Value", module = "ferrograd", frozen, unsendable)]
+pub struct PyValue {
+    inner: Value,
+}
+
+fn wrap(py: Python<'_>, inner: Value) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, PyValue { inner })?.into_any())
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+}
+
+/// `obj` as a real number, or `None` when it is not one (str, None, complex, containers...).
+/// Python's own conversion errors (an int too large for a float) pass through.
+fn real_number(obj: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Ok(Some(f.value()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return obj.extract::<f64>().map(Some);
+    }
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Ok(None);
+    }
+    let py = obj.py();
+    if !obj.hasattr(pyo3::intern!(py, "__float__"))? || obj.hasattr(pyo3::intern!(py, "__len__"))? {
+        return Ok(None);
+    }
+    static NUMBERS: PyOnceLock<(Py<PyType>, Py<PyType>)> = PyOnceLock::new();
+    let (complex, real) = NUMBERS.get_or_try_init(py, || -> PyResult<_> {
+        let numbers = py.import("numbers")?;
+        Ok((
+            numbers.getattr("Complex")?.cast_into::<PyType>()?.unbind(),
+            numbers.getattr("Real")?.cast_into::<PyType>()?.unbind(),
+        ))
+    })?;
+    if obj.is_instance(complex.bind(py))? && !obj.is_instance(real.bind(py))? {
+        return Ok(None);
+    }
+    obj.extract::<f64>().map(Some)
+}
+
+fn require_real(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<f64> {
+    real_number(obj)?.ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "{what} needs a real number, got {}",
+            type_name(obj)
+        ))
+    })
+}
+
+/// A `Value` operand as a core value: a Value as it is, a number as a new constant leaf,
+/// anything else `None` (so the operator returns NotImplemented).
+fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
+    if let Ok(v) = obj.cast::<PyValue>() {
+        return Ok(Some(v.borrow().inner.clone()));
+    }
+    Ok(real_number(obj)?.map(Value::new))
+}
+
+fn values_from(iterable: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
+    let mut out = Vec::with_capacity(iterable.len().unwrap_or(0));
+    for item in iterable.try_iter()? {
+        let item = item?;
+        match operand(&item)? {
+            Some(v) => out.push(v),
+            None => {
+                return Err(PyTypeError::new_err(format!(
+                    "{what} needs Values or real numbers, got {}",
+                    type_name(&item)
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[pymethods]
+impl PyValue {
+    fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(other)? {
+            Some(o) => wrap(py, self.inner.add(&o)),
+            None => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __radd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(other)? {
+            Some(o) => wrap(py, o.add(&self.inner)),
+            None => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __sub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(other)? {
+            Some(o) => wrap(py, self.inner.sub(&o)),
+            None => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __rsub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(other)? {
+            Some(o) => wrap(py, o.sub(&self.inner)),
+            None => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __mul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(other)? {
+            Some(o) => wrap(py, self.inner.mul(&o)),
+            None => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __rmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(other)? {
+            Some(o) => wrap(py, o.mul(&self.inner)),
+            None => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __truediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(other)? {
+            Some(o) => wrap(py, self.inner.div(&o)),
+            None => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __rtruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(other)? {
+            Some(o) => wrap(py, o.div(&self.inner)),
+            None => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __neg__(&self) -> PyValue {
+        PyValue {
+            inner: self.inner.neg(),
+        }
+    }
+
+    fn __abs__(&self) -> PyValue {
+        PyValue {
+            inner: self.inner.abs(),
+        }
+    }
+
+    fn relu(&self) -> PyValue {
+        PyValue {
+            inner: self.inner.relu(),
+        }
+    }
+
+    fn tanh(&self) -> PyValue {
+        PyValue {
+            inner: self.inner.tanh(),
+        }
+    }
+
+    fn sigmoid(&self) -> PyValue {
+        PyValue {
+            inner: self.inner.sigmoid(),
+        }
+    }
+
+    fn exp(&self) -> PyValue {
+        PyValue {
+            inner: self.inner.exp(),
+        }
+    }
+
+    fn log(&self) -> PyValue {
+        PyValue {
+            inner: self.inner.log(),
+        }
+    }
+
+    fn sin(&self) -> PyValue {
+        PyValue {
+            inner: self.inner.sin(),
+        }
+    }
+
+    fn cos(&self) -> PyValue {
+        PyValue {
+            inner: self.inner.cos(),
+        }
+    }
+
+    fn tan(&self) -> PyValue {
+        PyValue {
+            inner: self.inner.tan(),
+        }
+    }
+
+    fn sqrt(&self) -> PyValue {
+        PyValue {
+            inner: self.inner.sqrt(),
+        }
+    }
+
+    #[new]
+    #[pyo3(signature = (data, label = ""))]
+    fn py_new(data: &Bound<'_, PyAny>, label: &str) -> PyResult<Self> {
+        let inner = Value::new(require_real(data, "Value()")?);
+        inner.set_label(label);
+        Ok(PyValue { inner })
+    }
+
+    #[getter]
+    fn data(&self) -> f64 {
+        self.inner.data()
+    }
+
+    #[setter]
+    fn set_data(&self, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.set_data(require_real(data, "Value.data")?);
+        Ok(())
+    }
+
+    #[getter]
+    fn grad(&self) -> f64 {
+        self.inner.grad()
+    }
+
+    #[setter]
+    fn set_grad(&self, grad: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.set_grad(require_real(grad, "Value.grad")?);
+        Ok(())
+    }
+
+    #[getter]
+    fn label(&self) -> String {
+        self.inner.label()
+    }
+
+    #[setter]
+    fn set_label(&self, label: &Bound<'_, PyAny>) -> PyResult<()> {
+        let label = label.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "Value.label must be a str, got {}",
+                type_name(label)
+            ))
+        })?;
+        self.inner.set_label(&label.to_cow()?);
+        Ok(())
+    }
+
+    #[getter]
+    fn op(&self) -> &'static str {
+        self.inner.op()
+    }
+
+    #[getter]
+    fn children<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let children = self.inner.children();
+        PyTuple::new(py, children.into_iter().map(|inner| PyValue { inner }))
+    }
+
+    fn __pos__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __pow__(
+        &self,
+        py: Python<'_>,
+        exponent: &Bound<'_, PyAny>,
+        modulo: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        if !modulo.is_none() {
+            return Err(PyTypeError::new_err(
+                "pow() with a modulus is not defined for Value",
+            ));
+        }
+        match operand(exponent)? {
+            Some(e) => wrap(py, self.inner.pow(&e)),
+            None => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __rpow__(
+        &self,
+        py: Python<'_>,
+        base: &Bound<'_, PyAny>,
+        modulo: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        if !modulo.is_none() {
+            return Err(PyTypeError::new_err(
+                "pow() with a modulus is not defined for Value",
+            ));
+        }
+        match operand(base)? {
+            Some(b) => wrap(py, b.pow(&self.inner)),
+            None => Ok(py.NotImplemented()),
+        }
+    }
+
+    #[pyo3(signature = (slope = None))]
+    fn leaky_relu(&self, slope: Option<&Bound<'_, PyAny>>) -> PyResult<PyValue> {
+        let slope = match slope {
+            Some(s) => require_real(s, "leaky_relu() slope")?,
+            None => 0.01,
+        };
+        Ok(PyValue {
+            inner: self.inner.leaky_relu(slope)?,
+        })
+    }
+
+    fn backward(&self) {
+        self.inner.backward();
+    }
+
+    fn __float__(&self) -> f64 {
+        self.inner.data()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let float_repr =
+            |x: f64| -> PyResult<String> { Ok(PyFloat::new(py, x).repr()?.to_string()) };
+        let (data, grad) = (
+            float_repr(self.inner.data())?,
+            float_repr(self.inner.grad())?,
+        );
+        let label = self.inner.label();
+        Ok(if label.is_empty() {
+            format!("Value(data={data}, grad={grad})")
+        } else {
+            let label = PyString::new(py, &label).repr()?;
+            format!("Value(data={data}, grad={grad}, label={label})")
+        })
+    }
+
+    fn __richcmp__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, op: CompareOp) -> Py<PyAny> {
+        let same = match other.cast::<PyValue>() {
+            Ok(o) => o.borrow().inner.ptr_eq(&self.inner),
+            Err(_) => return py.NotImplemented(),
+        };
+        match op {
+            CompareOp::Eq => same
+                .into_pyobject(py)
+                .unwrap()
+                .to_owned()
+                .into_any()
+                .unbind(),
+            CompareOp::Ne => (!same)
+                .into_pyobject(py)
+                .unwrap()
+                .to_owned()
+                .into_any()
+                .unbind(),
+            _ => py.NotImplemented(),
+        }
+    }
+
+    fn __hash__(&self) -> u64 {
+        self.inner.id() as u64
+    }
+}
+
+/// `values[0] + values[1] + …` as a single graph node.
+#[pyfunction]
+fn sum(values: &Bound<'_, PyAny>) -> PyResult<PyValue> {
+    let values = values_from(values, "sum()")?;
+    Ok(PyValue {
+        inner: Value::sum(&values),
+    })
+}
+
+/// `ws[0]*xs[0] + ws[1]*xs[1] + …` as a single graph node.
+#[pyfunction]
+fn dot(ws: &Bound<'_, PyAny>, xs: &Bound<'_, PyAny>) -> PyResult<PyValue> {
+    let ws = values_from(ws, "dot()")?;
+    let xs = values_from(xs, "dot()")?;
+    Ok(PyValue {
+        inner: Value::dot(&ws, &xs)?,
+    })
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyValue>()?;
+    m.add_function(wrap_pyfunction!(sum, m)?)?;
+    m.add_function(wrap_pyfunction!(dot, m)?)?;
+    Ok(())
+}
