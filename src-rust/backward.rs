@@ -2,6 +2,7 @@
 
 use std::cell::{Cell, RefCell};
 
+use crate::anomaly::Anomaly;
 use crate::value::{Node, Operands, Value};
 
 thread_local! {
@@ -23,11 +24,17 @@ struct Scratch {
 }
 
 /// Appends to `order` every node `root` depends on, operands before the nodes that use them,
-/// each once, with an explicit stack instead of recursion.
+/// each once, with an explicit stack instead of recursion. Each node's grad is moved to `saved`
+/// (same index) and zeroed as it joins the order, so the sweep starts from fresh adjoints.
 ///
 /// The pointers stay valid while `root` is alive and no operand list changes: every node in
 /// the order is owned, directly or through operands, by `root`.
-fn topo_into(root: &Value, order: &mut Vec<NodeRef>, stack: &mut Vec<(NodeRef, usize)>) {
+fn topo_into(
+    root: &Value,
+    order: &mut Vec<NodeRef>,
+    saved: &mut Vec<f64>,
+    stack: &mut Vec<(NodeRef, usize)>,
+) {
     let epoch = EPOCH.with(|e| {
         e.set(e.get() + 1);
         e.get()
@@ -37,16 +44,14 @@ fn topo_into(root: &Value, order: &mut Vec<NodeRef>, stack: &mut Vec<(NodeRef, u
     while let Some(top) = stack.last_mut() {
         // SAFETY: see above; `root` outlives this function call.
         let node = unsafe { &*top.0 }.borrow();
-        let operands = node.prev.as_slice();
-        if let Some(child) = operands.get(top.1) {
+        if let Some(child) = node.prev.as_slice().get(top.1) {
             top.1 += 1;
             let mut child_node = child.borrow_mut();
             if child_node.mark != epoch {
                 child_node.mark = epoch;
-                let is_leaf = matches!(child_node.prev, Operands::Leaf);
-                drop(child_node);
                 let ptr = std::rc::Rc::as_ptr(&child.0);
-                if is_leaf {
+                if matches!(child_node.prev, Operands::Leaf) {
+                    saved.push(std::mem::replace(&mut child_node.grad, 0.0));
                     order.push(ptr);
                 } else {
                     stack.push((ptr, 0));
@@ -56,6 +61,9 @@ fn topo_into(root: &Value, order: &mut Vec<NodeRef>, stack: &mut Vec<(NodeRef, u
             let ptr = top.0;
             drop(node);
             stack.pop();
+            // SAFETY: as above.
+            let mut node = unsafe { &*ptr }.borrow_mut();
+            saved.push(std::mem::replace(&mut node.grad, 0.0));
             order.push(ptr);
         }
     }
@@ -64,8 +72,13 @@ fn topo_into(root: &Value, order: &mut Vec<NodeRef>, stack: &mut Vec<(NodeRef, u
 impl Value {
     /// Every node this one depends on, itself last, operands before their users, each once.
     pub fn topo_order(&self) -> Vec<Value> {
-        let (mut order, mut stack) = (Vec::new(), Vec::new());
-        topo_into(self, &mut order, &mut stack);
+        let (mut order, mut saved, mut stack) = (Vec::new(), Vec::new(), Vec::new());
+        topo_into(self, &mut order, &mut saved, &mut stack);
+        // Put back the grads the sort set aside.
+        for (&p, &s) in order.iter().zip(&saved) {
+            // SAFETY: `self` keeps every node in `order` alive.
+            unsafe { &*p }.borrow_mut().grad = s;
+        }
         order
             .into_iter()
             .map(|ptr| {
@@ -82,6 +95,17 @@ impl Value {
     /// added to its `grad`. k calls give k times the gradient; grads left from earlier calls
     /// never feed into the sweep. Touches only this node's ancestors; linear in their number.
     pub fn backward(&self) {
+        // Without the check the sweep cannot fail.
+        let _ = self.sweep(false);
+    }
+
+    /// `backward()` that also names the first op (in sweep order) whose backward left NaN or
+    /// inf in an operand's grad. The sweep always completes, so grads are the same either way.
+    pub fn backward_checked(&self) -> Result<(), Anomaly> {
+        self.sweep(true)
+    }
+
+    fn sweep(&self, check: bool) -> Result<(), Anomaly> {
         let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
         let Scratch {
             order,
@@ -90,25 +114,27 @@ impl Value {
         } = &mut scratch;
         order.clear();
         saved.clear();
-        topo_into(self, order, stack);
+        topo_into(self, order, saved, stack);
 
         // SAFETY (all derefs below): `self` keeps every node in `order` alive, and backward
         // functions only change grads, never operand lists.
-        saved.extend(order.iter().map(|&p| {
-            let mut node = unsafe { &*p }.borrow_mut();
-            std::mem::replace(&mut node.grad, 0.0)
-        }));
         self.borrow_mut().grad = 1.0;
-        for &p in order.iter().rev() {
-            let node = unsafe { &*p }.borrow();
+        let mut outcome = Ok(());
+        for (&p, &s) in order.iter().rev().zip(saved.iter().rev()) {
+            let cell = unsafe { &*p };
+            let node = cell.borrow();
+            // Every user of this node has run: its grad is its final adjoint.
             (node.op.backward)(&node);
-        }
-        for (&p, &s) in order.iter().zip(saved.iter()) {
-            unsafe { &*p }.borrow_mut().grad += s;
+            if check && outcome.is_ok() {
+                outcome = Anomaly::check_backward(&node);
+            }
+            drop(node);
+            cell.borrow_mut().grad += s;
         }
 
         order.clear();
         SCRATCH.with(|s| *s.borrow_mut() = scratch);
+        outcome
     }
 }
 

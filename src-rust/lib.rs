@@ -11,11 +11,13 @@
 //! assert_eq!((a.grad(), b.grad()), (-3.0, 2.0));
 //! ```
 
+pub mod anomaly;
 mod arith;
 mod backward;
 pub mod ops;
 mod value;
 
+pub use anomaly::{set_detect_anomaly, Anomaly};
 pub use ops::{Op, OpError};
 pub use value::{Node, Operands, Value};
 

@@ -2,11 +2,12 @@
 //! number comes from the core in `ops.rs`.
 
 use pyo3::basic::CompareOp;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyFloatingPointError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
 
+use crate::anomaly::{detect_anomaly_enabled, set_detect_anomaly, Anomaly};
 use crate::ops::OpError;
 use crate::value::Value;
 
@@ -22,8 +23,20 @@ pub struct PyValue {
     inner: Value,
 }
 
+/// The one place a new node becomes a Python object; in anomaly mode, the forward check.
+fn checked(inner: Value) -> PyResult<PyValue> {
+    if detect_anomaly_enabled() {
+        Anomaly::check_forward(&inner).map_err(anomaly_error)?;
+    }
+    Ok(PyValue { inner })
+}
+
 fn wrap(py: Python<'_>, inner: Value) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(py, PyValue { inner })?.into_any())
+    Ok(Py::new(py, checked(inner)?)?.into_any())
+}
+
+fn anomaly_error(anomaly: Anomaly) -> PyErr {
+    PyFloatingPointError::new_err(anomaly.to_string())
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -155,70 +168,48 @@ impl PyValue {
         }
     }
 
-    fn __neg__(&self) -> PyValue {
-        PyValue {
-            inner: self.inner.neg(),
-        }
+    fn __neg__(&self) -> PyResult<PyValue> {
+        checked(self.inner.neg())
     }
 
-    fn __abs__(&self) -> PyValue {
-        PyValue {
-            inner: self.inner.abs(),
-        }
+    fn __abs__(&self) -> PyResult<PyValue> {
+        checked(self.inner.abs())
     }
 
-    fn relu(&self) -> PyValue {
-        PyValue {
-            inner: self.inner.relu(),
-        }
+    fn relu(&self) -> PyResult<PyValue> {
+        checked(self.inner.relu())
     }
 
-    fn tanh(&self) -> PyValue {
-        PyValue {
-            inner: self.inner.tanh(),
-        }
+    fn tanh(&self) -> PyResult<PyValue> {
+        checked(self.inner.tanh())
     }
 
-    fn sigmoid(&self) -> PyValue {
-        PyValue {
-            inner: self.inner.sigmoid(),
-        }
+    fn sigmoid(&self) -> PyResult<PyValue> {
+        checked(self.inner.sigmoid())
     }
 
-    fn exp(&self) -> PyValue {
-        PyValue {
-            inner: self.inner.exp(),
-        }
+    fn exp(&self) -> PyResult<PyValue> {
+        checked(self.inner.exp())
     }
 
-    fn log(&self) -> PyValue {
-        PyValue {
-            inner: self.inner.log(),
-        }
+    fn log(&self) -> PyResult<PyValue> {
+        checked(self.inner.log())
     }
 
-    fn sin(&self) -> PyValue {
-        PyValue {
-            inner: self.inner.sin(),
-        }
+    fn sin(&self) -> PyResult<PyValue> {
+        checked(self.inner.sin())
     }
 
-    fn cos(&self) -> PyValue {
-        PyValue {
-            inner: self.inner.cos(),
-        }
+    fn cos(&self) -> PyResult<PyValue> {
+        checked(self.inner.cos())
     }
 
-    fn tan(&self) -> PyValue {
-        PyValue {
-            inner: self.inner.tan(),
-        }
+    fn tan(&self) -> PyResult<PyValue> {
+        checked(self.inner.tan())
     }
 
-    fn sqrt(&self) -> PyValue {
-        PyValue {
-            inner: self.inner.sqrt(),
-        }
+    fn sqrt(&self) -> PyResult<PyValue> {
+        checked(self.inner.sqrt())
     }
 
     #[new]
@@ -323,13 +314,16 @@ impl PyValue {
             Some(s) => require_real(s, "leaky_relu() slope")?,
             None => 0.01,
         };
-        Ok(PyValue {
-            inner: self.inner.leaky_relu(slope)?,
-        })
+        checked(self.inner.leaky_relu(slope)?)
     }
 
-    fn backward(&self) {
-        self.inner.backward();
+    fn backward(&self) -> PyResult<()> {
+        if detect_anomaly_enabled() {
+            self.inner.backward_checked().map_err(anomaly_error)
+        } else {
+            self.inner.backward();
+            Ok(())
+        }
     }
 
     fn __float__(&self) -> f64 {
@@ -383,9 +377,7 @@ impl PyValue {
 #[pyfunction]
 fn sum(values: &Bound<'_, PyAny>) -> PyResult<PyValue> {
     let values = values_from(values, "sum()")?;
-    Ok(PyValue {
-        inner: Value::sum(&values),
-    })
+    checked(Value::sum(&values))
 }
 
 /// `ws[0]*xs[0] + ws[1]*xs[1] + …` as a single graph node.
@@ -393,9 +385,13 @@ fn sum(values: &Bound<'_, PyAny>) -> PyResult<PyValue> {
 fn dot(ws: &Bound<'_, PyAny>, xs: &Bound<'_, PyAny>) -> PyResult<PyValue> {
     let ws = values_from(ws, "dot()")?;
     let xs = values_from(xs, "dot()")?;
-    Ok(PyValue {
-        inner: Value::dot(&ws, &xs)?,
-    })
+    checked(Value::dot(&ws, &xs)?)
+}
+
+/// Turns anomaly detection on or off for this thread; returns the previous setting.
+#[pyfunction]
+fn _set_detect_anomaly(on: bool) -> bool {
+    set_detect_anomaly(on)
 }
 
 #[pymodule]
@@ -403,5 +399,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyValue>()?;
     m.add_function(wrap_pyfunction!(sum, m)?)?;
     m.add_function(wrap_pyfunction!(dot, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_detect_anomaly, m)?)?;
     Ok(())
 }

@@ -243,3 +243,34 @@ fn take_sole_operands(prev: &mut Operands, pending: &mut Vec<Value>) -> Option<V
     }
     first
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_stays_small() {
+        // Rc's two counts (16 bytes) + this + malloc's 8-byte header must stay under 100 bytes.
+        let cell = std::mem::size_of::<RefCell<Node>>();
+        assert!(cell + 16 + 8 <= 96, "RefCell<Node> is {cell} bytes");
+    }
+
+    #[test]
+    fn operands_keep_their_order() {
+        let (a, b) = (Value::new(1.0), Value::new(2.0));
+        let c = b.sub(&a);
+        let kids = c.children();
+        assert!(kids[0].ptr_eq(&b) && kids[1].ptr_eq(&a));
+        assert_eq!(c.data(), 1.0);
+    }
+
+    #[test]
+    fn labels_are_stored_only_when_set() {
+        let a = Value::new(1.0);
+        assert_eq!(a.label(), "");
+        assert!(a.borrow().extra.is_none());
+        a.set_label("a");
+        assert_eq!(a.label(), "a");
+        assert_eq!(format!("{a:?}"), "Value(data=1.0, grad=0.0, label=\"a\")");
+    }
+}
