@@ -15,10 +15,14 @@ pub mod anomaly;
 mod arith;
 mod backward;
 pub mod ops;
+pub mod scalar;
+pub mod tape;
 mod value;
 
 pub use anomaly::{set_detect_anomaly, Anomaly};
-pub use ops::{Op, OpError};
+pub use ops::{Code, Op, OpError};
+pub use scalar::{Dual, Real};
+pub use tape::{Tape, TapeError};
 pub use value::{Node, Operands, Value};
 
 #[cfg(feature = "python")]

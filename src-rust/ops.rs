@@ -1,23 +1,54 @@
 //! The op table. One op lives in one place: its name, its forward and its backward.
 //!
-//! Read each backward line as the chain rule, `x.grad += ∂z/∂x · z.grad`, with `z` the node
-//! being swept and `g` its adjoint. `docs/ops.md` is the same table in prose, and
-//! `python/ferrograd/reference.py` the same table in Python, in the same order and the same
-//! floating-point order, so the two engines agree to the last bit on most programs.
+//! Each op is a small module with `forward` and `backward` written once over `Real` (so the
+//! graph, the compiled tape and forward mode all run the same formula) and a table entry
+//! `Op` that the graph's nodes point to. Read each backward as the chain rule: it returns the
+//! increments `∂z/∂x · g` for the operands' grads, with `z` the op's output and `g` its adjoint.
+//! `docs/ops.md` is the same table in prose, and `python/ferrograd/reference.py` the same
+//! table in Python, in the same order and the same floating-point order, so the two engines
+//! agree to the last bit on most programs.
 
+use crate::scalar::{k, Real};
 use crate::value::{Node, Operands, Value};
 
 /// An op's table entry.
 pub struct Op {
     /// Stable short name, the same in both engines: "+", "*", "tanh", ...
     pub name: &'static str,
+    pub code: Code,
     /// Adds this node's contribution to its operands' grads.
     pub backward: fn(&Node),
+}
+
+/// Which op, as a plain tag (for the compiled tape and serialisation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Code {
+    Leaf,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Neg,
+    Relu,
+    LeakyRelu,
+    Tanh,
+    Sigmoid,
+    Exp,
+    Log,
+    Sin,
+    Cos,
+    Tan,
+    Sqrt,
+    Abs,
+    Sum,
+    Dot,
 }
 
 /// A leaf (an input or a constant) has nothing to propagate to.
 pub static LEAF: Op = Op {
     name: "",
+    code: Code::Leaf,
     backward: |_| {},
 };
 
@@ -44,212 +75,207 @@ impl std::fmt::Display for OpError {
 
 impl std::error::Error for OpError {}
 
-fn binary(op: &'static Op, data: f64, x: &Value, y: &Value) -> Value {
-    Value::from_op(op, data, Operands::Two([x.clone(), y.clone()]))
-}
-
-fn unary(op: &'static Op, data: f64, x: &Value) -> Value {
-    Value::from_op(op, data, Operands::One([x.clone()]))
-}
-
 // ---------------------------------------------------------------------------------------------
-// Binary ops
+// Binary ops: `z = f(x, y)`; backward gives `(∂z/∂x · g, ∂z/∂y · g)`.
 // ---------------------------------------------------------------------------------------------
 
-pub static ADD: Op = Op {
-    name: "+",
-    backward: |z| {
-        let [x, y] = two(z);
-        x.borrow_mut().grad += z.grad;
-        y.borrow_mut().grad += z.grad;
-    },
-};
+macro_rules! binary_ops {
+    ($(
+        $(#[$doc:meta])*
+        $module:ident $OP:ident $Code:ident $name:literal
+            forward |$fx:ident, $fy:ident| $forward:expr,
+            backward |$x:ident, $y:ident, $z:ident, $g:ident| $backward:expr;
+    )*) => {
+        $(
+            $(#[$doc])*
+            pub mod $module {
+                use super::*;
 
-pub static SUB: Op = Op {
-    name: "-",
-    backward: |z| {
-        let [x, y] = two(z);
-        x.borrow_mut().grad += z.grad;
-        y.borrow_mut().grad += -z.grad;
-    },
-};
+                #[inline]
+                pub fn forward<T: Real>($fx: T, $fy: T) -> T {
+                    $forward
+                }
 
-pub static MUL: Op = Op {
-    name: "*",
-    backward: |z| {
-        let [x, y] = two(z);
-        let (xd, yd) = (x.data(), y.data());
-        x.borrow_mut().grad += yd * z.grad;
-        y.borrow_mut().grad += xd * z.grad;
-    },
-};
+                #[inline]
+                #[allow(unused_variables)]
+                pub fn backward<T: Real>($x: T, $y: T, $z: T, $g: T) -> (T, T) {
+                    $backward
+                }
+            }
 
-pub static DIV: Op = Op {
-    name: "/",
-    backward: |z| {
-        let [x, y] = two(z);
-        let yd = y.data();
-        x.borrow_mut().grad += z.grad / yd;
-        y.borrow_mut().grad += -(z.data / yd) * z.grad;
-    },
-};
+            pub static $OP: Op = Op {
+                name: $name,
+                code: Code::$Code,
+                backward: |node| {
+                    let [x, y] = two(node);
+                    let (dx, dy) = $module::backward(x.data(), y.data(), node.data, node.grad);
+                    x.borrow_mut().grad += dx;
+                    y.borrow_mut().grad += dy;
+                },
+            };
+        )*
 
-/// `pow` keeps its exponent as an operand, a constant leaf when the exponent is a number.
-pub static POW: Op = Op {
-    name: "**",
-    backward: |z| {
-        let [x, y] = two(z);
-        let (xd, yd) = (x.data(), y.data());
-        // d/dx x**0 = 0 everywhere, x = 0 included (the formula would give 0 * inf).
-        let dx = if yd == 0.0 {
-            0.0
-        } else {
-            yd * xd.powf(yd - 1.0)
-        };
-        // d/dy x**y = x**y ln x, taken as 0 where x = 0 and y >= 0 (the limit from x > 0).
-        let dy = if xd == 0.0 && yd >= 0.0 {
-            0.0
-        } else {
-            z.data * xd.ln()
-        };
-        x.borrow_mut().grad += dx * z.grad;
-        y.borrow_mut().grad += dy * z.grad;
-    },
-};
+        /// `forward` of the binary op `code`.
+        pub fn binary_forward<T: Real>(code: Code, x: T, y: T) -> T {
+            match code {
+                $(Code::$Code => $module::forward(x, y),)*
+                _ => unreachable!("{code:?} is not a binary op"),
+            }
+        }
 
-impl Value {
-    pub fn add(&self, other: &Value) -> Value {
-        binary(&ADD, self.data() + other.data(), self, other)
-    }
+        /// `backward` of the binary op `code`.
+        pub fn binary_backward<T: Real>(code: Code, x: T, y: T, z: T, g: T) -> (T, T) {
+            match code {
+                $(Code::$Code => $module::backward(x, y, z, g),)*
+                _ => unreachable!("{code:?} is not a binary op"),
+            }
+        }
+    };
+}
 
-    pub fn sub(&self, other: &Value) -> Value {
-        binary(&SUB, self.data() - other.data(), self, other)
-    }
-
-    pub fn mul(&self, other: &Value) -> Value {
-        binary(&MUL, self.data() * other.data(), self, other)
-    }
-
-    pub fn div(&self, other: &Value) -> Value {
-        binary(&DIV, self.data() / other.data(), self, other)
-    }
-
-    /// `self ** exponent`, IEEE `pow`: `(-8) ** (1/3)` is NaN, `0 ** -1` is inf.
-    pub fn pow(&self, exponent: &Value) -> Value {
-        binary(&POW, self.data().powf(exponent.data()), self, exponent)
-    }
-
-    /// `self ** exponent` for a number exponent, kept as a constant leaf operand.
-    pub fn powf(&self, exponent: f64) -> Value {
-        self.pow(&Value::new(exponent))
-    }
+binary_ops! {
+    add ADD Add "+"
+        forward |x, y| x + y,
+        backward |x, y, z, g| (g, g);
+    sub SUB Sub "-"
+        forward |x, y| x - y,
+        backward |x, y, z, g| (g, -g);
+    mul MUL Mul "*"
+        forward |x, y| x * y,
+        backward |x, y, z, g| (y * g, x * g);
+    div DIV Div "/"
+        forward |x, y| x / y,
+        backward |x, y, z, g| (g / y, -(z / y) * g);
+    /// IEEE `pow`: `(-8) ** (1/3)` is NaN, `0 ** -1` is inf. The exponent is an operand, a
+    /// constant leaf when it is a number. `d/dx x**0 = 0` everywhere, 0 included (the formula
+    /// would give 0 · inf); `d/dy x**y = x**y ln x` is taken as 0 at x = 0, y >= 0.
+    pow POW Pow "**"
+        forward |x, y| x.powf(y),
+        backward |x, y, z, g| (
+            (if y.re() == 0.0 { k(0.0) } else { y * x.powf(y - k(1.0)) }) * g,
+            (if x.re() == 0.0 && y.re() >= 0.0 { k(0.0) } else { z * x.ln() }) * g,
+        );
 }
 
 // ---------------------------------------------------------------------------------------------
-// Unary ops: `z = f(x)` and `x.grad += f'(x) · g`, with `x`, `z` and `g` as plain numbers.
+// Unary ops: `z = f(x)`; backward gives `∂z/∂x · g`. `p` is the op's parameter (leaky ReLU's
+// slope), unused by the others.
 // ---------------------------------------------------------------------------------------------
 
 macro_rules! unary_ops {
     ($(
         $(#[$doc:meta])*
-        $method:ident $OP:ident $name:literal
-            forward |$fx:ident| $forward:expr,
-            backward |$x:ident, $z:ident, $g:ident| $backward:expr;
-    )*) => {$(
-        pub static $OP: Op = Op {
-            name: $name,
-            backward: |node| {
-                let operand = &node.prev[0];
-                #[allow(unused_variables)]
-                let ($x, $z, $g) = (operand.data(), node.data, node.grad);
-                operand.borrow_mut().grad += $backward;
-            },
-        };
-
-        impl Value {
+        $module:ident $OP:ident $Code:ident $name:literal
+            forward |$fx:ident, $fp:ident| $forward:expr,
+            backward |$x:ident, $z:ident, $g:ident, $p:ident| $backward:expr;
+    )*) => {
+        $(
             $(#[$doc])*
-            pub fn $method(&self) -> Value {
-                let $fx = self.data();
-                unary(&$OP, $forward, self)
+            pub mod $module {
+                use super::*;
+
+                #[inline]
+                #[allow(unused_variables)]
+                pub fn forward<T: Real>($fx: T, $fp: f64) -> T {
+                    $forward
+                }
+
+                #[inline]
+                #[allow(unused_variables)]
+                pub fn backward<T: Real>($x: T, $z: T, $g: T, $p: f64) -> T {
+                    $backward
+                }
+            }
+
+            pub static $OP: Op = Op {
+                name: $name,
+                code: Code::$Code,
+                backward: |node| {
+                    let x = &node.prev[0];
+                    let dx = $module::backward(x.data(), node.data, node.grad, node.param());
+                    x.borrow_mut().grad += dx;
+                },
+            };
+        )*
+
+        /// `forward` of the unary op `code`.
+        pub fn unary_forward<T: Real>(code: Code, x: T, p: f64) -> T {
+            match code {
+                $(Code::$Code => $module::forward(x, p),)*
+                _ => unreachable!("{code:?} is not a unary op"),
             }
         }
-    )*};
+
+        /// `backward` of the unary op `code`.
+        pub fn unary_backward<T: Real>(code: Code, x: T, z: T, g: T, p: f64) -> T {
+            match code {
+                $(Code::$Code => $module::backward(x, z, g, p),)*
+                _ => unreachable!("{code:?} is not a unary op"),
+            }
+        }
+    };
 }
 
 unary_ops! {
-    /// `-self`.
-    neg NEG "neg"
-        forward |x| -x,
-        backward |x, z, g| -g;
-    /// `max(0, self)`; NaN passes through, and the derivative at 0 is 0.
-    relu RELU "relu"
-        forward |x| if x > 0.0 || x.is_nan() { x } else { 0.0 },
-        backward |x, z, g| if x > 0.0 { g } else { 0.0 };
-    /// Hyperbolic tangent (libm's, which never overflows).
-    tanh TANH "tanh"
-        forward |x| x.tanh(),
-        backward |x, z, g| (1.0 - z * z) * g;
-    /// Logistic sigmoid `1 / (1 + e^-x)`, in the form that never overflows.
-    sigmoid SIGMOID "sigmoid"
-        forward |x| if x >= 0.0 { 1.0 / (1.0 + (-x).exp()) } else { let e = x.exp(); e / (1.0 + e) },
-        backward |x, z, g| z * (1.0 - z) * g;
-    /// `e^self`.
-    exp EXP "exp"
-        forward |x| x.exp(),
-        backward |x, z, g| z * g;
+    neg NEG Neg "neg"
+        forward |x, p| -x,
+        backward |x, z, g, p| -g;
+    /// `max(0, x)`; NaN passes through, and the derivative at 0 is 0.
+    relu RELU Relu "relu"
+        forward |x, p| if x.re() > 0.0 || x.re().is_nan() { x } else { k(0.0) },
+        backward |x, z, g, p| if x.re() > 0.0 { g } else { k(0.0) };
+    /// `x` where positive, else `slope · x`; the slope `p` is kept in the node.
+    leaky_relu LEAKY_RELU LeakyRelu "leaky_relu"
+        forward |x, p| if x.re() > 0.0 { x } else { k::<T>(p) * x },
+        backward |x, z, g, p| if x.re() > 0.0 { g } else { k::<T>(p) * g };
+    /// libm's tanh, which never overflows.
+    tanh TANH Tanh "tanh"
+        forward |x, p| x.tanh(),
+        backward |x, z, g, p| (k::<T>(1.0) - z * z) * g;
+    /// `1 / (1 + e^-x)`, in the form that never overflows.
+    sigmoid SIGMOID Sigmoid "sigmoid"
+        forward |x, p| if x.re() >= 0.0 {
+            k::<T>(1.0) / (k::<T>(1.0) + (-x).exp())
+        } else {
+            let e = x.exp();
+            e / (k::<T>(1.0) + e)
+        },
+        backward |x, z, g, p| z * (k::<T>(1.0) - z) * g;
+    exp EXP Exp "exp"
+        forward |x, p| x.exp(),
+        backward |x, z, g, p| z * g;
     /// Natural logarithm: `log(0) = -inf`, `log(x < 0) = NaN`.
-    log LOG "log"
-        forward |x| x.ln(),
-        backward |x, z, g| g / x;
-    sin SIN "sin"
-        forward |x| x.sin(),
-        backward |x, z, g| x.cos() * g;
-    cos COS "cos"
-        forward |x| x.cos(),
-        backward |x, z, g| -x.sin() * g;
-    /// Tangent; its derivative is `sec² x = 1 + tan² x`.
-    tan TAN "tan"
-        forward |x| x.tan(),
-        backward |x, z, g| (1.0 + z * z) * g;
-    /// Square root: `sqrt(x < 0) = NaN`.
-    sqrt SQRT "sqrt"
-        forward |x| x.sqrt(),
-        backward |x, z, g| (0.5 / z) * g;
-    /// `|self|`, with derivative 0 at 0.
-    abs ABS "abs"
-        forward |x| x.abs(),
-        backward |x, z, g| if x > 0.0 { g } else if x < 0.0 { -g } else { 0.0 };
-}
-
-/// Leaky ReLU keeps its slope in the node (an op parameter), not as an operand.
-pub static LEAKY_RELU: Op = Op {
-    name: "leaky_relu",
-    backward: |z| {
-        let x = &z.prev[0];
-        let (xd, slope) = (x.data(), z.param());
-        x.borrow_mut().grad += if xd > 0.0 { z.grad } else { slope * z.grad };
-    },
-};
-
-impl Value {
-    /// `self` where positive, else `slope · self`. The slope must be finite and >= 0.
-    pub fn leaky_relu(&self, slope: f64) -> Result<Value, OpError> {
-        if !(slope.is_finite() && slope >= 0.0) {
-            return Err(OpError::BadSlope(slope));
-        }
-        let x = self.data();
-        let z = unary(&LEAKY_RELU, if x > 0.0 { x } else { slope * x }, self);
-        z.set_param(slope);
-        Ok(z)
-    }
+    log LOG Log "log"
+        forward |x, p| x.ln(),
+        backward |x, z, g, p| g / x;
+    sin SIN Sin "sin"
+        forward |x, p| x.sin(),
+        backward |x, z, g, p| x.cos() * g;
+    cos COS Cos "cos"
+        forward |x, p| x.cos(),
+        backward |x, z, g, p| -x.sin() * g;
+    /// `d/dx tan x = sec² x = 1 + tan² x`.
+    tan TAN Tan "tan"
+        forward |x, p| x.tan(),
+        backward |x, z, g, p| (k::<T>(1.0) + z * z) * g;
+    /// `sqrt(x < 0) = NaN`.
+    sqrt SQRT Sqrt "sqrt"
+        forward |x, p| x.sqrt(),
+        backward |x, z, g, p| (k::<T>(0.5) / z) * g;
+    /// `|x|`, with derivative 0 at 0.
+    abs ABS Abs "abs"
+        forward |x, p| x.abs(),
+        backward |x, z, g, p| if x.re() > 0.0 { g } else if x.re() < 0.0 { -g } else { k(0.0) };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Fused n-ary ops: one node for many operands (fewer nodes, fewer Python crossings).
 // ---------------------------------------------------------------------------------------------
 
+/// `x0 + x1 + …`, left to right from 0; backward: every `xi += g`.
 pub static SUM: Op = Op {
     name: "sum",
+    code: Code::Sum,
     backward: |z| {
         for x in z.prev.as_slice() {
             x.borrow_mut().grad += z.grad;
@@ -257,9 +283,11 @@ pub static SUM: Op = Op {
     },
 };
 
-/// Operands are `w0 … wn-1, x0 … xn-1`.
+/// `w0·x0 + w1·x1 + …`, left to right from 0, operands `w0 … wn-1, x0 … xn-1`;
+/// backward: `wi += xi · g`, `xi += wi · g`.
 pub static DOT: Op = Op {
     name: "dot",
+    code: Code::Dot,
     backward: |z| {
         let operands = z.prev.as_slice();
         let (ws, xs) = operands.split_at(operands.len() / 2);
@@ -271,7 +299,112 @@ pub static DOT: Op = Op {
     },
 };
 
+/// Every op by code, for rebuilding nodes from a tag.
+pub fn op_for(code: Code) -> &'static Op {
+    match code {
+        Code::Leaf => &LEAF,
+        Code::Add => &ADD,
+        Code::Sub => &SUB,
+        Code::Mul => &MUL,
+        Code::Div => &DIV,
+        Code::Pow => &POW,
+        Code::Neg => &NEG,
+        Code::Relu => &RELU,
+        Code::LeakyRelu => &LEAKY_RELU,
+        Code::Tanh => &TANH,
+        Code::Sigmoid => &SIGMOID,
+        Code::Exp => &EXP,
+        Code::Log => &LOG,
+        Code::Sin => &SIN,
+        Code::Cos => &COS,
+        Code::Tan => &TAN,
+        Code::Sqrt => &SQRT,
+        Code::Abs => &ABS,
+        Code::Sum => &SUM,
+        Code::Dot => &DOT,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The graph API: each method computes the forward value and links a node.
+// ---------------------------------------------------------------------------------------------
+
+fn binary(op: &'static Op, x: &Value, y: &Value) -> Value {
+    let data = binary_forward(op.code, x.data(), y.data());
+    Value::from_op(op, data, Operands::Two([x.clone(), y.clone()]))
+}
+
+fn unary(op: &'static Op, x: &Value) -> Value {
+    let data = unary_forward(op.code, x.data(), 0.0);
+    Value::from_op(op, data, Operands::One([x.clone()]))
+}
+
 impl Value {
+    pub fn add(&self, other: &Value) -> Value {
+        binary(&ADD, self, other)
+    }
+    pub fn sub(&self, other: &Value) -> Value {
+        binary(&SUB, self, other)
+    }
+    pub fn mul(&self, other: &Value) -> Value {
+        binary(&MUL, self, other)
+    }
+    pub fn div(&self, other: &Value) -> Value {
+        binary(&DIV, self, other)
+    }
+    /// `self ** exponent`, IEEE `pow`.
+    pub fn pow(&self, exponent: &Value) -> Value {
+        binary(&POW, self, exponent)
+    }
+    /// `self ** exponent` for a number exponent, kept as a constant leaf operand.
+    pub fn powf(&self, exponent: f64) -> Value {
+        self.pow(&Value::new(exponent))
+    }
+    pub fn neg(&self) -> Value {
+        unary(&NEG, self)
+    }
+    pub fn relu(&self) -> Value {
+        unary(&RELU, self)
+    }
+    pub fn tanh(&self) -> Value {
+        unary(&TANH, self)
+    }
+    pub fn sigmoid(&self) -> Value {
+        unary(&SIGMOID, self)
+    }
+    pub fn exp(&self) -> Value {
+        unary(&EXP, self)
+    }
+    pub fn log(&self) -> Value {
+        unary(&LOG, self)
+    }
+    pub fn sin(&self) -> Value {
+        unary(&SIN, self)
+    }
+    pub fn cos(&self) -> Value {
+        unary(&COS, self)
+    }
+    pub fn tan(&self) -> Value {
+        unary(&TAN, self)
+    }
+    pub fn sqrt(&self) -> Value {
+        unary(&SQRT, self)
+    }
+    pub fn abs(&self) -> Value {
+        unary(&ABS, self)
+    }
+
+    /// `self` where positive, else `slope · self`. The slope must be finite and >= 0.
+    pub fn leaky_relu(&self, slope: f64) -> Result<Value, OpError> {
+        if !(slope.is_finite() && slope >= 0.0) {
+            return Err(OpError::BadSlope(slope));
+        }
+        let data = leaky_relu::forward(self.data(), slope);
+        let z = Value::from_op(&LEAKY_RELU, data, Operands::One([self.clone()]));
+        z.set_param(slope);
+        Ok(z)
+    }
+
     /// `x0 + x1 + …` as one node, summed left to right from 0.0.
     pub fn sum(values: &[Value]) -> Value {
         let data = values.iter().fold(0.0, |acc, v| acc + v.data());

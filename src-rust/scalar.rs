@@ -1,0 +1,201 @@
+//! The numbers the op table computes with: `f64`, and `Dual`, a value with a tangent, for
+//! forward mode and second derivatives. Writing each op once over `Real` keeps one formula
+//! per op however it is evaluated.
+
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// What an op formula needs of a number. Branches (relu, abs, pow's special points) look at
+/// the primal part `re()`.
+pub trait Real:
+    Copy
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+{
+    fn lift(x: f64) -> Self;
+    fn re(self) -> f64;
+    fn powf(self, y: Self) -> Self;
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn sin(self) -> Self;
+    fn cos(self) -> Self;
+    fn tan(self) -> Self;
+    fn tanh(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn abs(self) -> Self;
+}
+
+/// A constant of whatever `Real` type the context asks for.
+#[inline]
+pub fn k<T: Real>(x: f64) -> T {
+    T::lift(x)
+}
+
+impl Real for f64 {
+    #[inline]
+    fn lift(x: f64) -> f64 {
+        x
+    }
+    #[inline]
+    fn re(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn powf(self, y: f64) -> f64 {
+        f64::powf(self, y)
+    }
+    #[inline]
+    fn exp(self) -> f64 {
+        f64::exp(self)
+    }
+    #[inline]
+    fn ln(self) -> f64 {
+        f64::ln(self)
+    }
+    #[inline]
+    fn sin(self) -> f64 {
+        f64::sin(self)
+    }
+    #[inline]
+    fn cos(self) -> f64 {
+        f64::cos(self)
+    }
+    #[inline]
+    fn tan(self) -> f64 {
+        f64::tan(self)
+    }
+    #[inline]
+    fn tanh(self) -> f64 {
+        f64::tanh(self)
+    }
+    #[inline]
+    fn sqrt(self) -> f64 {
+        f64::sqrt(self)
+    }
+    #[inline]
+    fn abs(self) -> f64 {
+        f64::abs(self)
+    }
+}
+
+/// `re + eps·ε` with `ε² = 0`: carries a directional derivative alongside a value.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Dual {
+    pub re: f64,
+    pub eps: f64,
+}
+
+impl Dual {
+    pub fn new(re: f64, eps: f64) -> Dual {
+        Dual { re, eps }
+    }
+
+    /// `f(self)` given `f(re)` and `f'(re)`; a zero tangent stays exactly zero, so an infinite
+    /// derivative where nothing moves does not turn into NaN.
+    #[inline]
+    fn chain(self, value: f64, derivative: f64) -> Dual {
+        let eps = if self.eps == 0.0 {
+            0.0
+        } else {
+            derivative * self.eps
+        };
+        Dual { re: value, eps }
+    }
+}
+
+impl Add for Dual {
+    type Output = Dual;
+    fn add(self, o: Dual) -> Dual {
+        Dual::new(self.re + o.re, self.eps + o.eps)
+    }
+}
+
+impl Sub for Dual {
+    type Output = Dual;
+    fn sub(self, o: Dual) -> Dual {
+        Dual::new(self.re - o.re, self.eps - o.eps)
+    }
+}
+
+impl Mul for Dual {
+    type Output = Dual;
+    fn mul(self, o: Dual) -> Dual {
+        Dual::new(self.re * o.re, self.eps * o.re + self.re * o.eps)
+    }
+}
+
+impl Div for Dual {
+    type Output = Dual;
+    fn div(self, o: Dual) -> Dual {
+        let re = self.re / o.re;
+        Dual::new(re, (self.eps - re * o.eps) / o.re)
+    }
+}
+
+impl Neg for Dual {
+    type Output = Dual;
+    fn neg(self) -> Dual {
+        Dual::new(-self.re, -self.eps)
+    }
+}
+
+impl Real for Dual {
+    fn lift(x: f64) -> Dual {
+        Dual::new(x, 0.0)
+    }
+    fn re(self) -> f64 {
+        self.re
+    }
+    fn powf(self, y: Dual) -> Dual {
+        let re = self.re.powf(y.re);
+        // Same conventions as the op table: d/dx x**0 = 0, and d/dy x**y = 0 at x = 0, y >= 0.
+        let dx = if self.eps == 0.0 || y.re == 0.0 {
+            0.0
+        } else {
+            y.re * self.re.powf(y.re - 1.0) * self.eps
+        };
+        let dy = if y.eps == 0.0 || (self.re == 0.0 && y.re >= 0.0) {
+            0.0
+        } else {
+            re * self.re.ln() * y.eps
+        };
+        Dual::new(re, dx + dy)
+    }
+    fn exp(self) -> Dual {
+        let e = self.re.exp();
+        self.chain(e, e)
+    }
+    fn ln(self) -> Dual {
+        self.chain(self.re.ln(), 1.0 / self.re)
+    }
+    fn sin(self) -> Dual {
+        self.chain(self.re.sin(), self.re.cos())
+    }
+    fn cos(self) -> Dual {
+        self.chain(self.re.cos(), -self.re.sin())
+    }
+    fn tan(self) -> Dual {
+        let t = self.re.tan();
+        self.chain(t, 1.0 + t * t)
+    }
+    fn tanh(self) -> Dual {
+        let t = self.re.tanh();
+        self.chain(t, 1.0 - t * t)
+    }
+    fn sqrt(self) -> Dual {
+        let s = self.re.sqrt();
+        self.chain(s, 0.5 / s)
+    }
+    fn abs(self) -> Dual {
+        let sign = if self.re > 0.0 {
+            1.0
+        } else if self.re < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
+        self.chain(self.re.abs(), sign)
+    }
+}
