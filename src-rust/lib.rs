@@ -16,12 +16,14 @@ mod arith;
 mod backward;
 pub mod ops;
 pub mod scalar;
+mod serial;
 pub mod tape;
 mod value;
 
 pub use anomaly::{set_detect_anomaly, Anomaly};
 pub use ops::{Code, Op, OpError};
 pub use scalar::{Dual, Real};
+pub use serial::CorruptGraph;
 pub use tape::{Tape, TapeError};
 pub use value::{Node, Operands, Value};
 

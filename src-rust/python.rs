@@ -9,7 +9,14 @@ use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
 
 use crate::anomaly::{detect_anomaly_enabled, set_detect_anomaly, Anomaly};
 use crate::ops::OpError;
+use crate::tape::{Tape, TapeError};
 use crate::value::Value;
+
+impl From<TapeError> for PyErr {
+    fn from(err: TapeError) -> PyErr {
+        PyValueError::new_err(err.to_string())
+    }
+}
 
 impl From<OpError> for PyErr {
     fn from(err: OpError) -> PyErr {
@@ -368,6 +375,15 @@ impl PyValue {
         }
     }
 
+    /// Pickles the whole graph behind this node (operands, grads, labels).
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let rebuild = py.import("ferrograd._core")?.getattr("_value_from_bytes")?;
+        Ok((rebuild, (PyBytes::new(py, &self.inner.to_bytes()),)))
+    }
+
     fn __hash__(&self) -> u64 {
         self.inner.id() as u64
     }
@@ -388,6 +404,135 @@ fn dot(ws: &Bound<'_, PyAny>, xs: &Bound<'_, PyAny>) -> PyResult<PyValue> {
     checked(Value::dot(&ws, &xs)?)
 }
 
+/// Rebuilds a pickled graph and returns its root.
+#[pyfunction]
+fn _value_from_bytes(data: &[u8]) -> PyResult<PyValue> {
+    let inner = Value::from_bytes(data).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(PyValue { inner })
+}
+
+/// A graph flattened into an array of instructions; see `ferrograd.compile`.
+#[pyclass(name = "Tape", module = "ferrograd._core", frozen)]
+pub struct PyTape {
+    tape: Tape,
+}
+
+fn floats_from_bytes(data: &[u8]) -> PyResult<Vec<f64>> {
+    if data.len() % 8 != 0 {
+        return Err(PyValueError::new_err(
+            "float64 data must be a multiple of 8 bytes",
+        ));
+    }
+    Ok(data
+        .chunks_exact(8)
+        .map(|c| f64::from_ne_bytes(c.try_into().unwrap()))
+        .collect())
+}
+
+fn floats_to_bytes<'py>(py: Python<'py>, xs: &[f64]) -> Bound<'py, PyBytes> {
+    PyBytes::new_with(py, xs.len() * 8, |buf| {
+        for (chunk, x) in buf.chunks_exact_mut(8).zip(xs) {
+            chunk.copy_from_slice(&x.to_ne_bytes());
+        }
+        Ok(())
+    })
+    .expect("writing into a fresh bytes object")
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[pymethods]
+impl PyTape {
+    /// Flattens the graph of `output`, with `inputs` as the variables.
+    #[staticmethod]
+    fn record(inputs: Vec<PyRef<'_, PyValue>>, output: PyRef<'_, PyValue>) -> PyResult<Self> {
+        let inputs: Vec<Value> = inputs.iter().map(|v| v.inner.clone()).collect();
+        Ok(PyTape {
+            tape: Tape::record(&inputs, &output.inner)?,
+        })
+    }
+
+    #[getter]
+    fn n_inputs(&self) -> usize {
+        self.tape.n_inputs()
+    }
+
+    fn __len__(&self) -> usize {
+        self.tape.len()
+    }
+
+    /// Whether `other` records the same program: same instructions, operands and constants.
+    fn same_program(&self, other: PyRef<'_, PyTape>) -> bool {
+        self.tape.same_program(&other.tape)
+    }
+
+    fn eval(&self, x: Vec<f64>) -> PyResult<f64> {
+        Ok(self.tape.eval(&x)?)
+    }
+
+    fn grad(&self, x: Vec<f64>) -> PyResult<(f64, Vec<f64>)> {
+        Ok(self.tape.grad(&x)?)
+    }
+
+    fn jvp(&self, x: Vec<f64>, v: Vec<f64>) -> PyResult<(f64, f64)> {
+        Ok(self.tape.jvp(&x, &v)?)
+    }
+
+    /// Row-major n × n.
+    fn hessian(&self, x: Vec<f64>) -> PyResult<Vec<f64>> {
+        Ok(self.tape.hessian(&x)?)
+    }
+
+    /// Outputs at each row of `xs` (native-endian float64 bytes, row-major), GIL released.
+    #[pyo3(signature = (xs, threads = None))]
+    fn eval_batch_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        xs: &[u8],
+        threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let xs = floats_from_bytes(xs)?;
+        let threads = threads.unwrap_or_else(default_threads);
+        let values = py.detach(|| self.tape.eval_batch(&xs, threads))?;
+        Ok(floats_to_bytes(py, &values))
+    }
+
+    /// Outputs and gradients at each row of `xs`, as float64 bytes; GIL released.
+    #[pyo3(signature = (xs, threads = None))]
+    fn grad_batch_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        xs: &[u8],
+        threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let xs = floats_from_bytes(xs)?;
+        let threads = threads.unwrap_or_else(default_threads);
+        let (values, grads) = py.detach(|| self.tape.grad_batch(&xs, threads))?;
+        Ok((floats_to_bytes(py, &values), floats_to_bytes(py, &grads)))
+    }
+
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.tape.to_bytes())
+    }
+
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        Ok(PyTape {
+            tape: Tape::from_bytes(data)?,
+        })
+    }
+
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let rebuild = py.get_type::<PyTape>().getattr("from_bytes")?;
+        Ok((rebuild, (self.to_bytes(py),)))
+    }
+}
+
 /// Turns anomaly detection on or off for this thread; returns the previous setting.
 #[pyfunction]
 fn _set_detect_anomaly(on: bool) -> bool {
@@ -400,5 +545,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sum, m)?)?;
     m.add_function(wrap_pyfunction!(dot, m)?)?;
     m.add_function(wrap_pyfunction!(_set_detect_anomaly, m)?)?;
+    m.add_function(wrap_pyfunction!(_value_from_bytes, m)?)?;
+    m.add_class::<PyTape>()?;
     Ok(())
 }

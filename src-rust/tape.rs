@@ -132,6 +132,12 @@ impl Tape {
         })
     }
 
+    /// Whether `other` runs the same program: same instructions, operands and constants
+    /// (compared bit for bit, so a NaN constant equals itself).
+    pub fn same_program(&self, other: &Tape) -> bool {
+        self.to_bytes() == other.to_bytes()
+    }
+
     pub fn n_inputs(&self) -> usize {
         self.n_inputs
     }

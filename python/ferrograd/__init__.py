@@ -12,7 +12,8 @@ in plain Python, for reading and for checking the fast one.
 """
 
 from ferrograd._core import Value, dot, sum
+from ferrograd.tape import PathChangedError, Tape, compile
 
 __version__ = "0.1.0"
 
-__all__ = ["Value", "__version__", "dot", "sum"]
+__all__ = ["PathChangedError", "Tape", "Value", "__version__", "compile", "dot", "sum"]
