@@ -8,7 +8,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
 
 use crate::anomaly::{detect_anomaly_enabled, set_detect_anomaly, Anomaly};
-use crate::ops::OpError;
+use crate::ops::{binary_forward, unary_forward, Code, OpError};
+use crate::scalar::{Dual, Real};
 use crate::tape::{Tape, TapeError};
 use crate::value::Value;
 
@@ -404,6 +405,209 @@ fn dot(ws: &Bound<'_, PyAny>, xs: &Bound<'_, PyAny>) -> PyResult<PyValue> {
     checked(Value::dot(&ws, &xs)?)
 }
 
+/// A number with a tangent, for forward-mode derivatives without a graph: every op of
+/// `Value` (same names, same formulas), carrying `d(result)/dt` along.
+#[pyclass(name = "Dual", module = "ferrograd", frozen)]
+pub struct PyDual {
+    dual: Dual,
+}
+
+fn dual_operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Dual>> {
+    if let Ok(d) = obj.cast::<PyDual>() {
+        return Ok(Some(d.get().dual));
+    }
+    Ok(real_number(obj)?.map(Dual::lift))
+}
+
+impl PyDual {
+    fn unary(&self, code: Code, p: f64) -> PyDual {
+        PyDual {
+            dual: unary_forward(code, self.dual, p),
+        }
+    }
+
+    fn binary(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        code: Code,
+        reflected: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let Some(o) = dual_operand(other)? else {
+            return Ok(py.NotImplemented());
+        };
+        let (x, y) = if reflected {
+            (o, self.dual)
+        } else {
+            (self.dual, o)
+        };
+        Ok(Py::new(
+            py,
+            PyDual {
+                dual: binary_forward(code, x, y),
+            },
+        )?
+        .into_any())
+    }
+}
+
+#[pymethods]
+impl PyDual {
+    fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary(py, other, Code::Add, false)
+    }
+
+    fn __radd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary(py, other, Code::Add, true)
+    }
+
+    fn __sub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary(py, other, Code::Sub, false)
+    }
+
+    fn __rsub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary(py, other, Code::Sub, true)
+    }
+
+    fn __mul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary(py, other, Code::Mul, false)
+    }
+
+    fn __rmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary(py, other, Code::Mul, true)
+    }
+
+    fn __truediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary(py, other, Code::Div, false)
+    }
+
+    fn __rtruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binary(py, other, Code::Div, true)
+    }
+
+    fn __neg__(&self) -> PyDual {
+        self.unary(Code::Neg, 0.0)
+    }
+
+    fn __abs__(&self) -> PyDual {
+        self.unary(Code::Abs, 0.0)
+    }
+
+    fn relu(&self) -> PyDual {
+        self.unary(Code::Relu, 0.0)
+    }
+
+    fn tanh(&self) -> PyDual {
+        self.unary(Code::Tanh, 0.0)
+    }
+
+    fn sigmoid(&self) -> PyDual {
+        self.unary(Code::Sigmoid, 0.0)
+    }
+
+    fn exp(&self) -> PyDual {
+        self.unary(Code::Exp, 0.0)
+    }
+
+    fn log(&self) -> PyDual {
+        self.unary(Code::Log, 0.0)
+    }
+
+    fn sin(&self) -> PyDual {
+        self.unary(Code::Sin, 0.0)
+    }
+
+    fn cos(&self) -> PyDual {
+        self.unary(Code::Cos, 0.0)
+    }
+
+    fn tan(&self) -> PyDual {
+        self.unary(Code::Tan, 0.0)
+    }
+
+    fn sqrt(&self) -> PyDual {
+        self.unary(Code::Sqrt, 0.0)
+    }
+
+    #[new]
+    #[pyo3(signature = (data, tangent = None))]
+    fn py_new(data: &Bound<'_, PyAny>, tangent: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let tangent = match tangent {
+            Some(t) => require_real(t, "Dual() tangent")?,
+            None => 0.0,
+        };
+        Ok(PyDual {
+            dual: Dual::new(require_real(data, "Dual()")?, tangent),
+        })
+    }
+
+    /// The value.
+    #[getter]
+    fn data(&self) -> f64 {
+        self.dual.re
+    }
+
+    /// The derivative carried along.
+    #[getter]
+    fn tangent(&self) -> f64 {
+        self.dual.eps
+    }
+
+    fn __pos__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __pow__(
+        &self,
+        py: Python<'_>,
+        exponent: &Bound<'_, PyAny>,
+        modulo: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        if !modulo.is_none() {
+            return Err(PyTypeError::new_err(
+                "pow() with a modulus is not defined for Dual",
+            ));
+        }
+        self.binary(py, exponent, Code::Pow, false)
+    }
+
+    fn __rpow__(
+        &self,
+        py: Python<'_>,
+        base: &Bound<'_, PyAny>,
+        modulo: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        if !modulo.is_none() {
+            return Err(PyTypeError::new_err(
+                "pow() with a modulus is not defined for Dual",
+            ));
+        }
+        self.binary(py, base, Code::Pow, true)
+    }
+
+    #[pyo3(signature = (slope = None))]
+    fn leaky_relu(&self, slope: Option<&Bound<'_, PyAny>>) -> PyResult<PyDual> {
+        let slope = match slope {
+            Some(s) => require_real(s, "leaky_relu() slope")?,
+            None => 0.01,
+        };
+        if !(slope.is_finite() && slope >= 0.0) {
+            return Err(OpError::BadSlope(slope).into());
+        }
+        Ok(self.unary(Code::LeakyRelu, slope))
+    }
+
+    fn __float__(&self) -> f64 {
+        self.dual.re
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let data = PyFloat::new(py, self.dual.re).repr()?;
+        let tangent = PyFloat::new(py, self.dual.eps).repr()?;
+        Ok(format!("Dual(data={data}, tangent={tangent})"))
+    }
+}
+
 /// Rebuilds a pickled graph and returns its root.
 #[pyfunction]
 fn _value_from_bytes(data: &[u8]) -> PyResult<PyValue> {
@@ -547,5 +751,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_set_detect_anomaly, m)?)?;
     m.add_function(wrap_pyfunction!(_value_from_bytes, m)?)?;
     m.add_class::<PyTape>()?;
+    m.add_class::<PyDual>()?;
     Ok(())
 }

@@ -12,8 +12,19 @@ in plain Python, for reading and for checking the fast one.
 """
 
 from ferrograd._core import Value, dot, sum
+from ferrograd.forward import Dual, jvp
 from ferrograd.tape import PathChangedError, Tape, compile
 
 __version__ = "0.1.0"
 
-__all__ = ["PathChangedError", "Tape", "Value", "__version__", "compile", "dot", "sum"]
+__all__ = [
+    "Dual",
+    "PathChangedError",
+    "Tape",
+    "Value",
+    "__version__",
+    "compile",
+    "dot",
+    "jvp",
+    "sum",
+]
