@@ -226,7 +226,7 @@ class Value:
     in operand order and ``op`` the name of the op that made the node ("" for a leaf).
     """
 
-    __slots__ = ("_data", "_grad", "_label", "_op", "_prev", "_param", "__weakref__")
+    __slots__ = ("__weakref__", "_data", "_grad", "_label", "_op", "_param", "_prev")
 
     def __init__(self, data: object, label: str = "") -> None:
         """A leaf holding ``float(data)``; ``TypeError`` naming the type if not a real number."""
@@ -480,7 +480,7 @@ class Value:
 # ------------------------------------------------------------------------------------------------
 
 
-def sum(values: Iterable[_Operand]) -> Value:  # noqa: A001 - mirrors ferrograd.sum
+def sum(values: Iterable[_Operand]) -> Value:
     """``values[0] + values[1] + ...`` as one graph node, summed left to right from 0.0."""
     operands = _values(values, "sum()")
     data = 0.0
