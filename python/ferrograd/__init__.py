@@ -11,6 +11,7 @@
 in plain Python, for reading and for checking the fast one.
 """
 
+from ferrograd import nn
 from ferrograd._core import Value, dot, sum
 from ferrograd.forward import Dual, jvp
 from ferrograd.tape import PathChangedError, Tape, compile
@@ -26,5 +27,6 @@ __all__ = [
     "compile",
     "dot",
     "jvp",
+    "nn",
     "sum",
 ]
