@@ -330,3 +330,32 @@ def test_multi_output_mlp_matches_autograd() -> None:
         np.array(datas(model))
     )
     np.testing.assert_allclose([p.grad for p in model.parameters()], expected, rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# Documentation examples.
+# ------------------------------------------------------------------------------------------------
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from ferrograd import datasets
+
+    for module in (nn, datasets):
+        failed, attempted = doctest.testmod(module)
+        assert attempted > 0 and failed == 0, module.__name__
+
+
+def test_readme_neural_net_example_trains() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"## Neural nets.*?```python\n(.*?)```", readme, re.DOTALL)
+    assert code is not None
+    namespace: dict[str, object] = {}
+    exec(code.group(1), namespace)  # noqa: S102 -- running the README's own example is the test
+    model, X, y = namespace["model"], namespace["X"], namespace["y"]
+    right = sum((model(x).data > 0) == (label > 0) for x, label in zip(X, y))
+    assert right >= 95
