@@ -106,6 +106,9 @@ class BinaryOp(NamedTuple):
     forward: Callable[[float, float], float]
     backward: Callable[[float, float, float, float], tuple[float, float]]
 
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (_op_named, (self.name,))
+
 
 class UnaryOp(NamedTuple):
     """``z = forward(x, p)``; ``backward(x, z, g, p)`` gives ``∂z/∂x · g``. ``p`` is the op's
@@ -114,6 +117,9 @@ class UnaryOp(NamedTuple):
     name: str
     forward: Callable[[float, float], float]
     backward: Callable[[float, float, float, float], float]
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (_op_named, (self.name,))
 
 
 def _pow_backward(x: float, y: float, z: float, g: float) -> tuple[float, float]:
@@ -165,6 +171,18 @@ SQRT = UnaryOp("sqrt", lambda x, p: _sqrt(x), lambda x, z, g, p: _div(0.5, z) * 
 ABS = UnaryOp("abs", lambda x, p: abs(x), _abs_backward)
 
 # The fused n-ary ops, "sum" and "dot", are the functions `sum` and `dot` at the end of the file.
+
+_TABLE = {
+    op.name: op
+    for op in (ADD, SUB, MUL, DIV, POW, NEG, RELU, LEAKY_RELU, TANH, SIGMOID, EXP, LOG)
+    + (SIN, COS, TAN, SQRT, ABS)
+}
+
+
+def _op_named(name: str) -> BinaryOp | UnaryOp:
+    """The table entry called ``name``: how a pickled node finds its op again."""
+    return _TABLE[name]
+
 
 # ------------------------------------------------------------------------------------------------
 # Argument conversion: the same rules, messages and exception types as the Rust bindings.
