@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ferrograd import demo
 from ferrograd.__main__ import main
 from ferrograd.datasets import make_moons

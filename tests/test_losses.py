@@ -6,9 +6,10 @@ import math
 import random
 from typing import Any, Callable
 
-import ferrograd
 import numpy as np
 import pytest
+
+import ferrograd
 from ferrograd import reference
 from ferrograd.nn import (
     SGD,

@@ -6,13 +6,14 @@ import random
 
 import autograd
 import autograd.numpy as anp
-import ferrograd
 import numpy as np
 import pytest
+from micrograd import nn as micro_nn
+
+import ferrograd
 from ferrograd import nn, reference
 from ferrograd.datasets import make_moons
 from ferrograd.nn import MLP, Layer, Module, Neuron, hinge_loss, l2_penalty
-from micrograd import nn as micro_nn
 
 
 def rel_diff(a: float, b: float) -> float:
