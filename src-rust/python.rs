@@ -5,7 +5,7 @@ use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyFloatingPointError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use crate::anomaly::{detect_anomaly_enabled, set_detect_anomaly, Anomaly};
 use crate::ops::{binary_forward, unary_forward, Code, OpError};
@@ -112,19 +112,40 @@ fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
 
 fn values_from(iterable: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
     let mut out = Vec::with_capacity(iterable.len().unwrap_or(0));
-    for item in iterable.try_iter()? {
-        let item = item?;
-        match operand(&item)? {
-            Some(v) => out.push(v),
-            None => {
-                return Err(PyTypeError::new_err(format!(
-                    "{what} needs Values or real numbers, got {}",
-                    type_name(&item)
-                )))
+    push_values(iterable, what, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the operands in `iterable` to `out`; lists and tuples skip the iterator protocol.
+fn push_values(iterable: &Bound<'_, PyAny>, what: &str, out: &mut Vec<Value>) -> PyResult<()> {
+    let push = |item: &Bound<'_, PyAny>, out: &mut Vec<Value>| -> PyResult<()> {
+        match operand(item)? {
+            Some(v) => {
+                out.push(v);
+                Ok(())
             }
+            None => Err(PyTypeError::new_err(format!(
+                "{what} needs Values or real numbers, got {}",
+                type_name(item)
+            ))),
+        }
+    };
+    if let Ok(list) = iterable.cast::<PyList>() {
+        out.reserve(list.len());
+        for item in list.iter() {
+            push(&item, out)?;
+        }
+    } else if let Ok(tuple) = iterable.cast::<PyTuple>() {
+        out.reserve(tuple.len());
+        for item in tuple.iter() {
+            push(&item, out)?;
+        }
+    } else {
+        for item in iterable.try_iter()? {
+            push(&item?, out)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[pymethods]
@@ -402,16 +423,16 @@ impl PyValue {
 /// `values[0] + values[1] + …` as a single graph node.
 #[pyfunction]
 fn sum(values: &Bound<'_, PyAny>) -> PyResult<PyValue> {
-    let values = values_from(values, "sum()")?;
-    checked(Value::sum(&values))
+    checked(Value::sum_owned(values_from(values, "sum()")?))
 }
 
 /// `ws[0]*xs[0] + ws[1]*xs[1] + …` as a single graph node.
 #[pyfunction]
 fn dot(ws: &Bound<'_, PyAny>, xs: &Bound<'_, PyAny>) -> PyResult<PyValue> {
-    let ws = values_from(ws, "dot()")?;
-    let xs = values_from(xs, "dot()")?;
-    checked(Value::dot(&ws, &xs)?)
+    let mut operands = values_from(ws, "dot()")?;
+    let n = operands.len();
+    push_values(xs, "dot()", &mut operands)?;
+    checked(Value::dot_owned(operands, n)?)
 }
 
 /// A number with a tangent, for forward-mode derivatives without a graph: every op of
