@@ -435,6 +435,51 @@ fn dot(ws: &Bound<'_, PyAny>, xs: &Bound<'_, PyAny>) -> PyResult<PyValue> {
     checked(Value::dot_owned(operands, n)?)
 }
 
+/// One dense layer of neurons in a single call: for each neuron `i`, the nodes
+/// `dot(weights[i], x)`, `+ biases[i]` and, where `nonlins[i]`, `relu` — the very graph that
+/// `ferrograd.nn` builds one op at a time, without a Python object for the inner nodes.
+#[pyfunction]
+fn _dense(
+    py: Python<'_>,
+    weights: &Bound<'_, PyAny>,
+    biases: &Bound<'_, PyAny>,
+    nonlins: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyList>> {
+    let xs = values_from(x, "dense()")?;
+    let biases = values_from(biases, "dense()")?;
+    let nonlins: Vec<bool> = nonlins.extract()?;
+    let out = PyList::empty(py);
+    let mut rows = 0;
+    for (i, w) in weights.try_iter()?.enumerate() {
+        let (Some(b), Some(&nonlin)) = (biases.get(i), nonlins.get(i)) else {
+            return Err(PyValueError::new_err(
+                "dense() needs one bias and one nonlin flag per row of weights",
+            ));
+        };
+        let w = w?;
+        let mut operands = Vec::with_capacity(2 * xs.len());
+        push_values(&w, "dense()", &mut operands)?;
+        let n = operands.len();
+        operands.extend_from_slice(&xs);
+        let dot = checked(Value::dot_owned(operands, n)?)?.inner;
+        let affine = checked(dot.add(b))?.inner;
+        let z = if nonlin {
+            checked(affine.relu())?
+        } else {
+            PyValue { inner: affine }
+        };
+        out.append(Py::new(py, z)?)?;
+        rows += 1;
+    }
+    if rows != biases.len() || rows != nonlins.len() {
+        return Err(PyValueError::new_err(
+            "dense() needs one bias and one nonlin flag per row of weights",
+        ));
+    }
+    Ok(out.unbind())
+}
+
 /// A number with a tangent, for forward-mode derivatives without a graph: every op of
 /// `Value` (same names, same formulas), carrying `d(result)/dt` along.
 #[pyclass(name = "Dual", module = "ferrograd", frozen)]
@@ -778,6 +823,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyValue>()?;
     m.add_function(wrap_pyfunction!(sum, m)?)?;
     m.add_function(wrap_pyfunction!(dot, m)?)?;
+    m.add_function(wrap_pyfunction!(_dense, m)?)?;
     m.add_function(wrap_pyfunction!(_set_detect_anomaly, m)?)?;
     m.add_function(wrap_pyfunction!(_value_from_bytes, m)?)?;
     m.add_class::<PyTape>()?;

@@ -360,3 +360,45 @@ def test_readme_neural_net_example_trains() -> None:
     model, X, y = namespace["model"], namespace["X"], namespace["y"]
     right = sum((model(x).data > 0) == (label > 0) for x, label in zip(X, y))
     assert right >= 95
+
+
+# ------------------------------------------------------------------------------------------------
+# The core's one-call dense layer, which Layer uses on the Rust engine.
+# ------------------------------------------------------------------------------------------------
+
+
+def test_dense_builds_the_same_graph_as_op_by_op() -> None:
+
+    layer = Layer(3, 4, seed=2)
+    layer.neurons[1].nonlin = False
+    for n in layer.neurons:
+        n.b.data = 0.5
+    x = [ferrograd.Value(v) for v in (0.3, -1.1, 2.0)]
+    fast = layer(x)
+    slow = [n(x) for n in layer.neurons]
+    assert [v.op for v in fast] == [v.op for v in slow] == ["relu", "+", "relu", "relu"]
+    assert [v.data for v in fast] == [v.data for v in slow]
+    dot, bias = fast[0].children[0].children
+    assert dot.op == "dot" and bias == layer.neurons[0].b
+    assert list(dot.children) == [*layer.neurons[0].w, *x]
+    ferrograd.sum(fast).backward()
+    fast_grads = [p.grad for p in [*layer.parameters(), *x]]
+    for v in [*layer.parameters(), *x]:
+        v.grad = 0.0
+    ferrograd.sum(slow).backward()
+    assert fast_grads == [p.grad for p in [*layer.parameters(), *x]]
+
+
+def test_dense_rejects_mismatched_shapes() -> None:
+    from ferrograd import _core
+
+    w = [ferrograd.Value(1.0), ferrograd.Value(2.0)]
+    b = ferrograd.Value(0.0)
+    with pytest.raises(ValueError, match="same length"):
+        _core._dense([w], [b], [True], [1.0])
+    with pytest.raises(ValueError, match="one bias"):
+        _core._dense([w, w], [b], [True, True], [1.0, 2.0])
+    with pytest.raises(ValueError, match="one bias"):
+        _core._dense([w], [b, b], [True, True], [1.0, 2.0])
+    with pytest.raises(TypeError):
+        _core._dense([w], [b], [True], [1.0, "x"])

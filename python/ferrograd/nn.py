@@ -248,9 +248,12 @@ class Layer(Module):
         return out[0] if len(out) == 1 else out
 
     def _forward(self, x: list[Any]) -> list[AnyValue]:
-        # Neuron._forward written out: a method call per neuron is a tenth of a forward pass.
+        ns = self.neurons
+        if self.engine is RUST:
+            # The same dot, + and relu nodes, built in one call into the core.
+            return _core._dense([n.w for n in ns], [n.b for n in ns], [n.nonlin for n in ns], x)
         dot = self.engine.dot
-        return [(dot(n.w, x) + n.b).relu() if n.nonlin else dot(n.w, x) + n.b for n in self.neurons]
+        return [(dot(n.w, x) + n.b).relu() if n.nonlin else dot(n.w, x) + n.b for n in ns]
 
     def parameters(self) -> list[AnyValue]:
         """Each neuron's parameters in turn (its weights, then its bias)."""
