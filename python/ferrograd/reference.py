@@ -199,6 +199,14 @@ def _real_number(obj: object) -> float | None:
         return None
     if not hasattr(obj, "__float__") or hasattr(obj, "__len__"):
         return None
+    if hasattr(obj, "backward"):
+        # A node of another graph (a ferrograd.Value, a tensor) can be read as a float too, but
+        # as a constant here it would silently cut the gradient's path through it.
+        name = f"{type(obj).__module__}.{type(obj).__qualname__}"
+        raise TypeError(
+            f"a {name} is a node of an autodiff graph, not a number: as a constant it would "
+            "cut the gradient's path through it; pass float(x) or x.data if a constant is meant"
+        )
     if isinstance(obj, numbers.Complex) and not isinstance(obj, numbers.Real):
         return None
     return float(obj)  # type: ignore[arg-type]
