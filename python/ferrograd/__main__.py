@@ -1,0 +1,25 @@
+"""``python -m ferrograd <command>``: command-line tools. ``python -m ferrograd --help`` lists them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ferrograd import _compare_cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the chosen command, return its exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ferrograd",
+        description="ferrograd: scalar reverse-mode autodiff with a Rust core.",
+    )
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    commands.required = True
+    _compare_cli.register(commands)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
