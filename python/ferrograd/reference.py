@@ -260,7 +260,7 @@ class Value:
     def _node(cls, op: _Op, data: float, prev: tuple[Value, ...], param: float = 0.0) -> Value:
         v = cls.__new__(cls)
         v._data, v._grad, v._label, v._op, v._prev, v._param = data, 0.0, "", op, prev, param
-        if _anomaly.on and not math.isfinite(data):
+        if _anomaly_threads and _anomaly.on and not math.isfinite(data):
             raise FloatingPointError(_forward_anomaly(v))
         return v
 
@@ -451,7 +451,7 @@ class Value:
         anomaly = ""
         for v, s in zip(reversed(order), reversed(saved)):
             v._propagate()
-            if _anomaly.on and not anomaly:
+            if _anomaly_threads and _anomaly.on and not anomaly:
                 anomaly = _backward_anomaly(v)
             v._grad += s
         if anomaly:
@@ -527,8 +527,8 @@ def dot(ws: Iterable[_Operand], xs: Iterable[_Operand]) -> Value:
 
 
 # ------------------------------------------------------------------------------------------------
-# Anomaly mode (ferrograd.detect_anomaly): per thread, off by default, one flag test per op when
-# off. The messages read like the Rust engine's.
+# Anomaly mode (ferrograd.detect_anomaly): per thread, off by default. The messages read like the
+# Rust engine's. While no thread has it on, an op tests one module global and nothing else.
 # ------------------------------------------------------------------------------------------------
 
 
@@ -537,11 +537,16 @@ class _AnomalyMode(threading.local):
 
 
 _anomaly = _AnomalyMode()
+_anomaly_threads = 0  # how many threads have the mode on
+_anomaly_lock = threading.Lock()
 
 
 def _set_detect_anomaly(on: bool) -> bool:
     """Turns anomaly mode on or off for this thread; returns the previous setting."""
-    previous, _anomaly.on = _anomaly.on, bool(on)
+    global _anomaly_threads
+    with _anomaly_lock:
+        previous, _anomaly.on = _anomaly.on, bool(on)
+        _anomaly_threads += _anomaly.on - previous
     return previous
 
 
