@@ -246,6 +246,8 @@ def test_expression_names_in_order_of_use():
         ("x +", "not a valid expression"),
         ("x = 1", "not a valid expression"),
         ("2 + 3", "no inputs"),
+        ("x * 1" + "0" * 400, "too large"),
+        ("leaky_relu(x, 1" + "0" * 400 + ")", "too large"),
         ("(" * 300 + "x" + ")" * 300, "not a valid expression|nested too deeply"),
     ],
 )

@@ -74,6 +74,13 @@ def _describe(node: ast.AST) -> str:
     return kind or type(node).__name__
 
 
+def _float(node: ast.Constant) -> float:
+    try:
+        return float(node.value)
+    except OverflowError:
+        raise ExpressionError(f"the number {node.value} is too large{_where(node)}") from None
+
+
 def _number(node: ast.AST, what: str) -> float:
     """A number literal, optionally signed (the slope of ``leaky_relu``)."""
     sign = 1.0
@@ -85,7 +92,7 @@ def _number(node: ast.AST, what: str) -> float:
         and isinstance(node.value, (int, float))
         and not isinstance(node.value, bool)
     ):
-        return sign * float(node.value)
+        return sign * _float(node)
     raise ExpressionError(f"{what} must be a number{_where(node)}")
 
 
@@ -214,7 +221,7 @@ def parse_expression(text: str) -> Expression:
                 raise ExpressionError(
                     f"only numbers are allowed as constants, got {node.value!r}{_where(node)}"
                 )
-            program.append(("const", float(node.value)))
+            program.append(("const", _float(node)))
         elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             work.append((True, ("binary", _BINARY[type(node.op)])))
             work.append((False, node.right))
