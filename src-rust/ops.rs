@@ -407,8 +407,13 @@ impl Value {
 
     /// `x0 + x1 + …` as one node, summed left to right from 0.0.
     pub fn sum(values: &[Value]) -> Value {
+        Self::sum_owned(values.to_vec())
+    }
+
+    /// [`Value::sum`] over operands the caller already owns (no second copy of the handles).
+    pub fn sum_owned(values: Vec<Value>) -> Value {
         let data = values.iter().fold(0.0, |acc, v| acc + v.data());
-        Value::from_op(&SUM, data, Operands::from_vec(values.to_vec()))
+        Value::from_op(&SUM, data, Operands::from_vec(values))
     }
 
     /// `w0·x0 + w1·x1 + …` as one node, summed left to right from 0.0.
@@ -419,11 +424,26 @@ impl Value {
                 right: xs.len(),
             });
         }
+        let mut operands = Vec::with_capacity(ws.len() + xs.len());
+        operands.extend_from_slice(ws);
+        operands.extend_from_slice(xs);
+        Self::dot_owned(operands, ws.len())
+    }
+
+    /// [`Value::dot`] over operands the caller already owns, laid out as the node keeps them:
+    /// the first `n` are the `w`s, the rest the `x`s (there must be `n` of those too).
+    pub fn dot_owned(operands: Vec<Value>, n: usize) -> Result<Value, OpError> {
+        if operands.len() != 2 * n {
+            return Err(OpError::LengthMismatch {
+                left: n,
+                right: operands.len().saturating_sub(n),
+            });
+        }
+        let (ws, xs) = operands.split_at(n);
         let data = ws
             .iter()
             .zip(xs)
             .fold(0.0, |acc, (w, x)| acc + w.data() * x.data());
-        let operands: Vec<Value> = ws.iter().chain(xs).cloned().collect();
         Ok(Value::from_op(&DOT, data, Operands::from_vec(operands)))
     }
 }
@@ -525,6 +545,23 @@ mod tests {
             OpError::LengthMismatch { left: 3, right: 2 }
         );
         assert_eq!(Value::sum(&[]).data(), 0.0);
+    }
+
+    #[test]
+    fn owned_sum_and_dot_build_the_same_nodes() {
+        let ws: Vec<Value> = [1.5, -2.0].iter().map(|&d| Value::new(d)).collect();
+        let xs: Vec<Value> = [4.0, 0.25].iter().map(|&d| Value::new(d)).collect();
+        let operands: Vec<Value> = ws.iter().chain(&xs).cloned().collect();
+        let d = Value::dot_owned(operands.clone(), 2).unwrap();
+        assert_eq!(d.data(), Value::dot(&ws, &xs).unwrap().data());
+        assert_eq!(d.op(), "dot");
+        d.backward();
+        assert_eq!((ws[1].grad(), xs[0].grad()), (0.25, 1.5));
+        assert_eq!(
+            Value::dot_owned(operands[..3].to_vec(), 2).unwrap_err(),
+            OpError::LengthMismatch { left: 2, right: 1 }
+        );
+        assert_eq!(Value::sum_owned(operands).data(), 1.5 - 2.0 + 4.0 + 0.25);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyFloatingPointError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use crate::anomaly::{detect_anomaly_enabled, set_detect_anomaly, Anomaly};
 use crate::ops::{binary_forward, unary_forward, Code, OpError};
@@ -112,19 +112,40 @@ fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
 
 fn values_from(iterable: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
     let mut out = Vec::with_capacity(iterable.len().unwrap_or(0));
-    for item in iterable.try_iter()? {
-        let item = item?;
-        match operand(&item)? {
-            Some(v) => out.push(v),
-            None => {
-                return Err(PyTypeError::new_err(format!(
-                    "{what} needs Values or real numbers, got {}",
-                    type_name(&item)
-                )))
+    push_values(iterable, what, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the operands in `iterable` to `out`; lists and tuples skip the iterator protocol.
+fn push_values(iterable: &Bound<'_, PyAny>, what: &str, out: &mut Vec<Value>) -> PyResult<()> {
+    let push = |item: &Bound<'_, PyAny>, out: &mut Vec<Value>| -> PyResult<()> {
+        match operand(item)? {
+            Some(v) => {
+                out.push(v);
+                Ok(())
             }
+            None => Err(PyTypeError::new_err(format!(
+                "{what} needs Values or real numbers, got {}",
+                type_name(item)
+            ))),
+        }
+    };
+    if let Ok(list) = iterable.cast::<PyList>() {
+        out.reserve(list.len());
+        for item in list.iter() {
+            push(&item, out)?;
+        }
+    } else if let Ok(tuple) = iterable.cast::<PyTuple>() {
+        out.reserve(tuple.len());
+        for item in tuple.iter() {
+            push(&item, out)?;
+        }
+    } else {
+        for item in iterable.try_iter()? {
+            push(&item?, out)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[pymethods]
@@ -402,16 +423,61 @@ impl PyValue {
 /// `values[0] + values[1] + …` as a single graph node.
 #[pyfunction]
 fn sum(values: &Bound<'_, PyAny>) -> PyResult<PyValue> {
-    let values = values_from(values, "sum()")?;
-    checked(Value::sum(&values))
+    checked(Value::sum_owned(values_from(values, "sum()")?))
 }
 
 /// `ws[0]*xs[0] + ws[1]*xs[1] + …` as a single graph node.
 #[pyfunction]
 fn dot(ws: &Bound<'_, PyAny>, xs: &Bound<'_, PyAny>) -> PyResult<PyValue> {
-    let ws = values_from(ws, "dot()")?;
-    let xs = values_from(xs, "dot()")?;
-    checked(Value::dot(&ws, &xs)?)
+    let mut operands = values_from(ws, "dot()")?;
+    let n = operands.len();
+    push_values(xs, "dot()", &mut operands)?;
+    checked(Value::dot_owned(operands, n)?)
+}
+
+/// One dense layer of neurons in a single call: for each neuron `i`, the nodes
+/// `dot(weights[i], x)`, `+ biases[i]` and, where `nonlins[i]`, `relu` — the very graph that
+/// `ferrograd.nn` builds one op at a time, without a Python object for the inner nodes.
+#[pyfunction]
+fn _dense(
+    py: Python<'_>,
+    weights: &Bound<'_, PyAny>,
+    biases: &Bound<'_, PyAny>,
+    nonlins: &Bound<'_, PyAny>,
+    x: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyList>> {
+    let xs = values_from(x, "dense()")?;
+    let biases = values_from(biases, "dense()")?;
+    let nonlins: Vec<bool> = nonlins.extract()?;
+    let out = PyList::empty(py);
+    let mut rows = 0;
+    for (i, w) in weights.try_iter()?.enumerate() {
+        let (Some(b), Some(&nonlin)) = (biases.get(i), nonlins.get(i)) else {
+            return Err(PyValueError::new_err(
+                "dense() needs one bias and one nonlin flag per row of weights",
+            ));
+        };
+        let w = w?;
+        let mut operands = Vec::with_capacity(2 * xs.len());
+        push_values(&w, "dense()", &mut operands)?;
+        let n = operands.len();
+        operands.extend_from_slice(&xs);
+        let dot = checked(Value::dot_owned(operands, n)?)?.inner;
+        let affine = checked(dot.add(b))?.inner;
+        let z = if nonlin {
+            checked(affine.relu())?
+        } else {
+            PyValue { inner: affine }
+        };
+        out.append(Py::new(py, z)?)?;
+        rows += 1;
+    }
+    if rows != biases.len() || rows != nonlins.len() {
+        return Err(PyValueError::new_err(
+            "dense() needs one bias and one nonlin flag per row of weights",
+        ));
+    }
+    Ok(out.unbind())
 }
 
 /// A number with a tangent, for forward-mode derivatives without a graph: every op of
@@ -757,6 +823,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyValue>()?;
     m.add_function(wrap_pyfunction!(sum, m)?)?;
     m.add_function(wrap_pyfunction!(dot, m)?)?;
+    m.add_function(wrap_pyfunction!(_dense, m)?)?;
     m.add_function(wrap_pyfunction!(_set_detect_anomaly, m)?)?;
     m.add_function(wrap_pyfunction!(_value_from_bytes, m)?)?;
     m.add_class::<PyTape>()?;

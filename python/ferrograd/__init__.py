@@ -11,7 +11,7 @@
 in plain Python, for reading and for checking the fast one.
 """
 
-from ferrograd import reference, testing, viz
+from ferrograd import nn, reference, testing, viz
 from ferrograd._anomaly import detect_anomaly
 from ferrograd._core import Value, dot, sum
 from ferrograd.forward import Dual, jvp
@@ -29,6 +29,7 @@ __all__ = [
     "detect_anomaly",
     "dot",
     "jvp",
+    "nn",
     "reference",
     "sum",
     "testing",

@@ -154,5 +154,15 @@ def sum(values: Iterable[_Operand]) -> Value:
 def dot(ws: Iterable[_Operand], xs: Iterable[_Operand]) -> Value:
     """``ws[0]*xs[0] + ws[1]*xs[1] + ...`` as one graph node; ``ValueError`` on unequal lengths."""
 
+def _dense(
+    weights: Iterable[Iterable[_Operand]],
+    biases: Iterable[_Operand],
+    nonlins: Iterable[bool],
+    x: Iterable[_Operand],
+) -> list[Value]:
+    """One dense layer: ``relu(dot(w_i, x) + b_i)`` per row (no relu where ``nonlins[i]`` is
+    false), the same three nodes per row as building them op by op. ``ValueError`` when the
+    rows, biases and flags differ in number or a row's length differs from ``x``'s."""
+
 def _value_from_bytes(data: bytes) -> Value: ...
 def _set_detect_anomaly(on: bool) -> bool: ...

@@ -1,0 +1,289 @@
+"""``python -m ferrograd demo``: train a small MLP on two moons, then check it against the twin engine.
+
+The recipe is micrograd's demo: ``MLP(2, [16, 16, 1])``, SVM hinge loss plus ``1e-4`` L2, plain SGD
+with the learning rate falling from 1.0 to 0.1, until every training point is classified right.
+The data come from :func:`ferrograd.datasets.make_moons` (100 points, noise 0.1), so nothing is
+downloaded. After training, the last step's gradients are computed again on the other engine from
+the same parameters: the largest relative difference and the speedup are printed.
+
+The pieces are importable: :func:`loss_and_accuracy`, :func:`train`, :func:`compare_engines`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ferrograd.datasets import make_moons
+from ferrograd.nn import MLP, SGD, Module, hinge_loss, l2_penalty, resolve_engine
+
+DEFAULT_SEED = 0
+DEFAULT_STEPS = 100
+POINTS = 100
+NOISE = 0.1
+ALPHA = 1e-4
+SIZES = [16, 16, 1]
+
+
+def loss_and_accuracy(
+    model: Module, X: list[list[float]], y: list[float], alpha: float = ALPHA
+) -> tuple[Any, float]:
+    """The demo's loss for ``model`` on points ``X`` with labels ``y`` (±1), and its accuracy.
+
+    Loss: mean hinge loss of the scores plus ``alpha`` times the sum of squared parameters.
+    Accuracy: the fraction of points whose score has the sign of their label.
+    """
+    scores = [model(x) for x in X]
+    loss = hinge_loss(scores, y) + l2_penalty(model.parameters(), alpha)
+    right = sum((label > 0) == (score.data > 0) for label, score in zip(y, scores))
+    return loss, right / len(y)
+
+
+def learning_rate(step: int, steps: int) -> float:
+    """micrograd's schedule: 1.0 at step 0, falling linearly by 0.9 over ``steps`` steps."""
+    return 1.0 - 0.9 * step / steps
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did: updates made, the final loss and accuracy, seconds per step."""
+
+    steps: int
+    loss: float
+    accuracy: float
+    seconds_per_step: float
+    history: list[tuple[float, float]] = field(default_factory=list)
+
+
+def train(
+    model: Module,
+    X: list[list[float]],
+    y: list[float],
+    *,
+    steps: int = DEFAULT_STEPS,
+    alpha: float = ALPHA,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` with SGD until 100% training accuracy or ``steps`` updates.
+
+    Each step is a forward pass over every point, the loss, ``backward()`` and an update; it
+    stops without updating once the forward pass classifies every point right. ``history`` holds
+    (loss, accuracy) per forward pass. ``seconds_per_step`` is the mean over the updates made.
+    """
+    from tqdm import tqdm
+
+    params = model.parameters()
+    optimiser = SGD(params, lr=learning_rate(0, steps))
+    history: list[tuple[float, float]] = []
+    elapsed = 0.0
+    made = 0
+    with tqdm(total=steps, desc="training", unit="step", disable=not progress) as bar:
+        while True:
+            start = time.perf_counter()
+            loss, accuracy = loss_and_accuracy(model, X, y, alpha)
+            history.append((loss.data, accuracy))
+            if accuracy == 1.0 or made == steps:
+                break
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.lr = learning_rate(made, steps)
+            optimiser.step()
+            elapsed += time.perf_counter() - start
+            made += 1
+            bar.set_postfix(loss=f"{loss.data:.4f}", acc=f"{accuracy:.0%}")
+            bar.update()
+        bar.set_postfix(loss=f"{loss.data:.4f}", acc=f"{accuracy:.0%}")
+    return TrainResult(made, loss.data, accuracy, elapsed / max(made, 1), history)
+
+
+def _gradient_step(model: Module, X: list[list[float]], y: list[float], alpha: float) -> float:
+    """One forward and backward pass from zeroed grads; returns the seconds it took."""
+    start = time.perf_counter()
+    model.zero_grad()
+    loss, _ = loss_and_accuracy(model, X, y, alpha)
+    loss.backward()
+    return time.perf_counter() - start
+
+
+def relative_difference(a: float, b: float) -> float:
+    """``|a - b| / max(|a|, |b|)``, 0 when both are 0 (and inf when they differ in nan/inf)."""
+    if a == b:
+        return 0.0
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return math.inf
+    return abs(a - b) / max(abs(a), abs(b))
+
+
+@dataclass
+class Comparison:
+    """The same gradient step on two engines: median seconds on each and their agreement."""
+
+    engine: str
+    other: str
+    seconds: float
+    other_seconds: float
+    max_relative_difference: float
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster the Rust engine ran the step than the reference engine."""
+        rust, ref = (
+            (self.seconds, self.other_seconds)
+            if self.engine == "rust"
+            else (self.other_seconds, self.seconds)
+        )
+        return ref / rust
+
+
+def compare_engines(
+    model: Module,
+    X: list[list[float]],
+    y: list[float],
+    *,
+    alpha: float = ALPHA,
+    repeats: int = 5,
+) -> Comparison:
+    """Run one gradient step (forward, loss, backward) on ``model`` and on a copy of it on the
+    other engine, ``repeats`` times each, side by side; compare every parameter's gradient."""
+    other = "reference" if model.engine.name == "rust" else "rust"
+    twin = model.to(other)
+    mine, theirs = [], []
+    for _ in range(repeats):
+        mine.append(_gradient_step(model, X, y, alpha))
+        theirs.append(_gradient_step(twin, X, y, alpha))
+    worst = max(
+        relative_difference(p.grad, q.grad) for p, q in zip(model.parameters(), twin.parameters())
+    )
+    return Comparison(
+        model.engine.name, other, statistics.median(mine), statistics.median(theirs), worst
+    )
+
+
+def _forward_numpy(model: MLP, points: np.ndarray) -> np.ndarray:
+    """The MLP's scores for many points at once, from its parameter values (for drawing)."""
+    h = points
+    last = len(model.layers) - 1
+    for i, layer in enumerate(model.layers):
+        W = np.array([[w.data for w in n.w] for n in layer.neurons])
+        b = np.array([n.b.data for n in layer.neurons])
+        h = h @ W.T + b
+        if i != last:
+            h = np.maximum(h, 0.0)
+    return h[:, 0]
+
+
+def plot_decision_boundary(model: MLP, X: np.ndarray, y: np.ndarray, path: str) -> None:
+    """Draw the model's decision regions and the labelled points into the image file ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pad = 0.5
+    xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, 200)
+    ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, 200)
+    gx, gy = np.meshgrid(xs, ys)
+    scores = _forward_numpy(model, np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.contourf(gx, gy, scores > 0, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#f4c7c3"])
+    ax.contour(gx, gy, scores, levels=[0.0], colors="k", linewidths=1)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=30)
+    ax.set_title(f"MLP(2, {SIZES}) decision boundary on two moons")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``demo`` command: train, report, compare engines, optionally plot. Returns 0."""
+    if args.steps < 1:
+        print(f"--steps must be at least 1, got {args.steps}", file=sys.stderr)
+        return 2
+    if args.plot is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(
+                "--plot needs matplotlib: pip install 'ferrograd[plot]'",
+                file=sys.stderr,
+            )
+            return 2
+    engine = resolve_engine(args.engine)
+    X, y = make_moons(POINTS, noise=NOISE, seed=args.seed)
+    points, labels = X.tolist(), y.tolist()
+    model = MLP(2, SIZES, seed=args.seed, engine=engine)
+    print(
+        f"MLP(2, {SIZES}), {len(model.parameters())} parameters, {engine.name} engine; "
+        f"two moons: {POINTS} points, noise {NOISE}, seed {args.seed}"
+    )
+    print(f"hinge loss + {ALPHA:g} L2, SGD with lr 1.0 -> 0.1 over {args.steps} steps")
+    result = train(model, points, labels, steps=args.steps, progress=not args.no_progress)
+    ms = 1e3 * result.seconds_per_step
+    if result.accuracy == 1.0:
+        print(f"reached 100% training accuracy after {result.steps} steps")
+    else:
+        print(f"stopped after {result.steps} steps at {result.accuracy:.0%} training accuracy")
+    print(f"final loss {result.loss:.4f}, accuracy {result.accuracy:.0%}, {ms:.2f} ms per step")
+
+    cmp = compare_engines(model, points, labels)
+    print("one gradient step (forward, loss, backward) from the final parameters, median of 5:")
+    print(f"  {cmp.engine:<10} {1e3 * cmp.seconds:8.2f} ms")
+    print(f"  {cmp.other:<10} {1e3 * cmp.other_seconds:8.2f} ms")
+    print(
+        f"  largest relative gradient difference over {len(model.parameters())} parameters: "
+        f"{cmp.max_relative_difference:.1e}"
+    )
+    print(f"  speedup of rust over reference: {cmp.speedup:.1f}x")
+
+    if args.plot is not None:
+        plot_decision_boundary(model, X, y, args.plot)
+        print(f"decision boundary drawn to {args.plot}")
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Add the ``demo`` command to ``commands`` (an argparse subparsers object)."""
+    parser = commands.add_parser(
+        "demo",
+        help="train an MLP on two moons and compare the two engines",
+        description=(
+            "Train MLP(2, [16, 16, 1]) on a generated two-moons data set (100 points, noise 0.1) "
+            "with the hinge loss, 1e-4 L2 and SGD (learning rate 1.0 falling to 0.1), until "
+            "100%% training accuracy or --steps steps. Then run one gradient step on both "
+            "engines from the same parameters and print the largest relative gradient "
+            "difference and the speedup."
+        ),
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["rust", "reference"],
+        default="rust",
+        help="engine to train on: the Rust core (default) or the pure-Python reference",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help=f"seed for the data and the initial weights (default {DEFAULT_SEED})",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=DEFAULT_STEPS,
+        help=f"most training steps; the learning rate decays over them (default {DEFAULT_STEPS})",
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="draw the decision boundary and the points to this image (needs matplotlib: "
+        "pip install 'ferrograd[plot]')",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(run=run)

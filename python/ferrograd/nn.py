@@ -1,0 +1,470 @@
+"""Neural nets out of scalars: micrograd's ``nn`` with fused nodes, two engines and a seed.
+
+``Neuron``, ``Layer`` and ``MLP`` are drop-in for micrograd's classes (same constructors, same
+calls, same ``parameters()`` order, same ``repr``). A neuron is three graph nodes, ``dot(w, x)``,
+``+ b`` and ``relu``, however many inputs it has. ``engine=`` picks the engine ("rust", the
+default, or "reference"), so the same model can run on both and have its gradients compared:
+
+>>> from ferrograd.nn import MLP
+>>> model = MLP(2, [16, 16, 1], seed=0)
+>>> len(model.parameters())
+337
+>>> twin = model.to("reference")   # same parameters, pure-Python engine
+>>> model([1.0, -2.0]).data == twin([1.0, -2.0]).data
+True
+
+Initialisation follows micrograd: weights uniform in [-1, 1], biases 0, drawn from ``seed`` (an
+int or a ``random.Random``), or from Python's global ``random`` state when no seed is given, so
+``random.seed(1337)`` before ``MLP(...)`` gives micrograd's very weights.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+from collections.abc import Iterable, Sequence
+from types import ModuleType
+from typing import Any, Callable, NamedTuple, Union
+
+import numpy as np
+
+from ferrograd import _core
+
+__all__ = [
+    "MLP",
+    "SGD",
+    "Layer",
+    "Module",
+    "Neuron",
+    "cross_entropy",
+    "hinge_loss",
+    "l2_penalty",
+    "log_softmax",
+    "mse_loss",
+    "resolve_engine",
+]
+
+# A Value of either engine: ``ferrograd.Value`` or ``ferrograd.reference.Value``.
+AnyValue = Any
+Seed = Union[int, random.Random, None]
+
+
+# ------------------------------------------------------------------------------------------------
+# Engines.
+# ------------------------------------------------------------------------------------------------
+
+
+class Engine(NamedTuple):
+    """What a model needs from an engine: its ``Value`` class and fused ``sum`` and ``dot``."""
+
+    name: str
+    Value: type
+    sum: Callable[[Iterable[Any]], Any]
+    dot: Callable[[Iterable[Any], Iterable[Any]], Any]
+
+
+RUST = Engine("rust", _core.Value, _core.sum, _core.dot)
+
+
+@functools.cache
+def _reference() -> Engine:
+    from ferrograd import reference  # imported on first use: the fast path never needs it
+
+    return Engine("reference", reference.Value, reference.sum, reference.dot)
+
+
+def resolve_engine(engine: str | ModuleType | Engine | None = None) -> Engine:
+    """The engine named by ``engine``: ``None``, ``"rust"`` or ``"ferrograd"`` (the Rust core),
+    ``"reference"`` (the pure-Python twin), or a module with ``Value``, ``sum`` and ``dot``
+    (``ferrograd``, ``ferrograd.reference``). ``ValueError`` for an unknown name, ``TypeError``
+    for anything else."""
+    if engine is None or isinstance(engine, Engine):
+        return engine or RUST
+    if isinstance(engine, str):
+        if engine in ("rust", "ferrograd"):
+            return RUST
+        if engine == "reference":
+            return _reference()
+        raise ValueError(f"unknown engine {engine!r}: use 'rust' or 'reference'")
+    if isinstance(engine, ModuleType):
+        missing = [name for name in ("Value", "sum", "dot") if not hasattr(engine, name)]
+        if missing:
+            raise TypeError(f"engine module {engine.__name__} has no {', '.join(missing)}")
+        if engine.Value is _core.Value:
+            return RUST
+        ref = _reference()
+        if engine.Value is ref.Value:
+            return ref
+        return Engine(engine.__name__, engine.Value, engine.sum, engine.dot)
+    raise TypeError(
+        f"engine must be 'rust', 'reference' or an engine module, got {type(engine).__name__}"
+    )
+
+
+def _engine_of(values: Iterable[Any]) -> Engine:
+    """The engine of the first Value among ``values``; the Rust one when all are numbers."""
+    for v in values:
+        if isinstance(v, _core.Value):
+            return RUST
+        if not isinstance(v, (int, float)):
+            ref = _reference()
+            if isinstance(v, ref.Value):
+                return ref
+    return RUST
+
+
+def _rng(seed: Seed) -> random.Random | ModuleType:
+    if seed is None or seed is random:
+        return random  # the global state, as micrograd draws from it
+    if isinstance(seed, random.Random):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int or a random.Random, got {type(seed).__name__}")
+    return random.Random(int(seed))
+
+
+def _count(n: object, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"{what} must be an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"{what} must be at least 1, got {n}")
+    return int(n)
+
+
+def _inputs(x: object, nin: int, engine: Engine) -> list[Any]:
+    """``x`` as a list of ``nin`` floats or Values of ``engine``, checked once per call."""
+    if isinstance(x, np.ndarray):
+        if x.ndim != 1:
+            raise ValueError(f"expected a 1-d array of {nin} inputs, got shape {x.shape}")
+        x = x.tolist()
+    elif isinstance(x, tuple):
+        x = list(x)
+    elif not isinstance(x, list):
+        if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
+            raise TypeError(f"expected a sequence of {nin} inputs, got {type(x).__name__}")
+        x = list(x)
+    if len(x) != nin:
+        raise ValueError(f"expected {nin} inputs, got {len(x)}")
+    for v in x:
+        if not isinstance(v, (float, int, engine.Value)) and isinstance(
+            v, (_core.Value, _reference().Value)
+        ):
+            raise TypeError(
+                f"input is a {type(v).__module__}.Value but the model runs on the "
+                f"{engine.name} engine"
+            )
+    return x
+
+
+# ------------------------------------------------------------------------------------------------
+# Modules.
+# ------------------------------------------------------------------------------------------------
+
+
+class Module:
+    """Anything with parameters: ``parameters()`` lists them, ``zero_grad()`` clears their grads."""
+
+    engine: Engine = RUST
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to 0.0 (``backward()`` adds to grads, so call this
+        between steps)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def parameters(self) -> list[AnyValue]:
+        """The parameters, as the Values that ``backward()`` fills (none for a bare Module)."""
+        return []
+
+    def to(self, engine: str | ModuleType | Engine) -> Module:
+        """A copy of this model on ``engine``: same shape, same parameter values, grads 0."""
+        clone = self._blank(resolve_engine(engine))
+        for p, q in zip(self.parameters(), clone.parameters()):
+            q.data = p.data
+        return clone
+
+    def _blank(self, engine: Engine) -> Module:
+        raise NotImplementedError(f"{type(self).__name__} cannot be copied to another engine")
+
+
+class Neuron(Module):
+    """``relu(w · x + b)``, or ``w · x + b`` when ``nonlin`` is false: three graph nodes.
+
+    ``w`` is ``nin`` weights drawn uniformly from [-1, 1] (from ``seed``: an int, a
+    ``random.Random``, or the global ``random`` state when None); ``b`` starts at 0.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nonlin: bool = True,
+        *,
+        seed: Seed = None,
+        engine: str | ModuleType | Engine | None = None,
+    ) -> None:
+        nin = _count(nin, "nin")
+        self.engine = resolve_engine(engine)
+        rng = _rng(seed)
+        Value = self.engine.Value
+        self.w = [Value(rng.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(0.0)
+        self.nonlin = bool(nonlin)
+
+    def __call__(self, x: Sequence[Any] | np.ndarray) -> AnyValue:
+        """The neuron's output for inputs ``x`` (floats, Values of this engine, or a 1-d array)."""
+        return self._forward(_inputs(x, len(self.w), self.engine))
+
+    def _forward(self, x: list[Any]) -> AnyValue:
+        act = self.engine.dot(self.w, x) + self.b
+        return act.relu() if self.nonlin else act
+
+    def parameters(self) -> list[AnyValue]:
+        """The weights, then the bias."""
+        return [*self.w, self.b]
+
+    def _blank(self, engine: Engine) -> Neuron:
+        return Neuron(len(self.w), self.nonlin, seed=0, engine=engine)
+
+    def __repr__(self) -> str:
+        return f"{'ReLU' if self.nonlin else 'Linear'}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same ``nin`` inputs; ``kwargs`` go to each ``Neuron``.
+
+    Calling it gives a list of ``nout`` Values, or one Value when ``nout`` is 1 (as micrograd).
+    """
+
+    def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
+        nout = _count(nout, "nout")
+        kwargs["seed"] = _rng(kwargs.get("seed"))  # one stream, so neurons differ
+        kwargs["engine"] = self.engine = resolve_engine(kwargs.get("engine"))
+        self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+
+    def __call__(self, x: Sequence[Any] | np.ndarray) -> AnyValue | list[AnyValue]:
+        """The outputs for inputs ``x``: a list, or a single Value for a one-neuron layer."""
+        out = self._forward(_inputs(x, len(self.neurons[0].w), self.engine))
+        return out[0] if len(out) == 1 else out
+
+    def _forward(self, x: list[Any]) -> list[AnyValue]:
+        ns = self.neurons
+        if self.engine is RUST:
+            # The same dot, + and relu nodes, built in one call into the core.
+            return _core._dense([n.w for n in ns], [n.b for n in ns], [n.nonlin for n in ns], x)
+        dot = self.engine.dot
+        return [(dot(n.w, x) + n.b).relu() if n.nonlin else dot(n.w, x) + n.b for n in ns]
+
+    def parameters(self) -> list[AnyValue]:
+        """Each neuron's parameters in turn (its weights, then its bias)."""
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def _blank(self, engine: Engine) -> Layer:
+        first = self.neurons[0]
+        return Layer(len(first.w), len(self.neurons), nonlin=first.nonlin, seed=0, engine=engine)
+
+    def __repr__(self) -> str:
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: ``nin`` inputs, then a layer per entry of ``nouts``.
+
+    Hidden layers are ReLU, the last is linear. Calling it gives one Value when the last layer
+    has one neuron, else a list. ``MLP(2, [16, 16, 1])`` has 337 parameters.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nouts: Sequence[int],
+        *,
+        seed: Seed = None,
+        engine: str | ModuleType | Engine | None = None,
+    ) -> None:
+        if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Iterable):
+            raise TypeError(f"nouts must be a list of layer sizes, got {type(nouts).__name__}")
+        sizes = [_count(nin, "nin")] + [_count(n, "layer size") for n in nouts]
+        if len(sizes) < 2:
+            raise ValueError("nouts must list at least one layer size")
+        self.engine = resolve_engine(engine)
+        rng = _rng(seed)
+        last = len(sizes) - 2
+        self.layers = [
+            Layer(sizes[i], sizes[i + 1], nonlin=i != last, seed=rng, engine=self.engine)
+            for i in range(len(sizes) - 1)
+        ]
+
+    def __call__(self, x: Sequence[Any] | np.ndarray) -> AnyValue | list[AnyValue]:
+        """The output for inputs ``x``: a Value for one output, else a list of Values."""
+        x = _inputs(x, len(self.layers[0].neurons[0].w), self.engine)
+        for layer in self.layers:
+            x = layer._forward(x)
+        return x[0] if len(x) == 1 else x
+
+    def parameters(self) -> list[AnyValue]:
+        """Each layer's parameters in turn."""
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def _blank(self, engine: Engine) -> MLP:
+        nin = len(self.layers[0].neurons[0].w)
+        return MLP(nin, [len(layer.neurons) for layer in self.layers], seed=0, engine=engine)
+
+    def __repr__(self) -> str:
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+
+# ------------------------------------------------------------------------------------------------
+# Losses: each builds its result with the engine of the Values it is given.
+# ------------------------------------------------------------------------------------------------
+
+
+def _as_list(values: object, what: str) -> list[Any]:
+    if isinstance(values, np.ndarray):
+        return values.tolist()
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        return [values]  # a single prediction
+    return list(values)
+
+
+def _pairs(predictions: object, targets: object, what: str) -> tuple[list[Any], list[Any]]:
+    p, t = _as_list(predictions, what), _as_list(targets, what)
+    if len(p) != len(t):
+        raise ValueError(f"{what} needs as many targets as predictions, got {len(t)} and {len(p)}")
+    if not p:
+        raise ValueError(f"{what} needs at least one prediction")
+    return p, t
+
+
+def mse_loss(predictions: object, targets: object) -> AnyValue:
+    """Mean squared error ``mean((p - t) ** 2)``: one ``dot`` node over the differences.
+
+    ``predictions`` is a Value or a sequence of Values; ``targets`` numbers (or Values) of the
+    same length.
+    """
+    p, t = _pairs(predictions, targets, "mse_loss()")
+    engine = _engine_of(p + t)
+    diffs = [a - b for a, b in zip(p, t)]
+    return engine.dot(diffs, diffs) * (1.0 / len(diffs))
+
+
+def hinge_loss(scores: object, labels: object) -> AnyValue:
+    """SVM max-margin loss ``mean(relu(1 - y * s))`` for labels ``y`` of -1 or +1."""
+    s, y = _pairs(scores, labels, "hinge_loss()")
+    for label in y:
+        if label not in (-1, 1):
+            raise ValueError(f"hinge_loss() needs labels of -1 or +1, got {label!r}")
+    engine = _engine_of(s)
+    s = [v if isinstance(v, engine.Value) else engine.Value(v) for v in s]
+    return engine.sum([(1 - label * score).relu() for score, label in zip(s, y)]) * (1.0 / len(s))
+
+
+def l2_penalty(params: Iterable[AnyValue], alpha: float = 1e-4) -> AnyValue:
+    """L2 regularisation ``alpha * sum(p ** 2)``: one ``dot`` node over the parameters."""
+    ps = list(params)
+    alpha = float(alpha)
+    if not math.isfinite(alpha) or alpha < 0.0:
+        raise ValueError(f"l2_penalty() needs a finite alpha >= 0, got {alpha}")
+    return alpha * _engine_of(ps).dot(ps, ps)
+
+
+def _logits(logits: object) -> tuple[list[Any], Engine]:
+    z = _as_list(logits, "logits")
+    if not z:
+        raise ValueError("log_softmax() needs at least one logit")
+    engine = _engine_of(z)
+    return [v if isinstance(v, engine.Value) else engine.Value(v) for v in z], engine
+
+
+def _shift_and_normaliser(z: list[Any], engine: Engine) -> tuple[list[Any], Any]:
+    """``z - max(z)`` and ``log(sum(exp(z - max(z))))``: every exponent is <= 0, so nothing
+    overflows, and the sum is >= 1, so the log is finite. The shift is a constant, which is
+    exact: log-softmax does not change when every logit moves by the same amount."""
+    top = max(float(v) for v in z)
+    shifted = [v - top for v in z]
+    return shifted, engine.sum([v.exp() for v in shifted]).log()
+
+
+def log_softmax(logits: object) -> list[AnyValue]:
+    """``z_i - log(sum_j exp(z_j))`` for each logit, computed stably (logits of ±1000 are fine)."""
+    z, engine = _logits(logits)
+    shifted, lse = _shift_and_normaliser(z, engine)
+    return [v - lse for v in shifted]
+
+
+def cross_entropy(logits: object, target: object) -> AnyValue:
+    """Negative log-likelihood of class ``target`` under ``softmax(logits)``, computed stably.
+
+    For a batch, pass a list of logit lists and a list of targets: the result is their mean.
+    """
+    z = _as_list(logits, "logits")
+    if z and not isinstance(z[0], (int, float)) and isinstance(z[0], Iterable):
+        targets = _as_list(target, "targets")
+        if len(targets) != len(z):
+            raise ValueError(
+                f"cross_entropy() needs one target per sample, got {len(targets)} and {len(z)}"
+            )
+        losses = [cross_entropy(sample, t) for sample, t in zip(z, targets)]
+        return _engine_of(losses).sum(losses) * (1.0 / len(losses))
+    z, engine = _logits(z)
+    if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
+        raise TypeError(
+            f"cross_entropy() needs an integer class index, got {type(target).__name__}"
+        )
+    if not 0 <= target < len(z):
+        raise ValueError(f"class index {target} is out of range for {len(z)} logits")
+    shifted, lse = _shift_and_normaliser(z, engine)
+    return lse - shifted[int(target)]
+
+
+# ------------------------------------------------------------------------------------------------
+# Optimiser.
+# ------------------------------------------------------------------------------------------------
+
+
+class SGD:
+    """Stochastic gradient descent, with optional (heavy-ball) momentum.
+
+    ``step()`` does ``v = momentum * v + grad; p.data -= lr * v`` for every parameter (PyTorch's
+    form; with ``momentum=0`` simply ``p.data -= lr * grad``). ``lr`` may be changed between
+    steps, for a schedule.
+    """
+
+    def __init__(self, params: Iterable[AnyValue], lr: float, momentum: float = 0.0) -> None:
+        self.params = list(params)
+        self.lr = lr
+        momentum = float(momentum)
+        if not (0.0 <= momentum < 1.0):
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.momentum = momentum
+        self._velocity = [0.0] * len(self.params)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate: a finite number >= 0 (``ValueError`` otherwise)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        value = float(value)
+        if not math.isfinite(value) or value < 0.0:
+            raise ValueError(f"lr must be a finite number >= 0, got {value}")
+        self._lr = value
+
+    def step(self) -> None:
+        """Move every parameter against its gradient."""
+        lr = self._lr
+        if self.momentum == 0.0:
+            for p in self.params:
+                p.data -= lr * p.grad
+            return
+        mu, velocity = self.momentum, self._velocity
+        for i, p in enumerate(self.params):
+            v = mu * velocity[i] + p.grad
+            velocity[i] = v
+            p.data -= lr * v
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to 0.0."""
+        for p in self.params:
+            p.grad = 0.0
