@@ -11,7 +11,8 @@
 in plain Python, for reading and for checking the fast one.
 """
 
-from ferrograd import nn
+from ferrograd import nn, reference, testing, viz
+from ferrograd._anomaly import detect_anomaly
 from ferrograd._core import Value, dot, sum
 from ferrograd.forward import Dual, jvp
 from ferrograd.tape import PathChangedError, Tape, compile
@@ -25,8 +26,12 @@ __all__ = [
     "Value",
     "__version__",
     "compile",
+    "detect_anomaly",
     "dot",
     "jvp",
     "nn",
+    "reference",
     "sum",
+    "testing",
+    "viz",
 ]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 from collections.abc import Iterable
 from typing import Callable, NamedTuple, Union
 
@@ -267,6 +268,8 @@ class Value:
     def _node(cls, op: _Op, data: float, prev: tuple[Value, ...], param: float = 0.0) -> Value:
         v = cls.__new__(cls)
         v._data, v._grad, v._label, v._op, v._prev, v._param = data, 0.0, "", op, prev, param
+        if _anomaly_threads and _anomaly.on and not math.isfinite(data):
+            raise FloatingPointError(_forward_anomaly(v))
         return v
 
     # -- state --------------------------------------------------------------------------------
@@ -453,9 +456,14 @@ class Value:
         for v in order:
             v._grad = 0.0
         self._grad = 1.0
+        anomaly = ""
         for v, s in zip(reversed(order), reversed(saved)):
             v._propagate()
+            if _anomaly_threads and _anomaly.on and not anomaly:
+                anomaly = _backward_anomaly(v)
             v._grad += s
+        if anomaly:
+            raise FloatingPointError(anomaly)
 
     def _propagate(self) -> None:
         """Adds this node's contribution to its operands' grads (the chain rule, one step)."""
@@ -524,3 +532,49 @@ def dot(ws: Iterable[_Operand], xs: Iterable[_Operand]) -> Value:
     for a, b in zip(w, x):
         data += a._data * b._data
     return Value._node("dot", data, tuple(w + x))
+
+
+# ------------------------------------------------------------------------------------------------
+# Anomaly mode (ferrograd.detect_anomaly): per thread, off by default. The messages read like the
+# Rust engine's. While no thread has it on, an op tests one module global and nothing else.
+# ------------------------------------------------------------------------------------------------
+
+
+class _AnomalyMode(threading.local):
+    on = False
+
+
+_anomaly = _AnomalyMode()
+_anomaly_threads = 0  # how many threads have the mode on
+_anomaly_lock = threading.Lock()
+
+
+def _set_detect_anomaly(on: bool) -> bool:
+    """Turns anomaly mode on or off for this thread; returns the previous setting."""
+    global _anomaly_threads
+    with _anomaly_lock:
+        previous, _anomaly.on = _anomaly.on, bool(on)
+        _anomaly_threads += _anomaly.on - previous
+    return previous
+
+
+def _operand_text(v: Value, with_grad: bool) -> str:
+    named = f"{v._label}=" if v._label else ""
+    return f"{named}{v._data!r}" + (f" (grad {v._grad!r})" if with_grad else "")
+
+
+def _forward_anomaly(z: Value) -> str:
+    inputs = ", ".join(_operand_text(v, False) for v in z._prev)
+    return f"op {z.op!r} produced {z._data!r} in its forward pass from inputs ({inputs})"
+
+
+def _backward_anomaly(z: Value) -> str:
+    """The message when ``z``'s backward left NaN or inf in an operand's grad, else ""."""
+    if all(math.isfinite(v._grad) for v in z._prev):
+        return ""
+    label = f" {z._label!r}" if z._label else ""
+    operands = ", ".join(_operand_text(v, True) for v in z._prev)
+    return (
+        f"op {z.op!r}{label} produced a non-finite gradient in its backward pass "
+        f"(its own grad {z._grad!r}); operands: ({operands})"
+    )

@@ -1,0 +1,246 @@
+"""A small, safe expression language for the command line: ``log(x) + x*y - sin(y)``.
+
+The text is parsed with :mod:`ast` and checked node by node; only names (the inputs), numbers,
+``+ - * / **``, unary ``-``/``+``, and the Value ops, called as functions (``tanh(x)``) or as
+methods (``x.tanh()``), get through. Nothing is ever evaluated by Python: the checked tree
+becomes a list of stack instructions that run on any engine's Value.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Union
+
+__all__ = ["FUNCTIONS", "Expression", "ExpressionError", "parse_expression"]
+
+#: The ops an expression may call, as ``f(x)`` or ``x.f()``; ``leaky_relu`` takes a slope.
+FUNCTIONS = (
+    "abs",
+    "cos",
+    "exp",
+    "leaky_relu",
+    "log",
+    "relu",
+    "sigmoid",
+    "sin",
+    "sqrt",
+    "tan",
+    "tanh",
+)
+
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_UNARY = {ast.USub: "-", ast.UAdd: "+"}
+_NOT_ALLOWED = {
+    ast.FloorDiv: "the operator //",
+    ast.Mod: "the operator %",
+    ast.MatMult: "the operator @",
+    ast.LShift: "the operator <<",
+    ast.RShift: "the operator >>",
+    ast.BitAnd: "the operator &",
+    ast.BitOr: "the operator |",
+    ast.BitXor: "the operator ^",
+    ast.Invert: "the operator ~",
+    ast.Not: "'not'",
+    ast.Compare: "a comparison",
+    ast.BoolOp: "'and'/'or'",
+    ast.IfExp: "'if ... else'",
+    ast.Subscript: "indexing",
+    ast.Lambda: "lambda",
+    ast.Tuple: "a tuple",
+    ast.List: "a list",
+}
+
+
+class ExpressionError(ValueError):
+    """The expression text is not in the allowed language; the message says where and why."""
+
+
+# One instruction of the stack program: ("name", str), ("const", float), ("binary", op),
+# ("unary", op), ("call", function, slope or None).
+_Instruction = tuple[Any, ...]
+
+
+def _where(node: ast.AST) -> str:
+    col = getattr(node, "col_offset", None)
+    return "" if col is None else f" at column {col + 1}"
+
+
+def _describe(node: ast.AST) -> str:
+    kind = _NOT_ALLOWED.get(type(node))
+    if kind is None and isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        kind = _NOT_ALLOWED.get(type(node.op))
+    return kind or type(node).__name__
+
+
+def _float(node: ast.Constant) -> float:
+    try:
+        return float(node.value)
+    except OverflowError:
+        raise ExpressionError(f"the number {node.value} is too large{_where(node)}") from None
+
+
+def _number(node: ast.AST, what: str) -> float:
+    """A number literal, optionally signed (the slope of ``leaky_relu``)."""
+    sign = 1.0
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -1.0 if isinstance(node.op, ast.USub) else 1.0
+        node = node.operand
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+    ):
+        return sign * _float(node)
+    raise ExpressionError(f"{what} must be a number{_where(node)}")
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A checked expression: its text, its input names (in order of first use), its program."""
+
+    text: str
+    names: tuple[str, ...]
+    program: tuple[_Instruction, ...]
+
+    def evaluate(self, inputs: Mapping[str, Any]) -> Any:
+        """Runs the expression on Values given by name; numbers become constants of the same
+        engine as the inputs, so every operation is the engine's own (IEEE, never Python's
+        exceptions)."""
+        missing = [n for n in self.names if n not in inputs]
+        if missing:
+            raise ExpressionError(f"no value given for {', '.join(missing)}")
+        value_type = type(inputs[self.names[0]])
+        stack: list[Any] = []
+        for instruction in self.program:
+            kind = instruction[0]
+            if kind == "name":
+                stack.append(inputs[instruction[1]])
+            elif kind == "const":
+                stack.append(value_type(instruction[1]))
+            elif kind == "unary":
+                x = stack.pop()
+                stack.append(-x if instruction[1] == "-" else x)
+            elif kind == "binary":
+                y, x = stack.pop(), stack.pop()
+                stack.append(_apply_binary(instruction[1], x, y))
+            else:
+                _, function, slope = instruction
+                x = stack.pop()
+                if function == "abs":
+                    stack.append(abs(x))
+                elif function == "leaky_relu" and slope is not None:
+                    stack.append(x.leaky_relu(slope))
+                else:
+                    stack.append(getattr(x, function)())
+        (result,) = stack
+        return result
+
+
+def _apply_binary(op: str, x: Any, y: Any) -> Any:
+    if op == "+":
+        return x + y
+    if op == "-":
+        return x - y
+    if op == "*":
+        return x * y
+    if op == "/":
+        return x / y
+    return x**y
+
+
+def _call_parts(node: ast.Call) -> tuple[str, ast.AST, list[ast.AST]]:
+    """(function name, operand, extra arguments) of ``f(x, ...)`` or ``x.f(...)``."""
+    if any(isinstance(a, ast.Starred) for a in node.args) or any(
+        k.arg is None for k in node.keywords
+    ):
+        raise ExpressionError(f"* and ** arguments are not allowed{_where(node)}")
+    func = node.func
+    if isinstance(func, ast.Name):
+        name = func.id
+        if name not in FUNCTIONS:
+            raise ExpressionError(
+                f"unknown function {name!r}{_where(node)}; allowed: {', '.join(FUNCTIONS)}"
+            )
+        if not node.args:
+            raise ExpressionError(f"{name}() needs an argument{_where(node)}")
+        operand, extra = node.args[0], list(node.args[1:])
+    elif isinstance(func, ast.Attribute):
+        name = func.attr
+        if name not in FUNCTIONS:
+            raise ExpressionError(
+                f"unknown method {name!r}{_where(func)}; allowed: {', '.join(FUNCTIONS)}"
+            )
+        operand, extra = func.value, list(node.args)
+    else:
+        raise ExpressionError(f"only named functions and methods can be called{_where(node)}")
+    for keyword in node.keywords:
+        if name != "leaky_relu" or keyword.arg != "slope":
+            raise ExpressionError(f"{name}() takes no argument {keyword.arg!r}{_where(keyword)}")
+        extra.append(keyword.value)
+    limit = 1 if name == "leaky_relu" else 0
+    if len(extra) > limit:
+        takes = "an optional slope" if limit else "no other argument"
+        raise ExpressionError(f"{name}() takes {takes}{_where(node)}")
+    return name, operand, extra
+
+
+_Work = Union[ast.AST, _Instruction]
+
+
+def parse_expression(text: str) -> Expression:
+    """Parses and checks ``text``; raises :class:`ExpressionError` saying what is not allowed."""
+    if not isinstance(text, str):
+        raise TypeError(f"an expression must be a str, got {type(text).__name__}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as err:
+        where = f" at column {err.offset}" if err.offset else ""
+        raise ExpressionError(f"not a valid expression: {err.msg}{where}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError("the expression is nested too deeply") from None
+
+    names: dict[str, None] = {}
+    program: list[_Instruction] = []
+    # Post-order without recursion: a node is replaced on the stack by its instruction (emitted
+    # once its operands' instructions are out) and then its operands, last operand deepest.
+    work: list[tuple[bool, _Work]] = [(False, tree.body)]
+    while work:
+        ready, item = work.pop()
+        if ready:
+            program.append(item)  # type: ignore[arg-type]
+            continue
+        node = item
+        assert isinstance(node, ast.AST)
+        if isinstance(node, ast.Name):
+            names.setdefault(node.id)
+            program.append(("name", node.id))
+        elif isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise ExpressionError(
+                    f"only numbers are allowed as constants, got {node.value!r}{_where(node)}"
+                )
+            program.append(("const", _float(node)))
+        elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            work.append((True, ("binary", _BINARY[type(node.op)])))
+            work.append((False, node.right))
+            work.append((False, node.left))
+        elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            work.append((True, ("unary", _UNARY[type(node.op)])))
+            work.append((False, node.operand))
+        elif isinstance(node, ast.Call):
+            name, operand, extra = _call_parts(node)
+            slope = _number(extra[0], "the slope of leaky_relu") if extra else None
+            work.append((True, ("call", name, slope)))
+            work.append((False, operand))
+        elif isinstance(node, ast.Attribute):
+            raise ExpressionError(
+                f"attribute access (.{node.attr}) is not allowed{_where(node)}; "
+                f"methods must be called: x.tanh()"
+            )
+        else:
+            raise ExpressionError(f"{_describe(node)} is not allowed{_where(node)}")
+    if not names:
+        raise ExpressionError("the expression has no inputs (no names)")
+    return Expression(text, tuple(names), tuple(program))
