@@ -78,6 +78,11 @@ fn real_number(obj: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
     if !obj.hasattr(pyo3::intern!(py, "__float__"))? || obj.hasattr(pyo3::intern!(py, "__len__"))? {
         return Ok(None);
     }
+    // A node of another graph (the reference engine's Value) or a dual number has `__float__`
+    // too, but taking it as a constant would silently drop its derivative.
+    if obj.hasattr(pyo3::intern!(py, "backward"))? || obj.hasattr(pyo3::intern!(py, "tangent"))? {
+        return Ok(None);
+    }
     static NUMBERS: PyOnceLock<(Py<PyType>, Py<PyType>)> = PyOnceLock::new();
     let (complex, real) = NUMBERS.get_or_try_init(py, || -> PyResult<_> {
         let numbers = py.import("numbers")?;

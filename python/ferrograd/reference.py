@@ -181,6 +181,10 @@ def _real_number(obj: object) -> float | None:
         return None
     if not hasattr(obj, "__float__") or hasattr(obj, "__len__"):
         return None
+    # A node of another graph (the Rust engine's Value) or a dual number has __float__ too, but
+    # taking it as a constant would silently drop its derivative.
+    if hasattr(obj, "backward") or hasattr(obj, "tangent"):
+        return None
     if isinstance(obj, numbers.Complex) and not isinstance(obj, numbers.Real):
         return None
     return float(obj)  # type: ignore[arg-type]
@@ -353,8 +357,11 @@ class Value:
         return self._unary(RELU)
 
     def leaky_relu(self, slope: object = 0.01) -> Value:
-        """``x`` where positive, else ``slope * x``; ``ValueError`` unless slope is finite, >= 0."""
-        s = _require_real(slope, "leaky_relu() slope")
+        """``x`` where positive, else ``slope * x``; ``ValueError`` unless slope is finite, >= 0.
+
+        ``slope=None`` means the default, 0.01, as in the Rust engine.
+        """
+        s = 0.01 if slope is None else _require_real(slope, "leaky_relu() slope")
         if not (math.isfinite(s) and s >= 0.0):
             raise ValueError(f"leaky_relu() needs a finite slope >= 0, got {s}")
         return self._unary(LEAKY_RELU, s)
