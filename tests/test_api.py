@@ -4,6 +4,7 @@ and hashing, ``float()`` and ``repr()``."""
 
 from __future__ import annotations
 
+import pickle
 from typing import Any, Callable
 
 import pytest
@@ -210,3 +211,30 @@ def test_value_to_a_value_power_and_number_to_a_value_power(engine: Engine) -> N
     assert z.data == 8.0 and z.children == (x, y)
     w = 2**y
     assert w.data == 8.0 and w.children[1] == y and w.children[0].data == 2.0
+
+
+def test_pickle_copies_the_whole_graph_with_grads_labels_slopes_and_sharing(
+    engine: Engine,
+) -> None:
+    x = engine.Value(-2.0, "x")
+    y = engine.dot([x * x, x], [x, 3]).leaky_relu(0.3)
+    y.backward()
+    copy = pickle.loads(pickle.dumps(y))
+    assert copy != y
+    assert (copy.data, copy.grad, copy.op) == (y.data, y.grad, "leaky_relu")
+    square = copy.children[0].children[0]
+    leaf = square.children[0]
+    assert square.children[1] == leaf  # x * x still has one operand twice
+    assert copy.children[0].children[1] == leaf  # and x is shared across the graph
+    assert (leaf.label, leaf.grad, leaf.data) == ("x", x.grad, -2.0)
+    copy.backward()  # the copy sweeps like the original: same slope, same sharing
+    assert leaf.grad == 2 * x.grad
+    assert x.grad == leaf.grad / 2
+
+
+def test_pickle_of_a_deep_graph_needs_no_recursion(engine: Engine) -> None:
+    y = engine.Value(0.5)
+    for _ in range(100_000):
+        y = y.sin()
+    copy = pickle.loads(pickle.dumps(y))
+    assert copy.data == y.data

@@ -166,6 +166,12 @@ ABS = UnaryOp("abs", lambda x, p: abs(x), _abs_backward)
 
 # The fused n-ary ops, "sum" and "dot", are the functions `sum` and `dot` at the end of the file.
 
+_OPS_BY_NAME: dict[str, BinaryOp | UnaryOp] = {
+    op.name: op
+    for op in (ADD, SUB, MUL, DIV, POW, NEG, RELU, LEAKY_RELU, TANH, SIGMOID, EXP, LOG, SIN, COS)
+    + (TAN, SQRT, ABS)
+}
+
 # ------------------------------------------------------------------------------------------------
 # Argument conversion: the same rules, messages and exception types as the Rust bindings.
 # ------------------------------------------------------------------------------------------------
@@ -480,6 +486,30 @@ class Value:
         return self is not other
 
     __hash__ = object.__hash__
+
+    def __reduce__(self) -> tuple[Callable[..., Value], tuple[list[_Record]]]:
+        """Pickles the whole graph behind this node (operands, grads, labels), as the Rust
+        engine does: flattened into a list, so a graph of any depth pickles without recursion."""
+        order = self._topo_order()
+        index = {id(v): i for i, v in enumerate(order)}
+        records = [
+            (v.op, v._data, v._grad, v._label, v._param, tuple(index[id(c)] for c in v._prev))
+            for v in order
+        ]
+        return _graph_from_records, (records,)
+
+
+_Record = tuple[str, float, float, str, float, tuple[int, ...]]
+
+
+def _graph_from_records(records: list[_Record]) -> Value:
+    """Rebuilds a graph pickled by ``Value.__reduce__`` and returns its root."""
+    built: list[Value] = []
+    for op, data, grad, label, param, prev in records:
+        v = Value._node(_OPS_BY_NAME.get(op, op), data, tuple(built[i] for i in prev), param)
+        v._grad, v._label = grad, label
+        built.append(v)
+    return built[-1]
 
 
 # ------------------------------------------------------------------------------------------------
