@@ -7,8 +7,9 @@ from __future__ import annotations
 import pickle
 from typing import Any, Callable
 
+import numpy as np
 import pytest
-from conftest import ENGINES, Engine
+from conftest import ENGINES, Engine, central_difference
 
 
 def test_new_value_holds_a_float_and_zero_grad(engine: Engine) -> None:
@@ -238,3 +239,29 @@ def test_pickle_of_a_deep_graph_needs_no_recursion(engine: Engine) -> None:
         y = y.sin()
     copy = pickle.loads(pickle.dumps(y))
     assert copy.data == y.data
+
+
+@pytest.mark.parametrize("symbol, op, apply, expected", OPERATORS, ids=[o[0] for o in OPERATORS])
+def test_numpy_scalars_on_either_side_keep_the_graph(
+    engine: Engine,
+    symbol: str,
+    op: str,
+    apply: Callable[[Any, Any], Any],
+    expected: Callable[[float, float], float],
+) -> None:
+    # numpy's own operators run first when its scalar is on the left; the result must still be
+    # a node of the graph, not a float that dropped the Value's gradient.
+    for scalar in (np.float64(2.0), np.float32(2.0), np.int64(2)):
+        for value_first in (True, False):
+
+            def build(t: float, scalar: Any = scalar, value_first: bool = value_first) -> Any:
+                v = engine.Value(t)
+                return v, apply(v, scalar) if value_first else apply(scalar, v)
+
+            v, z = build(3.0)
+            assert isinstance(z, engine.Value)
+            assert z.op == op
+            assert z.data == (expected(3.0, 2.0) if value_first else expected(2.0, 3.0))
+            z.backward()
+            numeric = central_difference(lambda t, build=build: build(t)[1].data, 3.0)
+            assert v.grad == pytest.approx(numeric, rel=1e-6)

@@ -409,3 +409,13 @@ def test_every_entry_point_meets_odd_objects_alike_in_both_engines(
             continue  # its own operators run first, and assert on what they do not know
         if outcomes[0][0] == "raises":
             assert issubclass(outcomes[0][1], allowed), f"{name} with {obj!r}: {outcomes[0]}"
+
+
+def test_a_label_that_is_not_valid_unicode_raises_value_error(engine: Engine) -> None:
+    with pytest.raises(UnicodeEncodeError):
+        engine.Value(1.0, "\ud800")
+    v = engine.Value(1.0, "ok")
+    with pytest.raises(ValueError):
+        v.label = "a\udfffb"
+    assert v.label == "ok"
+    assert engine.Value(1.0, "a\x00é").label == "a\x00é"

@@ -282,6 +282,8 @@ class Value:
     def label(self, value: str) -> None:
         if not isinstance(value, str):
             raise TypeError(f"Value.label must be a str, got {type(value).__name__}")
+        if value:
+            value.encode()  # UnicodeEncodeError for a lone surrogate, as the Rust engine raises
         self._label = value
 
     @property
