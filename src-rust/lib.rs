@@ -14,6 +14,8 @@
 pub mod anomaly;
 mod arith;
 mod backward;
+#[cfg(test)]
+mod graph_tests;
 pub mod ops;
 pub mod scalar;
 mod serial;

@@ -78,16 +78,16 @@ fn real_number(obj: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
     if !obj.hasattr(pyo3::intern!(py, "__float__"))? || obj.hasattr(pyo3::intern!(py, "__len__"))? {
         return Ok(None);
     }
-    // A node of another graph (a `ferrograd.reference.Value`, a tensor) can be read as a float
-    // too, but as a constant here it would silently cut the gradient's path through it.
-    if obj.hasattr(pyo3::intern!(py, "backward"))? {
+    // A node of another graph (a `ferrograd.reference.Value`, a tensor) or a dual number can
+    // be read as a float too, but as a constant here it would silently drop its derivative.
+    if obj.hasattr(pyo3::intern!(py, "backward"))? || obj.hasattr(pyo3::intern!(py, "tangent"))? {
         let name = obj
             .get_type()
             .fully_qualified_name()
             .map_or_else(|_| "?".to_owned(), |n| n.to_string());
         return Err(PyTypeError::new_err(format!(
-            "a {name} is a node of an autodiff graph, not a number: as a constant it would \
-             cut the gradient's path through it; pass float(x) or x.data if a constant is meant"
+            "a {name} carries a derivative, not a plain number: as a constant it would cut \
+             the gradient's path through it; pass float(x) or x.data if a constant is meant"
         )));
     }
     static NUMBERS: PyOnceLock<(Py<PyType>, Py<PyType>)> = PyOnceLock::new();

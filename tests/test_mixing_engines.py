@@ -26,7 +26,7 @@ REF = reference
     ids=["add", "rmul", "pow", "rtruediv", "sum", "dot", "construct"],
 )
 def test_other_engines_value_is_refused_with_a_type_error(mine, other, combine):
-    with pytest.raises(TypeError, match=r"node of an autodiff graph.*x\.data"):
+    with pytest.raises(TypeError, match=r"carries a derivative.*x\.data"):
         combine(mine, other.Value(3.0))
 
 

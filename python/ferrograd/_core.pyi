@@ -63,7 +63,7 @@ class Value:
         """``|x|``, with derivative 0 at 0."""
     def relu(self) -> Value:
         """``max(0, x)``, with derivative 0 at 0."""
-    def leaky_relu(self, slope: _Number = 0.01) -> Value:
+    def leaky_relu(self, slope: _Number | None = 0.01) -> Value:
         """``x`` where positive, else ``slope * x``; ``ValueError`` unless slope is finite, >= 0."""
     def tanh(self) -> Value:
         """Hyperbolic tangent (never overflows)."""

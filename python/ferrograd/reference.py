@@ -107,9 +107,6 @@ class BinaryOp(NamedTuple):
     forward: Callable[[float, float], float]
     backward: Callable[[float, float, float, float], tuple[float, float]]
 
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (_op_named, (self.name,))
-
 
 class UnaryOp(NamedTuple):
     """``z = forward(x, p)``; ``backward(x, z, g, p)`` gives ``∂z/∂x · g``. ``p`` is the op's
@@ -118,9 +115,6 @@ class UnaryOp(NamedTuple):
     name: str
     forward: Callable[[float, float], float]
     backward: Callable[[float, float, float, float], float]
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (_op_named, (self.name,))
 
 
 def _pow_backward(x: float, y: float, z: float, g: float) -> tuple[float, float]:
@@ -173,17 +167,11 @@ ABS = UnaryOp("abs", lambda x, p: abs(x), _abs_backward)
 
 # The fused n-ary ops, "sum" and "dot", are the functions `sum` and `dot` at the end of the file.
 
-_TABLE = {
+_OPS_BY_NAME: dict[str, BinaryOp | UnaryOp] = {
     op.name: op
-    for op in (ADD, SUB, MUL, DIV, POW, NEG, RELU, LEAKY_RELU, TANH, SIGMOID, EXP, LOG)
-    + (SIN, COS, TAN, SQRT, ABS)
+    for op in (ADD, SUB, MUL, DIV, POW, NEG, RELU, LEAKY_RELU, TANH, SIGMOID, EXP, LOG, SIN, COS)
+    + (TAN, SQRT, ABS)
 }
-
-
-def _op_named(name: str) -> BinaryOp | UnaryOp:
-    """The table entry called ``name``: how a pickled node finds its op again."""
-    return _TABLE[name]
-
 
 # ------------------------------------------------------------------------------------------------
 # Argument conversion: the same rules, messages and exception types as the Rust bindings.
@@ -200,13 +188,13 @@ def _real_number(obj: object) -> float | None:
         return None
     if not hasattr(obj, "__float__") or hasattr(obj, "__len__"):
         return None
-    if hasattr(obj, "backward"):
-        # A node of another graph (a ferrograd.Value, a tensor) can be read as a float too, but
-        # as a constant here it would silently cut the gradient's path through it.
+    if hasattr(obj, "backward") or hasattr(obj, "tangent"):
+        # A node of another graph (a ferrograd.Value, a tensor) or a dual number can be read as
+        # a float too, but as a constant here it would silently drop its derivative.
         name = f"{type(obj).__module__}.{type(obj).__qualname__}"
         raise TypeError(
-            f"a {name} is a node of an autodiff graph, not a number: as a constant it would "
-            "cut the gradient's path through it; pass float(x) or x.data if a constant is meant"
+            f"a {name} carries a derivative, not a plain number: as a constant it would cut "
+            "the gradient's path through it; pass float(x) or x.data if a constant is meant"
         )
     if isinstance(obj, numbers.Complex) and not isinstance(obj, numbers.Real):
         return None
@@ -301,6 +289,8 @@ class Value:
     def label(self, value: str) -> None:
         if not isinstance(value, str):
             raise TypeError(f"Value.label must be a str, got {type(value).__name__}")
+        if value:
+            value.encode()  # UnicodeEncodeError for a lone surrogate, as the Rust engine raises
         self._label = value
 
     @property
@@ -382,8 +372,11 @@ class Value:
         return self._unary(RELU)
 
     def leaky_relu(self, slope: object = 0.01) -> Value:
-        """``x`` where positive, else ``slope * x``; ``ValueError`` unless slope is finite, >= 0."""
-        s = _require_real(slope, "leaky_relu() slope")
+        """``x`` where positive, else ``slope * x``; ``ValueError`` unless slope is finite, >= 0.
+
+        ``slope=None`` means the default, 0.01, as in the Rust engine.
+        """
+        s = 0.01 if slope is None else _require_real(slope, "leaky_relu() slope")
         if not (math.isfinite(s) and s >= 0.0):
             raise ValueError(f"leaky_relu() needs a finite slope >= 0, got {s}")
         return self._unary(LEAKY_RELU, s)
@@ -507,6 +500,30 @@ class Value:
         return self is not other
 
     __hash__ = object.__hash__
+
+    def __reduce__(self) -> tuple[Callable[..., Value], tuple[list[_Record]]]:
+        """Pickles the whole graph behind this node (operands, grads, labels), as the Rust
+        engine does: flattened into a list, so a graph of any depth pickles without recursion."""
+        order = self._topo_order()
+        index = {id(v): i for i, v in enumerate(order)}
+        records = [
+            (v.op, v._data, v._grad, v._label, v._param, tuple(index[id(c)] for c in v._prev))
+            for v in order
+        ]
+        return _graph_from_records, (records,)
+
+
+_Record = tuple[str, float, float, str, float, tuple[int, ...]]
+
+
+def _graph_from_records(records: list[_Record]) -> Value:
+    """Rebuilds a graph pickled by ``Value.__reduce__`` and returns its root."""
+    built: list[Value] = []
+    for op, data, grad, label, param, prev in records:
+        v = Value._node(_OPS_BY_NAME.get(op, op), data, tuple(built[i] for i in prev), param)
+        v._grad, v._label = grad, label
+        built.append(v)
+    return built[-1]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,44 @@
+"""Shared fixtures: most contract tests run once per engine (Rust and pure Python)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, NamedTuple
+
+import pytest
+
+import ferrograd
+from ferrograd import reference
+
+
+class Engine(NamedTuple):
+    """One engine's public surface: its Value class and its fused ``sum`` and ``dot``."""
+
+    name: str
+    Value: Any
+    sum: Callable[..., Any]
+    dot: Callable[..., Any]
+
+
+RUST = Engine("rust", ferrograd.Value, ferrograd.sum, ferrograd.dot)
+REFERENCE = Engine("reference", reference.Value, reference.sum, reference.dot)
+ENGINES = [RUST, REFERENCE]
+
+
+@pytest.fixture(params=ENGINES, ids=[e.name for e in ENGINES])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Each engine in turn."""
+    return request.param
+
+
+def same_float(a: float, b: float) -> bool:
+    """Equal as IEEE numbers, with NaN equal to NaN and 0.0 distinct from -0.0."""
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+def central_difference(f: Callable[[float], float], x: float, h: float = 1e-6) -> float:
+    """``f'(x)`` by a central difference with a step relative to ``|x|``."""
+    step = h * max(1.0, abs(x))
+    return (f(x + step) - f(x - step)) / (2.0 * step)

@@ -1,0 +1,226 @@
+"""Every op's value and gradient, against central finite differences and against HIPS autograd
+computing the same expression: two oracles that share no code with either engine."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import autograd
+import autograd.numpy as anp
+import pytest
+from conftest import Engine, central_difference
+
+ANY = [-2.3, -0.7, 0.4, 1.3, 3.1]
+POSITIVE = [0.3, 1.3, 4.2]
+TAN = [-1.2, -0.4, 0.5, 1.1]
+
+
+class Unary(NamedTuple):
+    """``build`` makes the node from a Value; ``oracle`` is the same maths in autograd.numpy."""
+
+    name: str
+    op: str
+    build: Callable[[Any], Any]
+    oracle: Callable[[Any], Any]
+    points: list[float]
+
+
+UNARY = [
+    Unary("neg", "neg", lambda x: -x, lambda x: -x, ANY),
+    Unary("abs", "abs", lambda x: abs(x), anp.abs, ANY),
+    Unary("relu", "relu", lambda x: x.relu(), lambda x: anp.maximum(x, 0.0), ANY),
+    Unary(
+        "leaky_relu default slope",
+        "leaky_relu",
+        lambda x: x.leaky_relu(),
+        lambda x: anp.where(x > 0, x, 0.01 * x),
+        ANY,
+    ),
+    Unary(
+        "leaky_relu slope 0.3",
+        "leaky_relu",
+        lambda x: x.leaky_relu(0.3),
+        lambda x: anp.where(x > 0, x, 0.3 * x),
+        ANY,
+    ),
+    Unary("tanh", "tanh", lambda x: x.tanh(), anp.tanh, ANY),
+    Unary("sigmoid", "sigmoid", lambda x: x.sigmoid(), lambda x: 1.0 / (1.0 + anp.exp(-x)), ANY),
+    Unary("exp", "exp", lambda x: x.exp(), anp.exp, ANY),
+    Unary("log", "log", lambda x: x.log(), anp.log, POSITIVE),
+    Unary("sin", "sin", lambda x: x.sin(), anp.sin, ANY),
+    Unary("cos", "cos", lambda x: x.cos(), anp.cos, ANY),
+    Unary("tan", "tan", lambda x: x.tan(), anp.tan, TAN),
+    Unary("sqrt", "sqrt", lambda x: x.sqrt(), anp.sqrt, POSITIVE),
+    Unary("x ** 3", "**", lambda x: x**3, lambda x: x**3, ANY),
+    Unary("x ** -2", "**", lambda x: x**-2, lambda x: x**-2.0, ANY),
+    Unary("x ** 0.5", "**", lambda x: x**0.5, lambda x: x**0.5, POSITIVE),
+    Unary("2 ** x", "**", lambda x: 2**x, lambda x: 2.0**x, ANY),
+    Unary("0.5 ** x", "**", lambda x: 0.5**x, lambda x: 0.5**x, ANY),
+    Unary("x + 2.5", "+", lambda x: x + 2.5, lambda x: x + 2.5, ANY),
+    Unary("2.5 + x", "+", lambda x: 2.5 + x, lambda x: 2.5 + x, ANY),
+    Unary("x - 2.5", "-", lambda x: x - 2.5, lambda x: x - 2.5, ANY),
+    Unary("2.5 - x", "-", lambda x: 2.5 - x, lambda x: 2.5 - x, ANY),
+    Unary("x * 2.5", "*", lambda x: x * 2.5, lambda x: x * 2.5, ANY),
+    Unary("3 * x", "*", lambda x: 3 * x, lambda x: 3.0 * x, ANY),
+    Unary("x / 2.5", "/", lambda x: x / 2.5, lambda x: x / 2.5, ANY),
+    Unary("2.5 / x", "/", lambda x: 2.5 / x, lambda x: 2.5 / x, ANY),
+]
+
+
+class Binary(NamedTuple):
+    name: str
+    op: str
+    build: Callable[[Any, Any], Any]
+    oracle: Callable[[Any, Any], Any]
+    points: list[tuple[float, float]]
+
+
+MIXED_SIGNS = [(1.7, -0.6), (-2.2, 0.9), (0.4, 3.3)]
+BINARY = [
+    Binary("x + y", "+", lambda x, y: x + y, lambda x, y: x + y, MIXED_SIGNS),
+    Binary("x - y", "-", lambda x, y: x - y, lambda x, y: x - y, MIXED_SIGNS),
+    Binary("x * y", "*", lambda x, y: x * y, lambda x, y: x * y, MIXED_SIGNS),
+    Binary("x / y", "/", lambda x, y: x / y, lambda x, y: x / y, MIXED_SIGNS),
+    Binary("x ** y", "**", lambda x, y: x**y, lambda x, y: x**y, [(1.7, -0.6), (0.4, 3.3)]),
+]
+
+
+def _close(actual: float, expected: float, rel: float) -> bool:
+    return abs(actual - expected) <= rel * max(1.0, abs(expected))
+
+
+@pytest.mark.parametrize("case", UNARY, ids=[c.name for c in UNARY])
+def test_unary_op_value_and_gradient_match_finite_differences_and_autograd(
+    engine: Engine, case: Unary
+) -> None:
+    for p in case.points:
+        x = engine.Value(p)
+        z = case.build(x)
+        assert z.op == case.op
+        z.backward()
+        assert z.grad == 1.0
+
+        assert _close(z.data, float(case.oracle(p)), 1e-13), (case.name, p, z.data)
+        assert _close(x.grad, float(autograd.grad(case.oracle)(p)), 1e-12), (case.name, p)
+        numeric = central_difference(lambda t: case.build(engine.Value(t)).data, p)
+        assert _close(x.grad, numeric, 1e-6), (case.name, p, x.grad, numeric)
+
+
+@pytest.mark.parametrize("case", BINARY, ids=[c.name for c in BINARY])
+def test_binary_op_value_and_both_gradients_match_finite_differences_and_autograd(
+    engine: Engine, case: Binary
+) -> None:
+    for px, py in case.points:
+        x, y = engine.Value(px), engine.Value(py)
+        z = case.build(x, y)
+        assert z.op == case.op
+        assert z.children == (x, y)
+        z.backward()
+
+        assert _close(z.data, float(case.oracle(px, py)), 1e-13)
+        assert _close(x.grad, float(autograd.grad(case.oracle, 0)(px, py)), 1e-12)
+        assert _close(y.grad, float(autograd.grad(case.oracle, 1)(px, py)), 1e-12)
+
+        def along_x(t: float, py: float = py) -> float:
+            return case.build(engine.Value(t), engine.Value(py)).data
+
+        def along_y(t: float, px: float = px) -> float:
+            return case.build(engine.Value(px), engine.Value(t)).data
+
+        dx, dy = central_difference(along_x, px), central_difference(along_y, py)
+        assert _close(x.grad, dx, 1e-6), (case.name, x.grad, dx)
+        assert _close(y.grad, dy, 1e-6), (case.name, y.grad, dy)
+
+
+WS = [0.5, -1.25, 2.0, 3.5]
+XS = [-0.75, 1.5, 0.25, -2.0]
+
+
+def test_sum_is_one_node_whose_gradient_is_one_for_every_operand(engine: Engine) -> None:
+    xs = [engine.Value(p) for p in XS]
+    s = engine.sum(xs)
+    assert s.op == "sum"
+    assert s.children == tuple(xs)
+    assert s.data == float(anp.sum(anp.array(XS)))
+    (s * s).backward()
+    expected = autograd.grad(lambda v: anp.sum(v) ** 2)(anp.array(XS))
+    for x, e in zip(xs, expected):
+        assert _close(x.grad, float(e), 1e-13)
+
+
+def test_sum_mixes_values_and_numbers_numbers_becoming_constants(engine: Engine) -> None:
+    x = engine.Value(2.0)
+    s = engine.sum([1, x, 2.5, x])
+    assert s.data == 7.5
+    assert len(s.children) == 4
+    assert s.children[1] == x and s.children[3] == x
+    s.backward()
+    assert x.grad == 2.0
+
+
+def test_sum_of_nothing_is_zero(engine: Engine) -> None:
+    s = engine.sum([])
+    assert s.data == 0.0
+    assert s.op == "sum"
+    assert s.children == ()
+    s.backward()
+    assert s.grad == 1.0
+
+
+def test_dot_value_and_gradients_match_autograd_and_finite_differences(engine: Engine) -> None:
+    ws = [engine.Value(p) for p in WS]
+    xs = [engine.Value(p) for p in XS]
+    d = engine.dot(ws, xs)
+    assert d.op == "dot"
+    assert d.children == tuple(ws + xs)
+    assert _close(d.data, float(anp.dot(anp.array(WS), anp.array(XS))), 1e-15)
+    d.tanh().backward()
+
+    def f(w: Any, x: Any) -> Any:
+        return anp.tanh(anp.dot(w, x))
+
+    gw = autograd.grad(f, 0)(anp.array(WS), anp.array(XS))
+    gx = autograd.grad(f, 1)(anp.array(WS), anp.array(XS))
+    for i in range(len(WS)):
+        assert _close(ws[i].grad, float(gw[i]), 1e-12)
+        assert _close(xs[i].grad, float(gx[i]), 1e-12)
+
+        def moved(t: float, i: int = i) -> float:
+            vals = [engine.Value(p) for p in WS]
+            vals[i] = engine.Value(t)
+            return engine.dot(vals, [engine.Value(p) for p in XS]).tanh().data
+
+        assert _close(ws[i].grad, central_difference(moved, WS[i]), 1e-6)
+
+
+def test_dot_of_a_vector_with_itself_counts_both_roles(engine: Engine) -> None:
+    xs = [engine.Value(p) for p in XS]
+    d = engine.dot(xs, xs)
+    d.backward()
+    for x, p in zip(xs, XS):
+        assert x.grad == 2.0 * p
+
+
+def test_dot_accepts_numbers_as_weights(engine: Engine) -> None:
+    xs = [engine.Value(p) for p in XS]
+    d = engine.dot(WS, xs)
+    d.backward()
+    assert [x.grad for x in xs] == WS
+    assert [c.data for c in d.children[: len(WS)]] == WS
+
+
+def test_value_to_the_value_power_against_autograd_on_a_composite(engine: Engine) -> None:
+    # z = (x * y) ** (sin x) + y ** x: both operands of ** depend on both inputs.
+    def build(x: Any, y: Any) -> Any:
+        return (x * y) ** x.sin() + y**x
+
+    def oracle(x: Any, y: Any) -> Any:
+        return (x * y) ** anp.sin(x) + y**x
+
+    px, py = 1.3, 2.1
+    x, y = engine.Value(px), engine.Value(py)
+    z = build(x, y)
+    z.backward()
+    assert _close(z.data, oracle(px, py), 1e-13)
+    assert _close(x.grad, autograd.grad(oracle, 0)(px, py), 1e-12)
+    assert _close(y.grad, autograd.grad(oracle, 1)(px, py), 1e-12)

@@ -1,0 +1,232 @@
+"""IEEE-754 results and PyTorch's derivative conventions at special points, in both engines.
+
+Python's own float maths raises at many of these points (``1 / 0``, ``math.log(0)``,
+``10.0 ** 400``); both engines must return what IEEE (and numpy, the oracle here) returns.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from conftest import Engine, same_float
+
+INF, NAN = math.inf, math.nan
+
+
+def _numpy(f: Callable[[], Any]) -> float:
+    with np.errstate(all="ignore"):
+        return float(f())
+
+
+f64 = np.float64
+
+# (name, expression on Values made by V, the same in numpy float64)
+FORWARD = [
+    ("log(0) = -inf", lambda V: V(0.0).log(), lambda: np.log(f64(0.0))),
+    ("log(-0.0) = -inf", lambda V: V(-0.0).log(), lambda: np.log(f64(-0.0))),
+    ("log(-1) = nan", lambda V: V(-1.0).log(), lambda: np.log(f64(-1.0))),
+    ("log(inf) = inf", lambda V: V(INF).log(), lambda: np.log(f64(INF))),
+    ("1 / 0 = inf", lambda V: 1 / V(0.0), lambda: f64(1.0) / f64(0.0)),
+    ("-1 / 0 = -inf", lambda V: -1 / V(0.0), lambda: f64(-1.0) / f64(0.0)),
+    ("1 / -0.0 = -inf", lambda V: V(1.0) / V(-0.0), lambda: f64(1.0) / f64(-0.0)),
+    ("0 / 0 = nan", lambda V: V(0.0) / 0, lambda: f64(0.0) / f64(0.0)),
+    ("inf / inf = nan", lambda V: V(INF) / INF, lambda: f64(INF) / f64(INF)),
+    ("0 ** -1 = inf", lambda V: V(0.0) ** -1, lambda: f64(0.0) ** f64(-1.0)),
+    ("-0.0 ** -1 = -inf", lambda V: V(-0.0) ** -1, lambda: f64(-0.0) ** f64(-1.0)),
+    ("-0.0 ** -2 = inf", lambda V: V(-0.0) ** -2, lambda: f64(-0.0) ** f64(-2.0)),
+    ("0 ** 0 = 1", lambda V: V(0.0) ** 0, lambda: f64(0.0) ** f64(0.0)),
+    ("nan ** 0 = 1", lambda V: V(NAN) ** 0, lambda: f64(NAN) ** f64(0.0)),
+    ("(-8) ** (1/3) = nan", lambda V: V(-8.0) ** (1 / 3), lambda: f64(-8.0) ** f64(1 / 3)),
+    ("(-8) ** V(1/3) = nan", lambda V: V(-8.0) ** V(1 / 3), lambda: f64(-8.0) ** f64(1 / 3)),
+    ("(-2) ** 3 = -8", lambda V: V(-2.0) ** 3, lambda: f64(-2.0) ** f64(3.0)),
+    ("10 ** 400 = inf", lambda V: V(10.0) ** 400, lambda: f64(10.0) ** f64(400.0)),
+    ("(-10) ** 401 = -inf", lambda V: V(-10.0) ** 401, lambda: f64(-10.0) ** f64(401.0)),
+    ("2 ** V(2000) = inf", lambda V: 2 ** V(2000.0), lambda: f64(2.0) ** f64(2000.0)),
+    ("1e-300 ** -2 = inf", lambda V: V(1e-300) ** -2, lambda: f64(1e-300) ** f64(-2.0)),
+    ("exp(1000) = inf", lambda V: V(1000.0).exp(), lambda: np.exp(f64(1000.0))),
+    ("exp(-inf) = 0", lambda V: V(-INF).exp(), lambda: np.exp(f64(-INF))),
+    ("1e308 * 10 = inf", lambda V: V(1e308) * 10, lambda: f64(1e308) * f64(10.0)),
+    ("1e308 + 1e308 = inf", lambda V: V(1e308) + 1e308, lambda: f64(1e308) + f64(1e308)),
+    ("-1e308 - 1e308 = -inf", lambda V: V(-1e308) - 1e308, lambda: f64(-1e308) - f64(1e308)),
+    ("inf - inf = nan", lambda V: V(INF) - INF, lambda: f64(INF) - f64(INF)),
+    ("0 * inf = nan", lambda V: V(0.0) * INF, lambda: f64(0.0) * f64(INF)),
+    ("sqrt(-1) = nan", lambda V: V(-1.0).sqrt(), lambda: np.sqrt(f64(-1.0))),
+    ("sqrt(-0.0) = -0.0", lambda V: V(-0.0).sqrt(), lambda: np.sqrt(f64(-0.0))),
+    ("sin(inf) = nan", lambda V: V(INF).sin(), lambda: np.sin(f64(INF))),
+    ("cos(-inf) = nan", lambda V: V(-INF).cos(), lambda: np.cos(f64(-INF))),
+    ("tan(inf) = nan", lambda V: V(INF).tan(), lambda: np.tan(f64(INF))),
+    ("tanh(1000) = 1", lambda V: V(1000.0).tanh(), lambda: np.tanh(f64(1000.0))),
+    ("tanh(-inf) = -1", lambda V: V(-INF).tanh(), lambda: np.tanh(f64(-INF))),
+    ("sigmoid(inf) = 1", lambda V: V(INF).sigmoid(), lambda: 1.0),
+    ("sigmoid(-inf) = 0", lambda V: V(-INF).sigmoid(), lambda: 0.0),
+    ("abs(-0.0) = 0.0", lambda V: abs(V(-0.0)), lambda: np.abs(f64(-0.0))),
+    ("abs(-inf) = inf", lambda V: abs(V(-INF)), lambda: np.abs(f64(-INF))),
+    ("-(0.0) = -0.0", lambda V: -V(0.0), lambda: -f64(0.0)),
+    ("relu(-inf) = 0", lambda V: V(-INF).relu(), lambda: 0.0),
+    ("relu(inf) = inf", lambda V: V(INF).relu(), lambda: INF),
+    ("leaky_relu(-inf) = -inf", lambda V: V(-INF).leaky_relu(0.1), lambda: -INF),
+]
+
+
+@pytest.mark.parametrize("name, build, oracle", FORWARD, ids=[f[0] for f in FORWARD])
+def test_special_point_value_is_the_ieee_result(
+    engine: Engine, name: str, build: Callable[[Any], Any], oracle: Callable[[], Any]
+) -> None:
+    z = build(engine.Value)
+    expected = _numpy(oracle)
+    assert same_float(z.data, expected), f"{name}: got {z.data!r}, IEEE gives {expected!r}"
+    z.backward()  # must not raise either, whatever the numbers
+
+
+# (op, d op / dx at NaN): NaN where the derivative depends on x; a piecewise-constant
+# derivative takes its "not > 0" branch (NaN compares false), a linear op its constant.
+AT_NAN = [
+    (lambda x: -x, -1.0),
+    (abs, 0.0),
+    (lambda x: x.relu(), 0.0),
+    (lambda x: x.leaky_relu(0.2), 0.2),
+    (lambda x: x.tanh(), NAN),
+    (lambda x: x.sigmoid(), NAN),
+    (lambda x: x.exp(), NAN),
+    (lambda x: x.log(), NAN),
+    (lambda x: x.sin(), NAN),
+    (lambda x: x.cos(), NAN),
+    (lambda x: x.tan(), NAN),
+    (lambda x: x.sqrt(), NAN),
+    (lambda x: x**2.5, NAN),
+    (lambda x: 2.5**x, NAN),
+    (lambda x: x + 1, 1.0),
+    (lambda x: x - 1, 1.0),
+    (lambda x: 3 * x, 3.0),
+    (lambda x: x / 4, 0.25),
+    (lambda x: 3 / x, NAN),
+]
+
+
+@pytest.mark.parametrize("case", range(len(AT_NAN)))
+def test_nan_propagates_through_every_op_and_into_x_dependent_derivatives(
+    engine: Engine, case: int
+) -> None:
+    build, derivative = AT_NAN[case]
+    x = engine.Value(NAN)
+    z = build(x)
+    assert math.isnan(z.data)
+    z.backward()
+    assert same_float(x.grad, derivative)
+
+
+def test_nan_propagates_through_sum_and_dot(engine: Engine) -> None:
+    a, b = engine.Value(NAN), engine.Value(1.0)
+    assert math.isnan(engine.sum([a, b]).data)
+    d = engine.dot([a, b], [b, b])
+    assert math.isnan(d.data)
+    d.backward()
+    assert a.grad == 1.0
+    assert math.isnan(b.grad)  # b's grad includes a's data
+
+
+def _grad_at(engine: Engine, build: Callable[[Any], Any], at: float) -> float:
+    x = engine.Value(at)
+    build(x).backward()
+    return x.grad
+
+
+def test_relu_derivative_at_zero_is_zero(engine: Engine) -> None:
+    assert _grad_at(engine, lambda x: x.relu(), 0.0) == 0.0
+    assert _grad_at(engine, lambda x: x.relu(), -0.0) == 0.0
+    assert _grad_at(engine, lambda x: x.relu(), 1e-300) == 1.0
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.01, 0.3, 2.0])
+def test_leaky_relu_derivative_is_the_slope_at_and_below_zero(engine: Engine, slope: float) -> None:
+    assert _grad_at(engine, lambda x: x.leaky_relu(slope), 0.0) == slope
+    assert _grad_at(engine, lambda x: x.leaky_relu(slope), -3.0) == slope
+    assert _grad_at(engine, lambda x: x.leaky_relu(slope), 3.0) == 1.0
+    assert engine.Value(-3.0).leaky_relu(slope).data == -3.0 * slope
+
+
+def test_abs_derivative_at_zero_is_zero(engine: Engine) -> None:
+    assert _grad_at(engine, abs, 0.0) == 0.0
+    assert _grad_at(engine, abs, -0.0) == 0.0
+    assert _grad_at(engine, abs, -2.0) == -1.0
+    assert _grad_at(engine, abs, 2.0) == 1.0
+
+
+@pytest.mark.parametrize("base", [0.0, -0.0, 2.0, -3.0, INF])
+def test_derivative_of_x_to_the_zero_is_zero_everywhere(engine: Engine, base: float) -> None:
+    z_grad = _grad_at(engine, lambda x: x**0, base)
+    assert same_float(z_grad, 0.0) or z_grad == 0.0
+    x, y = engine.Value(base), engine.Value(0.0)
+    (x**y).backward()
+    assert x.grad == 0.0
+
+
+@pytest.mark.parametrize("exponent", [0.0, 0.5, 2.0, 3.0])
+def test_exponent_derivative_is_zero_at_base_zero_for_nonnegative_exponent(
+    engine: Engine, exponent: float
+) -> None:
+    x, y = engine.Value(0.0), engine.Value(exponent)
+    (x**y).backward()
+    assert y.grad == 0.0
+    # 2 ** y the usual way, for contrast: x ** y · ln x.
+    x2, y2 = engine.Value(2.0), engine.Value(exponent)
+    (x2**y2).backward()
+    assert y2.grad == pytest.approx(2.0**exponent * math.log(2.0), rel=1e-15)
+
+
+def test_exponent_derivative_of_a_negative_base_is_nan(engine: Engine) -> None:
+    # d/dy (-2) ** y = (-2) ** y · ln(-2): ln of a negative number is nan, as in PyTorch.
+    x, y = engine.Value(-2.0), engine.Value(3.0)
+    z = x**y
+    z.backward()
+    assert z.data == -8.0
+    assert x.grad == 12.0
+    assert math.isnan(y.grad)
+
+
+@pytest.mark.parametrize("big", [-1000.0, -745.0, -40.0, 40.0, 745.0, 1000.0, -INF, INF])
+def test_sigmoid_and_tanh_are_stable_far_from_zero(engine: Engine, big: float) -> None:
+    for method, limit in [("sigmoid", 1.0 if big > 0 else 0.0), ("tanh", math.copysign(1, big))]:
+        x = engine.Value(big)
+        z = getattr(x, method)()
+        z.backward()
+        assert math.isfinite(z.data)
+        assert z.data == pytest.approx(limit, abs=1e-15)
+        assert math.isfinite(x.grad) and 0.0 <= x.grad < 1e-15
+
+
+def test_sigmoid_matches_the_logaddexp_form_across_the_range(engine: Engine) -> None:
+    for p in np.linspace(-50.0, 50.0, 101):
+        z = engine.Value(float(p)).sigmoid().data
+        assert z == pytest.approx(float(np.exp(-np.logaddexp(0.0, -p))), rel=1e-13, abs=1e-300)
+
+
+def test_log_and_sqrt_derivatives_at_zero_are_infinite(engine: Engine) -> None:
+    assert _grad_at(engine, lambda x: x.log(), 0.0) == INF
+    assert _grad_at(engine, lambda x: x.sqrt(), 0.0) == INF
+    assert _grad_at(engine, lambda x: 1 / x, 0.0) == -INF
+
+
+def test_division_by_zero_gradients_follow_ieee(engine: Engine) -> None:
+    x, y = engine.Value(1.0), engine.Value(0.0)
+    z = x / y
+    z.backward()
+    assert z.data == INF
+    assert x.grad == INF  # 1 / y
+    assert y.grad == -INF  # -(z / y)
+
+
+def test_python_float_maths_would_raise_where_the_engines_do_not(engine: Engine) -> None:
+    # The contract exists because these raise in plain Python.
+    with pytest.raises(ZeroDivisionError):
+        _ = 1.0 / 0.0
+    with pytest.raises(OverflowError):
+        _ = 10.0**400
+    with pytest.raises(ValueError):
+        math.log(0.0)
+    assert (1 / engine.Value(0.0)).data == INF
+    assert (engine.Value(10.0) ** 400).data == INF
+    assert engine.Value(0.0).log().data == -INF
