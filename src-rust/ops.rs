@@ -8,7 +8,7 @@
 //! table in Python, in the same order and the same floating-point order, so the two engines
 //! agree to the last bit on most programs.
 
-use crate::scalar::{k, Real};
+use crate::scalar::{k, Lanes, Real, LANES};
 use crate::value::{Node, Operands, Value};
 
 /// An op's table entry.
@@ -130,6 +130,53 @@ macro_rules! binary_ops {
                 _ => unreachable!("{code:?} is not a binary op"),
             }
         }
+
+        /// `forward` of the binary op `code` on each lane.
+        pub fn binary_forward_lanes(code: Code, x: &Lanes, y: &Lanes, z: &mut Lanes) {
+            match code {
+                $(Code::$Code => for l in 0..LANES {
+                    z[l] = $module::forward(x[l], y[l]);
+                },)*
+                _ => unreachable!("{code:?} is not a binary op"),
+            }
+        }
+
+        /// `backward` of the binary op `code` on each lane: the increments for both operands.
+        pub fn binary_backward_lanes(
+            code: Code,
+            [x, y, z, g]: [&Lanes; 4],
+            dx: &mut Lanes,
+            dy: &mut Lanes,
+        ) {
+            match code {
+                $(Code::$Code => for l in 0..LANES {
+                    (dx[l], dy[l]) = $module::backward(x[l], y[l], z[l], g[l]);
+                },)*
+                _ => unreachable!("{code:?} is not a binary op"),
+            }
+        }
+
+        /// `backward` of the binary op `code` on each lane, for one operand only (`right`
+        /// picks `y`): the other is a constant, and what only it needs is never computed.
+        pub fn binary_backward_one_lanes(
+            code: Code,
+            [x, y, z, g]: [&Lanes; 4],
+            right: bool,
+            d: &mut Lanes,
+        ) {
+            match code {
+                $(Code::$Code => if right {
+                    for l in 0..LANES {
+                        d[l] = $module::backward(x[l], y[l], z[l], g[l]).1;
+                    }
+                } else {
+                    for l in 0..LANES {
+                        d[l] = $module::backward(x[l], y[l], z[l], g[l]).0;
+                    }
+                },)*
+                _ => unreachable!("{code:?} is not a binary op"),
+            }
+        }
     };
 }
 
@@ -210,6 +257,26 @@ macro_rules! unary_ops {
         pub fn unary_backward<T: Real>(code: Code, x: T, z: T, g: T, p: f64) -> T {
             match code {
                 $(Code::$Code => $module::backward(x, z, g, p),)*
+                _ => unreachable!("{code:?} is not a unary op"),
+            }
+        }
+
+        /// `forward` of the unary op `code` on each lane.
+        pub fn unary_forward_lanes(code: Code, x: &Lanes, p: f64, z: &mut Lanes) {
+            match code {
+                $(Code::$Code => for l in 0..LANES {
+                    z[l] = $module::forward(x[l], p);
+                },)*
+                _ => unreachable!("{code:?} is not a unary op"),
+            }
+        }
+
+        /// `backward` of the unary op `code` on each lane, into `dx`.
+        pub fn unary_backward_lanes(code: Code, [x, z, g]: [&Lanes; 3], p: f64, dx: &mut Lanes) {
+            match code {
+                $(Code::$Code => for l in 0..LANES {
+                    dx[l] = $module::backward(x[l], z[l], g[l], p);
+                },)*
                 _ => unreachable!("{code:?} is not a unary op"),
             }
         }

@@ -1,11 +1,13 @@
 //! Python bindings: argument conversion, errors and dunder methods. No maths here; every
 //! number comes from the core in `ops.rs`.
 
+use std::borrow::Cow;
+
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyFloatingPointError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyByteArray, PyBytes, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use crate::anomaly::{detect_anomaly_enabled, set_detect_anomaly, Anomaly};
 use crate::ops::{binary_forward, unary_forward, Code, OpError};
@@ -708,30 +710,69 @@ pub struct PyTape {
     tape: Tape,
 }
 
-fn floats_from_bytes(data: &[u8]) -> PyResult<Vec<f64>> {
+/// `data` (native-endian float64) as numbers: borrowed when aligned, copied when not.
+fn floats_from_bytes(data: &[u8]) -> PyResult<Cow<'_, [f64]>> {
     if data.len() % 8 != 0 {
         return Err(PyValueError::new_err(
             "float64 data must be a multiple of 8 bytes",
         ));
     }
-    Ok(data
-        .chunks_exact(8)
-        .map(|c| f64::from_ne_bytes(c.try_into().unwrap()))
-        .collect())
+    // SAFETY: every bit pattern is a valid f64, and `align_to` only hands out aligned parts.
+    let (head, floats, tail) = unsafe { data.align_to::<f64>() };
+    if head.is_empty() && tail.is_empty() {
+        return Ok(Cow::Borrowed(floats));
+    }
+    Ok(Cow::Owned(
+        data.chunks_exact(8)
+            .map(|c| f64::from_ne_bytes(c.try_into().unwrap()))
+            .collect(),
+    ))
 }
 
-fn floats_to_bytes<'py>(py: Python<'py>, xs: &[f64]) -> Bound<'py, PyBytes> {
-    PyBytes::new_with(py, xs.len() * 8, |buf| {
-        for (chunk, x) in buf.chunks_exact_mut(8).zip(xs) {
-            chunk.copy_from_slice(&x.to_ne_bytes());
-        }
+/// A new bytearray of `len` float64s filled by `fill`, which runs without the GIL: numpy then
+/// wraps the buffer without a copy. The bytearray is not yet visible to any other code.
+fn float_bytearray<'py>(
+    py: Python<'py>,
+    len: usize,
+    fill: impl FnOnce(&mut [f64]) -> Result<(), TapeError> + Send,
+) -> PyResult<Bound<'py, PyByteArray>> {
+    let mut result = Ok(());
+    let array = PyByteArray::new_with(py, len * 8, |buf| {
+        // SAFETY: as in `floats_from_bytes`.
+        let (head, floats, tail) = unsafe { buf.align_to_mut::<f64>() };
+        result = if head.is_empty() && tail.is_empty() {
+            py.detach(|| fill(floats))
+        } else {
+            let mut floats = vec![0.0; len];
+            let filled = py.detach(|| fill(&mut floats));
+            for (chunk, x) in buf.chunks_exact_mut(8).zip(&floats) {
+                chunk.copy_from_slice(&x.to_ne_bytes());
+            }
+            filled
+        };
         Ok(())
-    })
-    .expect("writing into a fresh bytes object")
+    })?;
+    result?;
+    Ok(array)
 }
 
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl PyTape {
+    /// How many rows a flat batch holds, or the error naming the mismatch.
+    fn rows(&self, xs: &[f64]) -> PyResult<usize> {
+        let n = self.tape.n_inputs();
+        if n == 0 || xs.len() % n != 0 {
+            return Err(TapeError::InputLength {
+                expected: n,
+                got: xs.len() % n.max(1),
+            }
+            .into());
+        }
+        Ok(xs.len() / n)
+    }
 }
 
 #[pymethods]
@@ -752,6 +793,12 @@ impl PyTape {
 
     fn __len__(&self) -> usize {
         self.tape.len()
+    }
+
+    /// Slots each evaluation computes, after constant folding and dead-code removal.
+    #[getter]
+    fn plan_len(&self) -> usize {
+        self.tape.plan_len()
     }
 
     /// Whether `other` records the same program: same instructions, operands and constants.
@@ -776,18 +823,21 @@ impl PyTape {
         Ok(self.tape.hessian(&x)?)
     }
 
-    /// Outputs at each row of `xs` (native-endian float64 bytes, row-major), GIL released.
+    /// Outputs at each row of `xs` (native-endian float64 bytes, row-major), computed with
+    /// the GIL released on at most `threads` threads.
     #[pyo3(signature = (xs, threads = None))]
     fn eval_batch_bytes<'py>(
         &self,
         py: Python<'py>,
         xs: &[u8],
         threads: Option<usize>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    ) -> PyResult<Bound<'py, PyByteArray>> {
         let xs = floats_from_bytes(xs)?;
         let threads = threads.unwrap_or_else(default_threads);
-        let values = py.detach(|| self.tape.eval_batch(&xs, threads))?;
-        Ok(floats_to_bytes(py, &values))
+        let rows = self.rows(&xs)?;
+        float_bytearray(py, rows, |values| {
+            self.tape.eval_batch_into(&xs, threads, values)
+        })
     }
 
     /// Outputs and gradients at each row of `xs`, as float64 bytes; GIL released.
@@ -797,11 +847,19 @@ impl PyTape {
         py: Python<'py>,
         xs: &[u8],
         threads: Option<usize>,
-    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
         let xs = floats_from_bytes(xs)?;
         let threads = threads.unwrap_or_else(default_threads);
-        let (values, grads) = py.detach(|| self.tape.grad_batch(&xs, threads))?;
-        Ok((floats_to_bytes(py, &values), floats_to_bytes(py, &grads)))
+        let rows = self.rows(&xs)?;
+        let mut values = vec![0.0; rows];
+        let grads = float_bytearray(py, xs.len(), |grads| {
+            self.tape.grad_batch_into(&xs, threads, &mut values, grads)
+        })?;
+        let values = float_bytearray(py, rows, |out| {
+            out.copy_from_slice(&values);
+            Ok(())
+        })?;
+        Ok((values, grads))
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {

@@ -4,6 +4,13 @@
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
+/// How many points the compiled tape's batches evaluate side by side: each instruction runs
+/// over a row of `LANES` numbers, which the compiler turns into vector instructions.
+pub const LANES: usize = 32;
+
+/// One slot's numbers across the lanes.
+pub type Lanes = [f64; LANES];
+
 /// What an op formula needs of a number. Branches (relu, abs, pow's special points) look at
 /// the primal part `re()`.
 pub trait Real:

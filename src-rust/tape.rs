@@ -4,8 +4,12 @@
 
 use std::collections::HashMap;
 
-use crate::ops::{binary_backward, binary_forward, unary_backward, unary_forward, Code};
-use crate::scalar::{Dual, Real};
+use crate::ops::{
+    binary_backward, binary_backward_lanes, binary_backward_one_lanes, binary_forward,
+    binary_forward_lanes, unary_backward, unary_backward_lanes, unary_forward, unary_forward_lanes,
+    Code,
+};
+use crate::scalar::{Dual, Lanes, Real, LANES};
 use crate::value::Value;
 
 /// One slot's instruction. Slot `i` holds instruction `i`'s result; the first `n_inputs` slots
@@ -36,12 +40,24 @@ pub enum Instr {
     },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// A recorded graph. `instrs` is the program as recorded (what `to_bytes` writes and
+/// `same_program` compares); `plan` is the same function rewritten for speed, which every
+/// evaluation runs.
+#[derive(Clone, Debug)]
 pub struct Tape {
     n_inputs: usize,
     instrs: Vec<Instr>,
     pool: Vec<u32>,
     output: u32,
+    plan: Plan,
+}
+
+impl PartialEq for Tape {
+    fn eq(&self, other: &Tape) -> bool {
+        // The plan is derived from the rest.
+        (self.n_inputs, &self.instrs, &self.pool, self.output)
+            == (other.n_inputs, &other.instrs, &other.pool, other.output)
+    }
 }
 
 /// Why a graph could not be recorded or a tape not evaluated.
@@ -49,6 +65,7 @@ pub struct Tape {
 pub enum TapeError {
     DuplicateInput(usize),
     InputLength { expected: usize, got: usize },
+    OutputLength { expected: usize, got: usize },
     TooLarge,
     Corrupt(&'static str),
 }
@@ -62,6 +79,9 @@ impl std::fmt::Display for TapeError {
             TapeError::InputLength { expected, got } => {
                 write!(f, "the tape takes {expected} inputs, got {got}")
             }
+            TapeError::OutputLength { expected, got } => {
+                write!(f, "the output buffer needs {expected} numbers, got {got}")
+            }
             TapeError::TooLarge => write!(f, "the graph has more than 2^32 nodes"),
             TapeError::Corrupt(why) => write!(f, "not a valid tape: {why}"),
         }
@@ -74,9 +94,416 @@ fn slot(i: usize) -> Result<u32, TapeError> {
     u32::try_from(i).map_err(|_| TapeError::TooLarge)
 }
 
+/// One step of the plan; slot `n_inputs + j` holds step `j`'s result.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Step {
+    Const(f64),
+    Unary {
+        code: Code,
+        x: u32,
+        p: f64,
+    },
+    Binary {
+        code: Code,
+        x: u32,
+        y: u32,
+    },
+    /// `x op k`: the right operand is a constant, so it gets no adjoint.
+    BinaryK {
+        code: Code,
+        x: u32,
+        k: f64,
+    },
+    /// `k op y`: the left operand is a constant.
+    KBinary {
+        code: Code,
+        k: f64,
+        y: u32,
+    },
+    /// `x ** 2` as `x * x`: exact where libm's `pow` may be one rounding off, and far faster.
+    /// Its derivative `2 · x` is what `pow`'s backward gives for a constant exponent 2.
+    Square {
+        x: u32,
+    },
+    Sum {
+        start: u32,
+        len: u32,
+    },
+    Dot {
+        start: u32,
+        len: u32,
+    },
+}
+
+/// The recorded program after constant folding (ops whose operands are all constants become
+/// constants, with the same formulas), dead-code removal (only what the output depends on),
+/// constant operands inlined into their ops, and `x ** 2` as a multiplication.
+#[derive(Clone, Debug, Default)]
+struct Plan {
+    n_inputs: usize,
+    steps: Vec<Step>,
+    pool: Vec<u32>,
+    output: u32,
+}
+
+impl Plan {
+    fn new(tape: &Tape) -> Plan {
+        let (n, instrs, pool) = (tape.n_inputs, &tape.instrs, &tape.pool);
+        let operands = |start: u32, len: u32| &pool[start as usize..(start + len) as usize];
+
+        // Constant folding, in recording order.
+        let mut konst: Vec<Option<f64>> = vec![None; instrs.len()];
+        for (i, instr) in instrs.iter().enumerate().skip(n) {
+            konst[i] = match *instr {
+                Instr::Input => None,
+                Instr::Const(c) => Some(c),
+                Instr::Unary { code, x, p } => konst[x as usize].map(|x| unary_forward(code, x, p)),
+                Instr::Binary { code, x, y } => match (konst[x as usize], konst[y as usize]) {
+                    (Some(x), Some(y)) => Some(binary_forward(code, x, y)),
+                    _ => None,
+                },
+                Instr::Sum { start, len } => operands(start, len)
+                    .iter()
+                    .try_fold(0.0, |acc, &j| konst[j as usize].map(|v| acc + v)),
+                Instr::Dot { start, len } => {
+                    let all = operands(start, 2 * len);
+                    let (ws, xs) = all.split_at(len as usize);
+                    ws.iter().zip(xs).try_fold(0.0, |acc, (&w, &x)| {
+                        Some(acc + konst[w as usize]? * konst[x as usize]?)
+                    })
+                }
+            };
+        }
+
+        // Liveness, from the output back; a constant operand inlined into its op needs no slot.
+        let mut live = vec![false; instrs.len()];
+        live[tape.output as usize] = true;
+        for i in (n..instrs.len()).rev() {
+            if !live[i] || konst[i].is_some() {
+                continue;
+            }
+            match instrs[i] {
+                Instr::Input | Instr::Const(_) => {}
+                Instr::Unary { x, .. } => live[x as usize] = true,
+                Instr::Binary { x, y, .. } => {
+                    for j in [x, y] {
+                        live[j as usize] |= konst[j as usize].is_none();
+                    }
+                }
+                Instr::Sum { start, len } => {
+                    for &j in operands(start, len) {
+                        live[j as usize] = true;
+                    }
+                }
+                Instr::Dot { start, len } => {
+                    for &j in operands(start, 2 * len) {
+                        live[j as usize] = true;
+                    }
+                }
+            }
+        }
+
+        // Emit the live instructions, renumbering slots.
+        let mut slot_of = vec![u32::MAX; instrs.len()];
+        for (i, s) in slot_of.iter_mut().enumerate().take(n) {
+            *s = i as u32;
+        }
+        let mut plan = Plan {
+            n_inputs: n,
+            ..Plan::default()
+        };
+        for i in n..instrs.len() {
+            if !live[i] {
+                continue;
+            }
+            let step = match (konst[i], instrs[i]) {
+                (Some(c), _) => Step::Const(c),
+                (None, Instr::Unary { code, x, p }) => Step::Unary {
+                    code,
+                    x: slot_of[x as usize],
+                    p,
+                },
+                (None, Instr::Binary { code, x, y }) => {
+                    match (konst[x as usize], konst[y as usize]) {
+                        (None, Some(k)) if code == Code::Pow && k == 2.0 => Step::Square {
+                            x: slot_of[x as usize],
+                        },
+                        (None, Some(k)) => Step::BinaryK {
+                            code,
+                            x: slot_of[x as usize],
+                            k,
+                        },
+                        (Some(k), None) => Step::KBinary {
+                            code,
+                            k,
+                            y: slot_of[y as usize],
+                        },
+                        _ => Step::Binary {
+                            code,
+                            x: slot_of[x as usize],
+                            y: slot_of[y as usize],
+                        },
+                    }
+                }
+                (None, Instr::Sum { start, len }) => {
+                    let at = plan.pool.len() as u32;
+                    plan.pool
+                        .extend(operands(start, len).iter().map(|&j| slot_of[j as usize]));
+                    Step::Sum { start: at, len }
+                }
+                (None, Instr::Dot { start, len }) => {
+                    let at = plan.pool.len() as u32;
+                    let all = operands(start, 2 * len);
+                    plan.pool.extend(all.iter().map(|&j| slot_of[j as usize]));
+                    Step::Dot { start: at, len }
+                }
+                (None, Instr::Input | Instr::Const(_)) => unreachable!("handled above"),
+            };
+            slot_of[i] = (n + plan.steps.len()) as u32;
+            plan.steps.push(step);
+        }
+        plan.output = slot_of[tape.output as usize];
+        plan
+    }
+
+    fn n_slots(&self) -> usize {
+        self.n_inputs + self.steps.len()
+    }
+
+    fn operands(&self, start: u32, len: u32) -> &[u32] {
+        &self.pool[start as usize..(start + len) as usize]
+    }
+
+    /// Fills `vals` with every slot's value at the inputs `x`.
+    fn forward<T: Real>(&self, x: &[T], vals: &mut Vec<T>) {
+        vals.clear();
+        vals.extend_from_slice(x);
+        for step in &self.steps {
+            let v = match *step {
+                Step::Const(c) => T::lift(c),
+                Step::Unary { code, x, p } => unary_forward(code, vals[x as usize], p),
+                Step::Binary { code, x, y } => {
+                    binary_forward(code, vals[x as usize], vals[y as usize])
+                }
+                Step::BinaryK { code, x, k } => binary_forward(code, vals[x as usize], T::lift(k)),
+                Step::KBinary { code, k, y } => binary_forward(code, T::lift(k), vals[y as usize]),
+                Step::Square { x } => vals[x as usize] * vals[x as usize],
+                Step::Sum { start, len } => self
+                    .operands(start, len)
+                    .iter()
+                    .fold(T::lift(0.0), |acc, &i| acc + vals[i as usize]),
+                Step::Dot { start, len } => {
+                    let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
+                    ws.iter().zip(xs).fold(T::lift(0.0), |acc, (&w, &x)| {
+                        acc + vals[w as usize] * vals[x as usize]
+                    })
+                }
+            };
+            vals.push(v);
+        }
+    }
+
+    /// Fills `adj` with every slot's adjoint, given the values from `forward`.
+    fn reverse<T: Real>(&self, vals: &[T], adj: &mut Vec<T>) {
+        adj.clear();
+        adj.resize(vals.len(), T::lift(0.0));
+        adj[self.output as usize] = T::lift(1.0);
+        for (j, step) in self.steps.iter().enumerate().rev() {
+            let i = self.n_inputs + j;
+            let (g, z) = (adj[i], vals[i]);
+            match *step {
+                Step::Const(_) => {}
+                Step::Unary { code, x, p } => {
+                    let x = x as usize;
+                    adj[x] = adj[x] + unary_backward(code, vals[x], z, g, p);
+                }
+                Step::Binary { code, x, y } => {
+                    let (x, y) = (x as usize, y as usize);
+                    let (dx, dy) = binary_backward(code, vals[x], vals[y], z, g);
+                    adj[x] = adj[x] + dx;
+                    adj[y] = adj[y] + dy;
+                }
+                Step::BinaryK { code, x, k } => {
+                    let x = x as usize;
+                    adj[x] = adj[x] + binary_backward(code, vals[x], T::lift(k), z, g).0;
+                }
+                Step::KBinary { code, k, y } => {
+                    let y = y as usize;
+                    adj[y] = adj[y] + binary_backward(code, T::lift(k), vals[y], z, g).1;
+                }
+                Step::Square { x } => {
+                    let x = x as usize;
+                    adj[x] = adj[x] + T::lift(2.0) * vals[x] * g;
+                }
+                Step::Sum { start, len } => {
+                    for &w in self.operands(start, len) {
+                        adj[w as usize] = adj[w as usize] + g;
+                    }
+                }
+                Step::Dot { start, len } => {
+                    let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
+                    for (&w, &x) in ws.iter().zip(xs) {
+                        let (w, x) = (w as usize, x as usize);
+                        let (wd, xd) = (vals[w], vals[x]);
+                        adj[w] = adj[w] + xd * g;
+                        adj[x] = adj[x] + wd * g;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `forward` for `LANES` points at once; constant slots must already be filled (they
+    /// never change, so `Block::new` fills them once).
+    fn forward_lanes(&self, vals: &mut [Lanes]) {
+        let n = self.n_inputs;
+        for (j, step) in self.steps.iter().enumerate() {
+            let (before, after) = vals.split_at_mut(n + j);
+            let (z, v) = (&mut after[0], |i: u32| &before[i as usize]);
+            match *step {
+                Step::Const(_) => {}
+                Step::Unary { code, x, p } => unary_forward_lanes(code, v(x), p, z),
+                Step::Binary { code, x, y } => binary_forward_lanes(code, v(x), v(y), z),
+                Step::BinaryK { code, x, k } => binary_forward_lanes(code, v(x), &[k; LANES], z),
+                Step::KBinary { code, k, y } => binary_forward_lanes(code, &[k; LANES], v(y), z),
+                Step::Square { x } => {
+                    let x = v(x);
+                    for l in 0..LANES {
+                        z[l] = x[l] * x[l];
+                    }
+                }
+                Step::Sum { start, len } => {
+                    *z = [0.0; LANES];
+                    for &i in self.operands(start, len) {
+                        let x = v(i);
+                        for l in 0..LANES {
+                            z[l] += x[l];
+                        }
+                    }
+                }
+                Step::Dot { start, len } => {
+                    *z = [0.0; LANES];
+                    let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
+                    for (&w, &x) in ws.iter().zip(xs) {
+                        let (w, x) = (v(w), v(x));
+                        for l in 0..LANES {
+                            z[l] += w[l] * x[l];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `reverse` for `LANES` points at once, in the same order of operations per lane.
+    fn reverse_lanes(&self, vals: &[Lanes], adj: &mut [Lanes]) {
+        adj.fill([0.0; LANES]);
+        adj[self.output as usize] = [1.0; LANES];
+        let add = |adj: &mut [Lanes], i: u32, d: &Lanes| {
+            let a = &mut adj[i as usize];
+            for l in 0..LANES {
+                a[l] += d[l];
+            }
+        };
+        let (mut dx, mut dy) = ([0.0; LANES], [0.0; LANES]);
+        for (j, step) in self.steps.iter().enumerate().rev() {
+            let i = self.n_inputs + j;
+            let (g, z, v) = (adj[i], &vals[i], |i: u32| &vals[i as usize]);
+            match *step {
+                Step::Const(_) => {}
+                Step::Unary { code, x, p } => {
+                    unary_backward_lanes(code, [v(x), z, &g], p, &mut dx);
+                    add(adj, x, &dx);
+                }
+                Step::Binary { code, x, y } => {
+                    binary_backward_lanes(code, [v(x), v(y), z, &g], &mut dx, &mut dy);
+                    add(adj, x, &dx);
+                    add(adj, y, &dy);
+                }
+                Step::BinaryK { code, x, k } => {
+                    binary_backward_one_lanes(code, [v(x), &[k; LANES], z, &g], false, &mut dx);
+                    add(adj, x, &dx);
+                }
+                Step::KBinary { code, k, y } => {
+                    binary_backward_one_lanes(code, [&[k; LANES], v(y), z, &g], true, &mut dy);
+                    add(adj, y, &dy);
+                }
+                Step::Square { x } => {
+                    let xv = v(x);
+                    for l in 0..LANES {
+                        dx[l] = 2.0 * xv[l] * g[l];
+                    }
+                    add(adj, x, &dx);
+                }
+                Step::Sum { start, len } => {
+                    for &w in self.operands(start, len) {
+                        add(adj, w, &g);
+                    }
+                }
+                Step::Dot { start, len } => {
+                    let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
+                    for (&w, &x) in ws.iter().zip(xs) {
+                        let (wv, xv) = (v(w), v(x));
+                        for l in 0..LANES {
+                            dx[l] = xv[l] * g[l];
+                            dy[l] = wv[l] * g[l];
+                        }
+                        add(adj, w, &dx);
+                        add(adj, x, &dy);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One thread's scratch space for batches: every slot's values (and adjoints) across the lanes.
+struct Block {
+    vals: Vec<Lanes>,
+    adj: Vec<Lanes>,
+}
+
+impl Block {
+    fn new(plan: &Plan) -> Block {
+        let mut vals = vec![[0.0; LANES]; plan.n_slots()];
+        for (j, step) in plan.steps.iter().enumerate() {
+            if let Step::Const(c) = *step {
+                vals[plan.n_inputs + j] = [c; LANES];
+            }
+        }
+        Block {
+            adj: vec![[0.0; LANES]; vals.len()],
+            vals,
+        }
+    }
+
+    /// Loads up to `LANES` rows of `xs` (row-major, `n` columns) into the input slots; lanes
+    /// past the last row keep whatever they held, and their results are never read.
+    fn load(&mut self, xs: &[f64], n: usize) {
+        for (l, row) in xs.chunks_exact(n).enumerate() {
+            for (i, &x) in row.iter().enumerate() {
+                self.vals[i][l] = x;
+            }
+        }
+    }
+}
+
 impl Tape {
+    fn new(n_inputs: usize, instrs: Vec<Instr>, pool: Vec<u32>, output: u32) -> Tape {
+        let mut tape = Tape {
+            n_inputs,
+            instrs,
+            pool,
+            output,
+            plan: Plan::default(),
+        };
+        tape.plan = Plan::new(&tape);
+        tape
+    }
+
     /// Flattens the graph of `output` with `inputs` as the variables; every other leaf becomes
-    /// a constant holding its current value.
+    /// a constant holding its current value. An input need not be a leaf: the tape then treats
+    /// it as a variable and cuts the graph above it.
     pub fn record(inputs: &[Value], output: &Value) -> Result<Tape, TapeError> {
         let mut slots: HashMap<usize, u32> = HashMap::new();
         let mut instrs = Vec::new();
@@ -124,12 +551,7 @@ impl Tape {
             instrs.push(instr);
         }
         let output = slots[&output.id()];
-        Ok(Tape {
-            n_inputs: inputs.len(),
-            instrs,
-            pool,
-            output,
-        })
+        Ok(Tape::new(inputs.len(), instrs, pool, output))
     }
 
     /// Whether `other` runs the same program: same instructions, operands and constants
@@ -142,7 +564,7 @@ impl Tape {
         self.n_inputs
     }
 
-    /// Number of slots (inputs, constants and op results).
+    /// Number of slots as recorded (inputs, constants and op results).
     pub fn len(&self) -> usize {
         self.instrs.len()
     }
@@ -155,6 +577,11 @@ impl Tape {
         &self.instrs
     }
 
+    /// Number of slots each evaluation computes, after constant folding and dead-code removal.
+    pub fn plan_len(&self) -> usize {
+        self.plan.n_slots()
+    }
+
     fn check_len(&self, x: &[f64]) -> Result<(), TapeError> {
         if x.len() != self.n_inputs {
             return Err(TapeError::InputLength {
@@ -165,102 +592,22 @@ impl Tape {
         Ok(())
     }
 
-    /// Fills `vals` with every slot's value at the inputs `x`.
-    fn forward<T: Real>(&self, x: &[T], vals: &mut Vec<T>) {
-        vals.clear();
-        vals.extend_from_slice(x);
-        for instr in &self.instrs[self.n_inputs..] {
-            let v = match *instr {
-                Instr::Input => unreachable!("inputs come first"),
-                Instr::Const(c) => T::lift(c),
-                Instr::Unary { code, x, p } => unary_forward(code, vals[x as usize], p),
-                Instr::Binary { code, x, y } => {
-                    binary_forward(code, vals[x as usize], vals[y as usize])
-                }
-                Instr::Sum { start, len } => {
-                    let operands = &self.pool[start as usize..(start + len) as usize];
-                    operands
-                        .iter()
-                        .fold(T::lift(0.0), |acc, &i| acc + vals[i as usize])
-                }
-                Instr::Dot { start, len } => {
-                    let (s, n) = (start as usize, len as usize);
-                    let (ws, xs) = (&self.pool[s..s + n], &self.pool[s + n..s + 2 * n]);
-                    ws.iter().zip(xs).fold(T::lift(0.0), |acc, (&w, &x)| {
-                        acc + vals[w as usize] * vals[x as usize]
-                    })
-                }
-            };
-            vals.push(v);
-        }
-    }
-
-    /// Fills `adj` with every slot's adjoint, given the values from `forward`.
-    fn reverse<T: Real>(&self, vals: &[T], adj: &mut Vec<T>) {
-        adj.clear();
-        adj.resize(vals.len(), T::lift(0.0));
-        adj[self.output as usize] = T::lift(1.0);
-        for (i, instr) in self.instrs.iter().enumerate().skip(self.n_inputs).rev() {
-            let g = adj[i];
-            match *instr {
-                Instr::Input | Instr::Const(_) => {}
-                Instr::Unary { code, x, p } => {
-                    let x = x as usize;
-                    let dx = unary_backward(code, vals[x], vals[i], g, p);
-                    adj[x] = adj[x] + dx;
-                }
-                Instr::Binary { code, x, y } => {
-                    let (x, y) = (x as usize, y as usize);
-                    let (dx, dy) = binary_backward(code, vals[x], vals[y], vals[i], g);
-                    adj[x] = adj[x] + dx;
-                    adj[y] = adj[y] + dy;
-                }
-                Instr::Sum { start, len } => {
-                    for &j in &self.pool[start as usize..(start + len) as usize] {
-                        adj[j as usize] = adj[j as usize] + g;
-                    }
-                }
-                Instr::Dot { start, len } => {
-                    let (s, n) = (start as usize, len as usize);
-                    for k in 0..n {
-                        let (w, x) = (self.pool[s + k] as usize, self.pool[s + n + k] as usize);
-                        let (wd, xd) = (vals[w], vals[x]);
-                        adj[w] = adj[w] + xd * g;
-                        adj[x] = adj[x] + wd * g;
-                    }
-                }
-            }
-        }
-    }
-
     /// The output at `x`.
     pub fn eval(&self, x: &[f64]) -> Result<f64, TapeError> {
         self.check_len(x)?;
-        let mut vals = Vec::with_capacity(self.len());
-        self.forward(x, &mut vals);
-        Ok(vals[self.output as usize])
-    }
-
-    /// The output and its gradient at `x`, writing the gradient into `grad`.
-    fn grad_into(
-        &self,
-        x: &[f64],
-        grad: &mut [f64],
-        vals: &mut Vec<f64>,
-        adj: &mut Vec<f64>,
-    ) -> f64 {
-        self.forward(x, vals);
-        self.reverse(vals, adj);
-        grad.copy_from_slice(&adj[..self.n_inputs]);
-        vals[self.output as usize]
+        let mut vals = Vec::with_capacity(self.plan.n_slots());
+        self.plan.forward(x, &mut vals);
+        Ok(vals[self.plan.output as usize])
     }
 
     /// The output and its gradient at `x`.
     pub fn grad(&self, x: &[f64]) -> Result<(f64, Vec<f64>), TapeError> {
         self.check_len(x)?;
-        let mut grad = vec![0.0; self.n_inputs];
-        let value = self.grad_into(x, &mut grad, &mut Vec::new(), &mut Vec::new());
-        Ok((value, grad))
+        let (mut vals, mut adj) = (Vec::new(), Vec::new());
+        self.plan.forward(x, &mut vals);
+        self.plan.reverse(&vals, &mut adj);
+        adj.truncate(self.n_inputs);
+        Ok((vals[self.plan.output as usize], adj))
     }
 
     /// The output and its derivative along `v` at `x`, in forward mode (no reverse sweep).
@@ -268,9 +615,9 @@ impl Tape {
         self.check_len(x)?;
         self.check_len(v)?;
         let duals: Vec<Dual> = x.iter().zip(v).map(|(&a, &b)| Dual::new(a, b)).collect();
-        let mut vals = Vec::with_capacity(self.len());
-        self.forward(&duals, &mut vals);
-        let out = vals[self.output as usize];
+        let mut vals = Vec::with_capacity(self.plan.n_slots());
+        self.plan.forward(&duals, &mut vals);
+        let out = vals[self.plan.output as usize];
         Ok((out.re, out.eps))
     }
 
@@ -284,8 +631,8 @@ impl Tape {
         let mut duals: Vec<Dual> = x.iter().map(|&a| Dual::new(a, 0.0)).collect();
         for j in 0..n {
             duals[j].eps = 1.0;
-            self.forward(&duals, &mut vals);
-            self.reverse(&vals, &mut adj);
+            self.plan.forward(&duals, &mut vals);
+            self.plan.reverse(&vals, &mut adj);
             for i in 0..n {
                 h[i * n + j] = adj[i].eps;
             }
@@ -296,26 +643,8 @@ impl Tape {
 
     /// Outputs at each row of `xs` (row-major, `n_inputs` columns), split across `threads`.
     pub fn eval_batch(&self, xs: &[f64], threads: usize) -> Result<Vec<f64>, TapeError> {
-        let n = self.n_inputs;
-        let rows = self.batch_rows(xs)?;
-        let mut values = vec![0.0; rows];
-        let per = self.rows_per_thread(rows, threads);
-        let work = |xs: &[f64], values: &mut [f64]| {
-            let mut vals = Vec::with_capacity(self.len());
-            for (x, value) in xs.chunks_exact(n).zip(values) {
-                self.forward(x, &mut vals);
-                *value = vals[self.output as usize];
-            }
-        };
-        if per >= rows {
-            work(xs, &mut values);
-            return Ok(values);
-        }
-        std::thread::scope(|scope| {
-            for (xs, values) in xs.chunks(per * n).zip(values.chunks_mut(per)) {
-                scope.spawn(move || work(xs, values));
-            }
-        });
+        let mut values = vec![0.0; self.batch_rows(xs)?];
+        self.eval_batch_into(xs, threads, &mut values)?;
         Ok(values)
     }
 
@@ -325,41 +654,99 @@ impl Tape {
         xs: &[f64],
         threads: usize,
     ) -> Result<(Vec<f64>, Vec<f64>), TapeError> {
-        let n = self.n_inputs;
         let rows = self.batch_rows(xs)?;
-        let (mut values, mut grads) = (vec![0.0; rows], vec![0.0; rows * n]);
-        let per = self.rows_per_thread(rows, threads);
-        let work = |xs: &[f64], values: &mut [f64], grads: &mut [f64]| {
-            let (mut vals, mut adj) = (Vec::with_capacity(self.len()), Vec::new());
-            let rows = xs.chunks_exact(n).zip(grads.chunks_exact_mut(n));
-            for ((x, grad), value) in rows.zip(values) {
-                *value = self.grad_into(x, grad, &mut vals, &mut adj);
-            }
-        };
-        if per >= rows {
-            work(xs, &mut values, &mut grads);
-            return Ok((values, grads));
-        }
-        std::thread::scope(|scope| {
-            let chunks = xs
-                .chunks(per * n)
-                .zip(values.chunks_mut(per))
-                .zip(grads.chunks_mut(per * n));
-            for ((xs, values), grads) in chunks {
-                scope.spawn(move || work(xs, values, grads));
-            }
-        });
+        let (mut values, mut grads) = (vec![0.0; rows], vec![0.0; rows * self.n_inputs]);
+        self.grad_batch_into(xs, threads, &mut values, &mut grads)?;
         Ok((values, grads))
     }
 
-    /// Rows per thread: one chunk per thread, but a single chunk when the batch is too small
-    /// for a thread to pay for itself.
+    /// `eval_batch` writing into `values` (one per row).
+    pub fn eval_batch_into(
+        &self,
+        xs: &[f64],
+        threads: usize,
+        values: &mut [f64],
+    ) -> Result<(), TapeError> {
+        let (n, out) = (self.n_inputs, self.plan.output as usize);
+        let rows = self.batch_rows(xs)?;
+        check_out(values.len(), rows)?;
+        let work = |xs: &[f64], values: &mut [f64]| {
+            let mut block = Block::new(&self.plan);
+            for (xs, values) in xs.chunks(LANES * n).zip(values.chunks_mut(LANES)) {
+                block.load(xs, n);
+                self.plan.forward_lanes(&mut block.vals);
+                values.copy_from_slice(&block.vals[out][..values.len()]);
+            }
+        };
+        let per = self.rows_per_thread(rows, threads);
+        std::thread::scope(|scope| {
+            let mut chunks = xs.chunks(per * n).zip(values.chunks_mut(per));
+            let first = chunks.next();
+            for (xs, values) in chunks {
+                scope.spawn(move || work(xs, values));
+            }
+            if let Some((xs, values)) = first {
+                work(xs, values);
+            }
+        });
+        Ok(())
+    }
+
+    /// `grad_batch` writing into `values` (one per row) and `grads` (row-major).
+    pub fn grad_batch_into(
+        &self,
+        xs: &[f64],
+        threads: usize,
+        values: &mut [f64],
+        grads: &mut [f64],
+    ) -> Result<(), TapeError> {
+        let (n, out) = (self.n_inputs, self.plan.output as usize);
+        let rows = self.batch_rows(xs)?;
+        check_out(values.len(), rows)?;
+        check_out(grads.len(), rows * n)?;
+        let work = |xs: &[f64], values: &mut [f64], grads: &mut [f64]| {
+            let mut block = Block::new(&self.plan);
+            let blocks = xs
+                .chunks(LANES * n)
+                .zip(values.chunks_mut(LANES))
+                .zip(grads.chunks_mut(LANES * n));
+            for ((xs, values), grads) in blocks {
+                block.load(xs, n);
+                self.plan.forward_lanes(&mut block.vals);
+                self.plan.reverse_lanes(&block.vals, &mut block.adj);
+                values.copy_from_slice(&block.vals[out][..values.len()]);
+                for (l, grad) in grads.chunks_exact_mut(n).enumerate() {
+                    for (i, g) in grad.iter_mut().enumerate() {
+                        *g = block.adj[i][l];
+                    }
+                }
+            }
+        };
+        let per = self.rows_per_thread(rows, threads);
+        std::thread::scope(|scope| {
+            let mut chunks = xs
+                .chunks(per * n)
+                .zip(values.chunks_mut(per))
+                .zip(grads.chunks_mut(per * n));
+            let first = chunks.next();
+            for ((xs, values), grads) in chunks {
+                scope.spawn(move || work(xs, values, grads));
+            }
+            if let Some(((xs, values), grads)) = first {
+                work(xs, values, grads);
+            }
+        });
+        Ok(())
+    }
+
+    /// Rows per thread: one chunk per thread (a whole number of lane blocks), but a single
+    /// chunk when the batch is too small for a thread to pay for itself.
     fn rows_per_thread(&self, rows: usize, threads: usize) -> usize {
         let threads = threads.clamp(1, rows.max(1));
-        if threads == 1 || rows * self.len() < 50_000 {
+        if threads == 1 || rows * self.plan.n_slots() < 200_000 {
             rows.max(1)
         } else {
-            rows.div_ceil(threads)
+            rows.div_ceil(threads).next_multiple_of(LANES)
         }
     }
 
@@ -450,11 +837,14 @@ impl Tape {
                     y: below(c.to_bits())?,
                 },
                 4 | 5 => {
-                    let span = if tag == 4 { b } else { 2 * b };
-                    if a + span > pool.len() as u64
-                        || pool[a as usize..(a + span) as usize]
-                            .iter()
-                            .any(|&p| p as usize >= i)
+                    let span = if tag == 4 { Some(b) } else { b.checked_mul(2) };
+                    let end = span.and_then(|s| s.checked_add(a));
+                    let Some(end) = end.filter(|&e| e <= pool.len() as u64) else {
+                        return Err(TapeError::Corrupt("bad operand list"));
+                    };
+                    if pool[a as usize..end as usize]
+                        .iter()
+                        .any(|&p| p as usize >= i)
                     {
                         return Err(TapeError::Corrupt("bad operand list"));
                     }
@@ -477,32 +867,36 @@ impl Tape {
             }
             instrs.push(instr);
         }
+        if n_inputs > instrs.len() {
+            return Err(TapeError::Corrupt("more inputs than slots"));
+        }
         if output as usize >= instrs.len() || r.at != bytes.len() {
             return Err(TapeError::Corrupt("bad length"));
         }
-        let tape = Tape {
-            n_inputs,
-            instrs,
-            pool,
-            output,
-        };
-        tape.check_codes()?;
-        Ok(tape)
+        check_codes(&instrs)?;
+        Ok(Tape::new(n_inputs, instrs, pool, output))
     }
+}
 
-    fn check_codes(&self) -> Result<(), TapeError> {
-        for instr in &self.instrs {
-            let ok = match instr {
-                Instr::Unary { code, .. } => UNARY.contains(code),
-                Instr::Binary { code, .. } => BINARY.contains(code),
-                _ => true,
-            };
-            if !ok {
-                return Err(TapeError::Corrupt("op of the wrong arity"));
-            }
-        }
-        Ok(())
+fn check_out(len: usize, expected: usize) -> Result<(), TapeError> {
+    if len != expected {
+        return Err(TapeError::OutputLength { expected, got: len });
     }
+    Ok(())
+}
+
+fn check_codes(instrs: &[Instr]) -> Result<(), TapeError> {
+    for instr in instrs {
+        let ok = match instr {
+            Instr::Unary { code, .. } => UNARY.contains(code),
+            Instr::Binary { code, .. } => BINARY.contains(code),
+            _ => true,
+        };
+        if !ok {
+            return Err(TapeError::Corrupt("op of the wrong arity"));
+        }
+    }
+    Ok(())
 }
 
 const UNARY: [Code; 12] = [
@@ -675,6 +1069,33 @@ mod tests {
         let last_tag = bytes.len() - 25;
         flipped[last_tag] = 9;
         assert!(Tape::from_bytes(&flipped).is_err());
+    }
+
+    #[test]
+    fn more_inputs_than_slots_is_corrupt_not_a_panic() {
+        let x = leaves(&[1.0]);
+        let mut bytes = Tape::record(&x, &x[0]).unwrap().to_bytes();
+        bytes[4..12].copy_from_slice(&5u64.to_le_bytes());
+        assert!(matches!(
+            Tape::from_bytes(&bytes),
+            Err(TapeError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn the_plan_folds_constants_and_drops_dead_code() {
+        let xs = leaves(&[0.5, 2.0]);
+        let c = Value::new(0.3);
+        let unused = xs[1].exp();
+        let y = &xs[0] * &(c.exp() + c.tanh()) + xs[0].powf(2.0) + (&c * 2.0);
+        drop(unused);
+        let tape = Tape::record(&xs, &y).unwrap();
+        // x0, x1, then x0 * K, x0 * x0 and two additions (the constant sum inlined).
+        assert_eq!(tape.plan_len(), 2 + 4, "{:?}", tape.plan.steps);
+        let (value, grad) = tape.grad(&[0.5, 2.0]).unwrap();
+        y.backward();
+        assert_eq!(value, y.data());
+        assert_eq!(grad, [xs[0].grad(), 0.0]);
     }
 
     #[test]

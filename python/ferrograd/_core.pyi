@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from typing import SupportsFloat, final
 
-from typing_extensions import Self, TypeAlias
+from typing_extensions import TypeAlias
 
 _Number: TypeAlias = int | float | SupportsFloat
 _Operand: TypeAlias = Value | int | float
@@ -133,20 +133,32 @@ class Tape:
     """A recorded graph as a flat instruction array. Use ``ferrograd.compile``, which wraps it."""
 
     @staticmethod
-    def record(inputs: list[Value], output: Value) -> Tape: ...
+    def record(inputs: list[Value], output: Value) -> Tape:
+        """Flattens the graph of ``output`` with ``inputs`` as the variables (other leaves are
+        constants); ``ValueError`` when an input appears twice."""
     @property
     def n_inputs(self) -> int: ...
+    @property
+    def plan_len(self) -> int:
+        """Slots each evaluation computes, after constant folding and dead-code removal."""
     def __len__(self) -> int: ...
     def same_program(self, other: Tape) -> bool: ...
     def eval(self, x: list[float]) -> float: ...
     def grad(self, x: list[float]) -> tuple[float, list[float]]: ...
     def jvp(self, x: list[float], v: list[float]) -> tuple[float, float]: ...
-    def hessian(self, x: list[float]) -> list[float]: ...
-    def eval_batch_bytes(self, xs: bytes, threads: int | None = None) -> bytes: ...
-    def grad_batch_bytes(self, xs: bytes, threads: int | None = None) -> tuple[bytes, bytes]: ...
+    def hessian(self, x: list[float]) -> list[float]:
+        """Row-major ``n × n``."""
+    def eval_batch_bytes(self, xs: bytes, threads: int | None = None) -> bytearray:
+        """Values at each row of ``xs`` (native float64, row-major), GIL released."""
+    def grad_batch_bytes(
+        self, xs: bytes, threads: int | None = None
+    ) -> tuple[bytearray, bytearray]:
+        """Values and row-major gradients at each row of ``xs``, GIL released."""
     def to_bytes(self) -> bytes: ...
     @staticmethod
-    def from_bytes(data: bytes) -> Self: ...
+    def from_bytes(data: bytes) -> Tape:
+        """Rebuilds a tape; ``ValueError`` for anything ``to_bytes`` did not write."""
+    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
 
 def sum(values: Iterable[_Operand]) -> Value:
     """``values[0] + values[1] + ...`` as one graph node."""

@@ -22,6 +22,8 @@ recorded program no longer matches.
 
 from __future__ import annotations
 
+import operator
+import pickle
 from collections.abc import Sequence
 from typing import Callable
 
@@ -53,17 +55,43 @@ def compile(
     example: Sequence[float] | None = None,
     check: bool = False,
 ) -> Tape:
-    """Record ``f(x0, ..., x{n-1})`` (a function of ``n_inputs`` Values returning a Value).
+    """Record ``f(x0, ..., x{n-1})``, a function of ``n_inputs`` Values returning a Value.
 
-    ``example`` is the point traced (default: all ones); it matters only where ``f`` looks at
-    ``.data``. With ``check=True`` every evaluation re-traces ``f`` to catch a changed path.
+    ``f`` runs once, on placeholder Values at ``example`` (default: all ones), and the tape keeps
+    the operations it performed. **The tape records one path**: an ``if`` on ``x.data``, a loop
+    whose length depends on a value, or a constant computed from ``.data`` is frozen as it was at
+    ``example``, and the tape then computes that same program at every other point. With
+    ``check=True`` every evaluation traces ``f`` again at its point and raises
+    :class:`PathChangedError` when the program differs (slow: it runs ``f`` in Python per point).
+
+    Raises ``TypeError`` when ``f`` is not callable, ``n_inputs`` is not an int or ``f`` does not
+    return a Value, and ``ValueError`` when ``n_inputs < 1`` or ``example`` has the wrong shape.
     """
-    if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
-        raise ValueError(f"compile() needs n_inputs >= 1, got {n_inputs!r}")
     if not callable(f):
         raise TypeError(f"compile() needs a callable, got {type(f).__name__}")
+    n_inputs = _count(n_inputs, "compile() n_inputs")
+    if n_inputs < 1:
+        raise ValueError(f"compile() needs n_inputs >= 1, got {n_inputs}")
     point = [1.0] * n_inputs if example is None else _point(example, n_inputs, "example")
     return Tape(_trace(f, point), f if check else None)
+
+
+def _count(x: object, what: str) -> int:
+    if isinstance(x, bool):
+        raise TypeError(f"{what} must be an int, got bool")
+    try:
+        return operator.index(x)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{what} must be an int, got {type(x).__name__}") from None
+
+
+def _threads(threads: object) -> int | None:
+    if threads is None:
+        return None
+    threads = _count(threads, "threads")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1 (or None for one per core), got {threads}")
+    return threads
 
 
 def _point(x: object, n: int, what: str = "x") -> list[float]:
@@ -86,6 +114,7 @@ class Tape:
 
     @property
     def n_inputs(self) -> int:
+        """How many numbers each point has."""
         return self._tape.n_inputs
 
     @property
@@ -146,23 +175,50 @@ class Tape:
         return array.tobytes()
 
     def eval_batch(self, xs: object, threads: int | None = None) -> np.ndarray:
-        """Values at each row of ``xs`` (shape ``(m, n_inputs)``) → shape ``(m,)``."""
+        """Values at each row of ``xs`` (shape ``(m, n_inputs)``) → shape ``(m,)``.
+
+        Computed in Rust with the GIL released, on up to ``threads`` threads (default: one per
+        core; small batches stay on one). Any real dtype and memory order is accepted; rows with
+        NaN or inf give the IEEE results the graph would.
+        """
+        threads = _threads(threads)
         values = self._tape.eval_batch_bytes(self._batch(xs), threads)
-        return np.frombuffer(values, dtype=np.float64).copy()
+        return np.frombuffer(values, dtype=np.float64)
 
     def grad_batch(self, xs: object, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Values ``(m,)`` and gradients ``(m, n_inputs)`` at each row of ``xs``."""
+        """Values ``(m,)`` and gradients ``(m, n_inputs)`` at each row of ``xs``.
+
+        As :meth:`eval_batch`; each row's numbers are bit for bit those of :meth:`grad`.
+        """
+        threads = _threads(threads)
         values, grads = self._tape.grad_batch_bytes(self._batch(xs), threads)
         m = len(values) // 8
         return (
-            np.frombuffer(values, dtype=np.float64).copy(),
-            np.frombuffer(grads, dtype=np.float64).reshape(m, self.n_inputs).copy(),
+            np.frombuffer(values, dtype=np.float64),
+            np.frombuffer(grads, dtype=np.float64).reshape(m, self.n_inputs),
         )
 
-    def __reduce__(self) -> tuple[object, tuple[bytes]]:
-        # The traced function is not pickled (lambdas can't be); the copy is unchecked.
-        return (_tape_from_bytes, (self._tape.to_bytes(),))
+    def __reduce__(self) -> tuple[object, tuple[bytes, object]]:
+        """Pickles the recorded program; a checked tape also pickles ``f``, by reference."""
+        if self._f is not None:
+            try:
+                pickle.dumps(self._f)
+            except Exception as err:
+                raise pickle.PicklingError(
+                    f"a Tape compiled with check=True pickles f, and f cannot be pickled ({err}); "
+                    "pickle tape.unchecked() to send the recorded program alone"
+                ) from err
+        return (_tape_from_bytes, (self._tape.to_bytes(), self._f))
+
+    def unchecked(self) -> Tape:
+        """The same tape without the re-tracing check."""
+        return Tape(self._tape)
+
+    @property
+    def plan_len(self) -> int:
+        """Slots each evaluation computes, after constant folding and dead-code removal."""
+        return self._tape.plan_len
 
 
-def _tape_from_bytes(data: bytes) -> Tape:
-    return Tape(_RustTape.from_bytes(data))
+def _tape_from_bytes(data: bytes, f: Callable[..., Value] | None = None) -> Tape:
+    return Tape(_RustTape.from_bytes(data), f)
