@@ -1,15 +1,18 @@
 //! Topological order (iterative) and the reverse sweep.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::anomaly::Anomaly;
 use crate::value::{Node, Operands, Value};
 
+/// Numbers each topological sort; a node whose `mark` equals the current number has been
+/// reached by this sort, so no hash set is needed. One count for the whole process: a graph
+/// built on one thread may be swept on another (the Python bindings allow it under the GIL),
+/// and two sorts must never share a number.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+
 thread_local! {
-    /// Numbers each topological sort; a node whose `mark` equals the current number has been
-    /// reached by this sort. Nodes never leave their thread (`Rc`), so a per-thread count is
-    /// enough, and no hash set is needed.
-    static EPOCH: Cell<u64> = const { Cell::new(0) };
     /// Buffers kept between sweeps so a training loop does not reallocate them every step.
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
@@ -62,10 +65,7 @@ fn topo_into(
     saved: &mut Vec<f64>,
     stack: &mut Vec<(NodeRef, usize)>,
 ) {
-    let epoch = EPOCH.with(|e| {
-        e.set(e.get() + 1);
-        e.get()
-    });
+    let epoch = EPOCH.fetch_add(1, Ordering::Relaxed) + 1;
     root.borrow_mut().mark = epoch;
     prefetch_operands(&root.borrow());
     stack.push((std::rc::Rc::as_ptr(&root.0), 0));

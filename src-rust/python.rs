@@ -26,10 +26,19 @@ impl From<OpError> for PyErr {
 }
 
 /// A scalar in a differentiable expression graph.
-#[pyclass(name = "Value", module = "ferrograd", frozen, unsendable)]
+#[pyclass(name = "Value", module = "ferrograd", frozen)]
 pub struct PyValue {
     inner: Value,
 }
+
+// SAFETY: a node's `Rc` counts and `RefCell` flags are only touched by code holding the GIL:
+// every binding below runs with it, none releases it while it holds a `Value` (the tape's
+// batch methods release it, but a `Tape` owns no nodes), and the module does not declare
+// itself free-threaded, so CPython keeps the GIL on while it is loaded. The GIL therefore
+// serialises all access, which is what `Send + Sync` asks for, and Python threads can share
+// Values as they share any other object.
+unsafe impl Send for PyValue {}
+unsafe impl Sync for PyValue {}
 
 /// The one place a new node becomes a Python object; in anomaly mode, the forward check.
 fn checked(py: Python<'_>, inner: Value) -> PyResult<Py<PyValue>> {

@@ -1,0 +1,518 @@
+"""The reference engine: ferrograd's contract in plain Python, written to be read.
+
+``reference.Value`` behaves like ``ferrograd.Value`` (the Rust engine) in every respect a user can
+see: the same constructor and type checks, the same op strings, the same IEEE results at special
+points, the same ``backward()`` semantics. It also computes the same numbers: each op below runs
+the formula of its entry in ``src-rust/ops.rs``, in the same floating-point order, and
+``backward()`` visits nodes in the same order as ``src-rust/backward.rs``. So the two engines
+agree to the last bit on most programs, and that agreement is a test and a tool
+(``ferrograd.testing.compare_engines``).
+
+>>> from ferrograd import reference
+>>> x = reference.Value(2.0)
+>>> y = (x * x).log()
+>>> y.backward()
+>>> x.grad
+1.0
+
+How to read it: the op table comes first (one line per op: name, forward, backward, where
+backward returns ``∂z/∂operand · g`` for each operand, ``z`` being the op's output and ``g`` its
+adjoint); then ``Value``, whose methods each link one node; then ``backward``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from typing import Callable, NamedTuple, Union
+
+__all__ = ["Value", "dot", "sum"]
+
+# ------------------------------------------------------------------------------------------------
+# IEEE arithmetic. Python's float operators already follow IEEE-754 for +, -, * (overflow gives
+# inf, inf - inf gives nan), but division by zero and the math module raise where IEEE returns
+# inf or nan. These wrappers return what C's libm (and so the Rust engine) returns.
+# ------------------------------------------------------------------------------------------------
+
+_INF = math.inf
+_NAN = math.nan
+
+
+def _div(x: float, y: float) -> float:
+    if y != 0.0:
+        return x / y
+    if x == 0.0 or math.isnan(x):
+        return _NAN
+    # x / ±0 is an infinity whose sign is the product of the signs.
+    return math.copysign(_INF, x) * math.copysign(1.0, y)
+
+
+def _is_odd_integer(y: float) -> bool:
+    return y.is_integer() and math.fmod(y, 2.0) != 0.0
+
+
+def _pow(x: float, y: float) -> float:
+    try:
+        return math.pow(x, y)
+    except OverflowError:
+        return -_INF if x < 0.0 and _is_odd_integer(y) else _INF
+    except ValueError:
+        if x == 0.0:  # 0 ** negative
+            return math.copysign(_INF, x) if _is_odd_integer(y) else _INF
+        return _NAN  # negative base, non-integer exponent
+
+
+def _exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return _INF
+
+
+def _log(x: float) -> float:
+    if x == 0.0:
+        return -_INF
+    if x < 0.0 or math.isnan(x):
+        return _NAN
+    return math.log(x)
+
+
+def _sqrt(x: float) -> float:
+    return _NAN if x < 0.0 else math.sqrt(x)
+
+
+def _periodic(f: Callable[[float], float]) -> Callable[[float], float]:
+    """``f`` with nan for infinite arguments, where ``math`` raises."""
+
+    def g(x: float) -> float:
+        return _NAN if math.isinf(x) else f(x)
+
+    g.__name__ = f.__name__
+    return g
+
+
+_sin, _cos, _tan = _periodic(math.sin), _periodic(math.cos), _periodic(math.tan)
+
+# ------------------------------------------------------------------------------------------------
+# The op table, in the order of src-rust/ops.rs.
+# ------------------------------------------------------------------------------------------------
+
+
+class BinaryOp(NamedTuple):
+    """``z = forward(x, y)``; ``backward(x, y, z, g)`` gives ``(∂z/∂x · g, ∂z/∂y · g)``."""
+
+    name: str
+    forward: Callable[[float, float], float]
+    backward: Callable[[float, float, float, float], tuple[float, float]]
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (_op_named, (self.name,))
+
+
+class UnaryOp(NamedTuple):
+    """``z = forward(x, p)``; ``backward(x, z, g, p)`` gives ``∂z/∂x · g``. ``p`` is the op's
+    parameter (leaky ReLU's slope), unused by the others."""
+
+    name: str
+    forward: Callable[[float, float], float]
+    backward: Callable[[float, float, float, float], float]
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (_op_named, (self.name,))
+
+
+def _pow_backward(x: float, y: float, z: float, g: float) -> tuple[float, float]:
+    # d/dx x**0 = 0 everywhere (the formula would give 0 · inf at x = 0);
+    # d/dy x**y = x**y ln x, taken as 0 at x = 0, y >= 0.
+    dx = 0.0 if y == 0.0 else y * _pow(x, y - 1.0)
+    dy = 0.0 if x == 0.0 and y >= 0.0 else z * _log(x)
+    return dx * g, dy * g
+
+
+ADD = BinaryOp("+", lambda x, y: x + y, lambda x, y, z, g: (g, g))
+SUB = BinaryOp("-", lambda x, y: x - y, lambda x, y, z, g: (g, -g))
+MUL = BinaryOp("*", lambda x, y: x * y, lambda x, y, z, g: (y * g, x * g))
+DIV = BinaryOp("/", _div, lambda x, y, z, g: (_div(g, y), -_div(z, y) * g))
+POW = BinaryOp("**", _pow, _pow_backward)
+
+
+def _relu(x: float, p: float) -> float:
+    return x if x > 0.0 or math.isnan(x) else 0.0
+
+
+def _sigmoid(x: float, p: float) -> float:
+    # Never overflows: exp is only taken of a non-positive number.
+    if x >= 0.0:
+        return _div(1.0, 1.0 + _exp(-x))
+    e = _exp(x)
+    return _div(e, 1.0 + e)
+
+
+def _abs_backward(x: float, z: float, g: float, p: float) -> float:
+    return g if x > 0.0 else -g if x < 0.0 else 0.0
+
+
+NEG = UnaryOp("neg", lambda x, p: -x, lambda x, z, g, p: -g)
+RELU = UnaryOp("relu", _relu, lambda x, z, g, p: g if x > 0.0 else 0.0)
+LEAKY_RELU = UnaryOp(
+    "leaky_relu",
+    lambda x, p: x if x > 0.0 else p * x,
+    lambda x, z, g, p: g if x > 0.0 else p * g,
+)
+TANH = UnaryOp("tanh", lambda x, p: math.tanh(x), lambda x, z, g, p: (1.0 - z * z) * g)
+SIGMOID = UnaryOp("sigmoid", _sigmoid, lambda x, z, g, p: z * (1.0 - z) * g)
+EXP = UnaryOp("exp", lambda x, p: _exp(x), lambda x, z, g, p: z * g)
+LOG = UnaryOp("log", lambda x, p: _log(x), lambda x, z, g, p: _div(g, x))
+SIN = UnaryOp("sin", lambda x, p: _sin(x), lambda x, z, g, p: _cos(x) * g)
+COS = UnaryOp("cos", lambda x, p: _cos(x), lambda x, z, g, p: -_sin(x) * g)
+TAN = UnaryOp("tan", lambda x, p: _tan(x), lambda x, z, g, p: (1.0 + z * z) * g)
+SQRT = UnaryOp("sqrt", lambda x, p: _sqrt(x), lambda x, z, g, p: _div(0.5, z) * g)
+ABS = UnaryOp("abs", lambda x, p: abs(x), _abs_backward)
+
+# The fused n-ary ops, "sum" and "dot", are the functions `sum` and `dot` at the end of the file.
+
+_TABLE = {
+    op.name: op
+    for op in (ADD, SUB, MUL, DIV, POW, NEG, RELU, LEAKY_RELU, TANH, SIGMOID, EXP, LOG)
+    + (SIN, COS, TAN, SQRT, ABS)
+}
+
+
+def _op_named(name: str) -> BinaryOp | UnaryOp:
+    """The table entry called ``name``: how a pickled node finds its op again."""
+    return _TABLE[name]
+
+
+# ------------------------------------------------------------------------------------------------
+# Argument conversion: the same rules, messages and exception types as the Rust bindings.
+# ------------------------------------------------------------------------------------------------
+
+
+def _real_number(obj: object) -> float | None:
+    """``obj`` as a float when it is a real number (bool, int, float, numpy scalar), else None."""
+    if isinstance(obj, float):
+        return float(obj)
+    if isinstance(obj, int):
+        return float(obj)
+    if isinstance(obj, (str, bytes)):
+        return None
+    if not hasattr(obj, "__float__") or hasattr(obj, "__len__"):
+        return None
+    if isinstance(obj, numbers.Complex) and not isinstance(obj, numbers.Real):
+        return None
+    return float(obj)  # type: ignore[arg-type]
+
+
+def _require_real(obj: object, what: str) -> float:
+    x = _real_number(obj)
+    if x is None:
+        raise TypeError(f"{what} needs a real number, got {type(obj).__name__}")
+    return x
+
+
+def _operand(obj: object) -> Value | None:
+    """A Value as it is, a number as a new constant leaf, anything else None."""
+    if isinstance(obj, Value):
+        return obj
+    x = _real_number(obj)
+    return None if x is None else Value(x)
+
+
+def _values(items: Iterable[object], what: str) -> list[Value]:
+    out = []
+    for item in items:
+        v = _operand(item)
+        if v is None:
+            raise TypeError(f"{what} needs Values or real numbers, got {type(item).__name__}")
+        out.append(v)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# The node.
+# ------------------------------------------------------------------------------------------------
+
+_Op = Union[BinaryOp, UnaryOp, str]
+_Operand = Union["Value", int, float]
+
+
+class Value:
+    """A scalar in a differentiable expression graph, in plain Python.
+
+    ``data`` is the forward value, ``grad`` the accumulated adjoint; ``children`` are the operands
+    in operand order and ``op`` the name of the op that made the node ("" for a leaf).
+    """
+
+    __slots__ = ("__weakref__", "_data", "_grad", "_label", "_op", "_param", "_prev")
+
+    def __init__(self, data: object, label: str = "") -> None:
+        """A leaf holding ``float(data)``; ``TypeError`` naming the type if not a real number."""
+        self._data = _require_real(data, "Value()")
+        self._grad = 0.0
+        self._op: _Op = ""
+        self._prev: tuple[Value, ...] = ()
+        self._param = 0.0
+        self.label = label
+
+    @classmethod
+    def _node(cls, op: _Op, data: float, prev: tuple[Value, ...], param: float = 0.0) -> Value:
+        v = cls.__new__(cls)
+        v._data, v._grad, v._label, v._op, v._prev, v._param = data, 0.0, "", op, prev, param
+        return v
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def data(self) -> float:
+        """The forward value. Settable; a non-number raises ``TypeError``."""
+        return self._data
+
+    @data.setter
+    def data(self, value: object) -> None:
+        self._data = _require_real(value, "Value.data")
+
+    @property
+    def grad(self) -> float:
+        """The accumulated adjoint, 0.0 until a ``backward()`` reaches this node. Settable."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: object) -> None:
+        self._grad = _require_real(value, "Value.grad")
+
+    @property
+    def label(self) -> str:
+        """A name shown by pictures and error messages; "" when unset."""
+        return self._label
+
+    @label.setter
+    def label(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"Value.label must be a str, got {type(value).__name__}")
+        self._label = value
+
+    @property
+    def op(self) -> str:
+        """The op that made this node: "" for a leaf, else "+", "*", "**", "tanh", ..."""
+        return self._op if isinstance(self._op, str) else self._op.name
+
+    @property
+    def children(self) -> tuple[Value, ...]:
+        """The operands, in operand order (``a * a`` has two)."""
+        return self._prev
+
+    # -- linking nodes ------------------------------------------------------------------------
+
+    def _binary(self, op: BinaryOp, x: Value, y: Value) -> Value:
+        return Value._node(op, op.forward(x._data, y._data), (x, y))
+
+    def _unary(self, op: UnaryOp, param: float = 0.0) -> Value:
+        return Value._node(op, op.forward(self._data, param), (self,), param)
+
+    def __add__(self, other: _Operand) -> Value:
+        o = _operand(other)
+        return NotImplemented if o is None else self._binary(ADD, self, o)
+
+    def __radd__(self, other: _Operand) -> Value:
+        o = _operand(other)
+        return NotImplemented if o is None else self._binary(ADD, o, self)
+
+    def __sub__(self, other: _Operand) -> Value:
+        o = _operand(other)
+        return NotImplemented if o is None else self._binary(SUB, self, o)
+
+    def __rsub__(self, other: _Operand) -> Value:
+        o = _operand(other)
+        return NotImplemented if o is None else self._binary(SUB, o, self)
+
+    def __mul__(self, other: _Operand) -> Value:
+        o = _operand(other)
+        return NotImplemented if o is None else self._binary(MUL, self, o)
+
+    def __rmul__(self, other: _Operand) -> Value:
+        o = _operand(other)
+        return NotImplemented if o is None else self._binary(MUL, o, self)
+
+    def __truediv__(self, other: _Operand) -> Value:
+        """IEEE division: ``x / 0`` is ±inf, ``0 / 0`` is nan."""
+        o = _operand(other)
+        return NotImplemented if o is None else self._binary(DIV, self, o)
+
+    def __rtruediv__(self, other: _Operand) -> Value:
+        o = _operand(other)
+        return NotImplemented if o is None else self._binary(DIV, o, self)
+
+    def __pow__(self, exponent: _Operand, modulo: None = None) -> Value:
+        """IEEE ``pow``; the exponent may be a Value. ``(-8) ** (1/3)`` is nan."""
+        if modulo is not None:
+            raise TypeError("pow() with a modulus is not defined for Value")
+        o = _operand(exponent)
+        return NotImplemented if o is None else self._binary(POW, self, o)
+
+    def __rpow__(self, base: _Operand, modulo: None = None) -> Value:
+        if modulo is not None:
+            raise TypeError("pow() with a modulus is not defined for Value")
+        o = _operand(base)
+        return NotImplemented if o is None else self._binary(POW, o, self)
+
+    def __neg__(self) -> Value:
+        return self._unary(NEG)
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __abs__(self) -> Value:
+        """``|x|``, with derivative 0 at 0."""
+        return self._unary(ABS)
+
+    def relu(self) -> Value:
+        """``max(0, x)``, with derivative 0 at 0."""
+        return self._unary(RELU)
+
+    def leaky_relu(self, slope: object = 0.01) -> Value:
+        """``x`` where positive, else ``slope * x``; ``ValueError`` unless slope is finite, >= 0."""
+        s = _require_real(slope, "leaky_relu() slope")
+        if not (math.isfinite(s) and s >= 0.0):
+            raise ValueError(f"leaky_relu() needs a finite slope >= 0, got {s}")
+        return self._unary(LEAKY_RELU, s)
+
+    def tanh(self) -> Value:
+        """Hyperbolic tangent (never overflows)."""
+        return self._unary(TANH)
+
+    def sigmoid(self) -> Value:
+        """Logistic sigmoid ``1 / (1 + exp(-x))`` in its stable form."""
+        return self._unary(SIGMOID)
+
+    def exp(self) -> Value:
+        """``e ** x``; overflows to inf."""
+        return self._unary(EXP)
+
+    def log(self) -> Value:
+        """Natural logarithm: ``log(0)`` is -inf, negative inputs give nan."""
+        return self._unary(LOG)
+
+    def sin(self) -> Value:
+        return self._unary(SIN)
+
+    def cos(self) -> Value:
+        return self._unary(COS)
+
+    def tan(self) -> Value:
+        return self._unary(TAN)
+
+    def sqrt(self) -> Value:
+        """Square root; negative inputs give nan."""
+        return self._unary(SQRT)
+
+    # -- the reverse sweep --------------------------------------------------------------------
+
+    def _topo_order(self) -> list[Value]:
+        """Every ancestor of this node, operands before their users, each once, itself last.
+
+        Depth-first with an explicit stack, children in operand order; a leaf joins the order
+        as soon as it is first seen, an op node once all its operands have joined. This is the
+        exact order of the Rust engine, so gradients accumulate in the same order.
+        """
+        order: list[Value] = []
+        seen = {id(self)}
+        stack: list[tuple[Value, int]] = [(self, 0)]
+        while stack:
+            node, i = stack[-1]
+            if i < len(node._prev):
+                stack[-1] = (node, i + 1)
+                child = node._prev[i]
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    if child._prev or child._op:
+                        stack.append((child, 0))
+                    else:
+                        order.append(child)
+            else:
+                stack.pop()
+                order.append(node)
+        return order
+
+    def backward(self) -> None:
+        """One reverse sweep from this node.
+
+        Fresh adjoints, seeded with 1.0 here, are added to the ``grad`` of every ancestor, so k
+        calls give k times the gradient. Linear in the number of nodes, never recursive.
+        """
+        order = self._topo_order()
+        saved = [v._grad for v in order]
+        for v in order:
+            v._grad = 0.0
+        self._grad = 1.0
+        for v, s in zip(reversed(order), reversed(saved)):
+            v._propagate()
+            v._grad += s
+
+    def _propagate(self) -> None:
+        """Adds this node's contribution to its operands' grads (the chain rule, one step)."""
+        op, g = self._op, self._grad
+        if isinstance(op, BinaryOp):
+            x, y = self._prev
+            dx, dy = op.backward(x._data, y._data, self._data, g)
+            x._grad += dx
+            y._grad += dy
+        elif isinstance(op, UnaryOp):
+            (x,) = self._prev
+            x._grad += op.backward(x._data, self._data, g, self._param)
+        elif op == "sum":
+            for x in self._prev:
+                x._grad += g
+        elif op == "dot":
+            n = len(self._prev) // 2
+            for w, x in zip(self._prev[:n], self._prev[n:]):
+                wd, xd = w._data, x._data
+                w._grad += xd * g
+                x._grad += wd * g
+
+    # -- Python protocols ---------------------------------------------------------------------
+
+    def __float__(self) -> float:
+        return self._data
+
+    def __repr__(self) -> str:
+        label = f", label={self._label!r}" if self._label else ""
+        return f"Value(data={self._data!r}, grad={self._grad!r}{label})"
+
+    def __eq__(self, other: object) -> bool:
+        """Identity: two handles are equal when they are the same node."""
+        if not isinstance(other, Value):
+            return NotImplemented
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        if not isinstance(other, Value):
+            return NotImplemented
+        return self is not other
+
+    __hash__ = object.__hash__
+
+
+# ------------------------------------------------------------------------------------------------
+# Fused n-ary ops: one node for many operands.
+# ------------------------------------------------------------------------------------------------
+
+
+def sum(values: Iterable[_Operand]) -> Value:
+    """``values[0] + values[1] + ...`` as one graph node, summed left to right from 0.0."""
+    operands = _values(values, "sum()")
+    data = 0.0
+    for v in operands:
+        data += v._data
+    return Value._node("sum", data, tuple(operands))
+
+
+def dot(ws: Iterable[_Operand], xs: Iterable[_Operand]) -> Value:
+    """``ws[0]*xs[0] + ws[1]*xs[1] + ...`` as one graph node; ``ValueError`` on unequal lengths."""
+    w, x = _values(ws, "dot()"), _values(xs, "dot()")
+    if len(w) != len(x):
+        raise ValueError(f"dot() needs two sequences of the same length, got {len(w)} and {len(x)}")
+    data = 0.0
+    for a, b in zip(w, x):
+        data += a._data * b._data
+    return Value._node("dot", data, tuple(w + x))
