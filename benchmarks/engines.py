@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 Fn = Callable[..., Any]
 
@@ -23,17 +23,17 @@ class GraphEngine:
     name: str
     leaf: Fn
     relu: Fn
-    tanh: Optional[Fn]
-    exp: Optional[Fn]
+    tanh: Fn | None
+    exp: Fn | None
     backward: Fn
     grad: Fn
     data: Fn
     #: ``dot(ws, xs)`` as one fused node, or None: the engine sums products one node at a time.
-    dot: Optional[Fn] = None
+    dot: Fn | None = None
     #: ``sum(values)`` as one fused node, or None.
-    total: Optional[Fn] = None
+    total: Fn | None = None
     #: Builds ``MLP(2, [16, 16, 1])`` its own way, or None to use the benchmark's plain MLP.
-    mlp: Optional[Fn] = None
+    mlp: Fn | None = None
     #: Sets the parameters' grads to zero before a backward pass.
     zero: Fn = field(default=lambda params: _zero(params))
     #: One plain gradient-descent update of the parameters.
@@ -173,7 +173,7 @@ def graph_engines() -> list[GraphEngine | Missing]:
     return out
 
 
-def autograd_available() -> Optional[str]:
+def autograd_available() -> str | None:
     """None when HIPS autograd can be imported, else the reason it cannot."""
     if importlib.util.find_spec("autograd") is None:
         return "autograd is not installed"

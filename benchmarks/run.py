@@ -24,13 +24,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import workloads as wl  # noqa: E402
-from engines import GraphEngine, Missing, autograd_available, graph_engines  # noqa: E402
+import workloads as wl
+from engines import GraphEngine, Missing, autograd_available, graph_engines
 
 MICROGRAD = "micrograd"
 AUTOGRAD = "autograd"
@@ -64,7 +64,7 @@ def config(quick: bool) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def fmt(x: Optional[float], digits: int = 3) -> str:
+def fmt(x: float | None, digits: int = 3) -> str:
     if x is None:
         return "-"
     if x >= 100:
@@ -72,7 +72,7 @@ def fmt(x: Optional[float], digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def ratio_text(base: Optional[float], x: Optional[float]) -> str:
+def ratio_text(base: float | None, x: float | None) -> str:
     if base is None or x is None or x <= 0:
         return "-"
     r = base / x
@@ -82,14 +82,24 @@ def ratio_text(base: Optional[float], x: Optional[float]) -> str:
 def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     print(f"\n{title}")
-    print("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths))))
+    print(
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths))
+        )
+    )
     print("  ".join("-" * w for w in widths))
     for r in rows:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+            )
+        )
 
 
 def agree(a: list[float], b: list[float], tol: float = 1e-9) -> bool:
-    return len(a) == len(b) and all(abs(x - y) <= tol * max(1.0, abs(x), abs(y)) for x, y in zip(a, b))
+    return len(a) == len(b) and all(
+        abs(x - y) <= tol * max(1.0, abs(x), abs(y)) for x, y in zip(a, b)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,10 +118,10 @@ def run_w1(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
             if variant == "tanh_exp" and (e.tanh is None or e.exp is None):
                 rows[e.name] = {"skipped": "no tanh/exp"}
                 continue
-            runners.append((e.name, lambda e=e: wl.w1_graph(e, leaves, program)))
+            runners.append((e.name, lambda e=e, lv=leaves, pr=program: wl.w1_graph(e, lv, pr)))
         if autograd_ok:
-            runners.append((AUTOGRAD, lambda: wl.w1_autograd(leaves, program)))
-        check: Optional[list[float]] = None
+            runners.append((AUTOGRAD, lambda lv=leaves, pr=program: wl.w1_autograd(lv, pr)))
+        check: list[float] | None = None
         for name, once in runners:
             print(f"  W1 {variant}: {name} ...", file=sys.stderr, flush=True)
             builds, backs = [], []
@@ -124,7 +134,9 @@ def run_w1(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
             rows[name] = {
                 "build_ns_per_node": statistics.median(builds) / n * 1e9,
                 "backward_ns_per_node": statistics.median(backs) / n * 1e9,
-                "total_ns_per_node": statistics.median(b + k for b, k in zip(builds, backs)) / n * 1e9,
+                "total_ns_per_node": statistics.median(b + k for b, k in zip(builds, backs))
+                / n
+                * 1e9,
                 "root_matches": abs(value - root) <= 1e-9 * max(1.0, abs(root)),
                 "grads_match_first_engine": agree(check, grads),
             }
@@ -159,18 +171,54 @@ def run_w2(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
     return {"points": len(xs), "engines": rows}
 
 
+def _rss_kib(field: str) -> int | None:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process from /proc, in KiB; None elsewhere."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Starts the peak-RSS count afresh (Linux: writing 5 to clear_refs), so imports don't count."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def w3_child(name: str, depth: int) -> None:
     """Runs one chain in this (fresh) process and prints one JSON line."""
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     try:
         if name == AUTOGRAD:
-            build, back, dx = wl.w3_autograd(depth)
+            import autograd  # noqa: F401  (imported before the baseline is taken)
+
+            def run() -> tuple[float, float, float]:
+                return wl.w3_autograd(depth)
         else:
-            (engine,) = [e for e in graph_engines() if isinstance(e, GraphEngine) and e.name == name]
+            (engine,) = [
+                e for e in graph_engines() if isinstance(e, GraphEngine) and e.name == name
+            ]
+
+            def run() -> tuple[float, float, float]:
+                return wl.w3_chain(engine, depth)
+
+        fresh = _reset_peak_rss()
+        before = _rss_kib("VmRSS") if fresh else None
+        if before is None:
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            build, back, dx = wl.w3_chain(engine, depth)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(json.dumps({"build_s": build, "backward_s": back, "dx": dx, "peak_kib": peak - before}))
+        build, back, dx = run()
+        peak = _rss_kib("VmHWM") if fresh else None
+        if peak is None:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result = {"build_s": build, "backward_s": back, "dx": dx, "peak_kib": peak - before}
+        print(json.dumps(result))
     except (RecursionError, MemoryError) as err:
         print(json.dumps({"failure": type(err).__name__}))
     sys.stdout.flush()
@@ -182,7 +230,7 @@ def run_w3(names: list[str], cfg: dict[str, Any], mem_budget: float) -> dict[str
     budget = cfg["w3_time_budget_s"]
     for name in names:
         rows[name] = {}
-        last: Optional[dict[str, Any]] = None
+        last: dict[str, Any] | None = None
         for depth in cfg["w3_depths"]:
             print(f"  W3: {name} depth {depth:,} ...", file=sys.stderr, flush=True)
             nodes = depth // 3 * 3
@@ -197,12 +245,16 @@ def run_w3(names: list[str], cfg: dict[str, Any], mem_budget: float) -> dict[str
                     rows[name][str(depth)] = {"skipped": f"~{t_pred:.0f} s > {budget:.0f} s budget"}
                     continue
                 if mem_pred > mem_budget:
-                    rows[name][str(depth)] = {"skipped": f"~{mem_pred / 1e9:.1f} GB > memory budget"}
+                    rows[name][str(depth)] = {
+                        "skipped": f"~{mem_pred / 1e9:.1f} GB > memory budget"
+                    }
                     continue
             cmd = [sys.executable, str(Path(__file__).resolve()), "--w3-child", name, str(depth)]
             t0 = time.perf_counter()
             try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=budget * 1.5 + 30)
+                proc = subprocess.run(
+                    cmd, capture_output=True, text=True, check=False, timeout=budget * 1.5 + 30
+                )
             except subprocess.TimeoutExpired:
                 res: dict[str, Any] = {"failure": "timeout"}
             else:
@@ -236,7 +288,7 @@ def run_w4(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
     runners.append(("ferrograd.compile: tape.grad per point", lambda: wl.w4_tape_per_point(points)))
     runners.append(("ferrograd.compile: tape.grad_batch", lambda: wl.w4_tape_batch(points)))
     rows: dict[str, Any] = {}
-    check: Optional[list[float]] = None
+    check: list[float] | None = None
     for name, once in runners:
         print(f"  W4: {name} ...", file=sys.stderr, flush=True)
         times = []
@@ -262,7 +314,7 @@ def run_rust(cfg: dict[str, Any]) -> dict[str, Any]:
         "--nodes", str(cfg["w1_nodes"]), "--leaves", str(cfg["w1_leaves"]),
         "--repeats", str(cfg["repeats"]), "--chain", str(max(cfg["w3_depths"])),
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=HERE.parent)
     if proc.returncode != 0:
         return {"skipped": f"cargo failed: {proc.stderr.strip()[-200:]}"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -293,7 +345,10 @@ def report(results: dict[str, Any], missing: list[Missing]) -> None:
                     ratio_text(base.get("backward_ns_per_node"), r["backward_ns_per_node"]),
                     ratio_text(base.get("total_ns_per_node"), r["total_ns_per_node"]),
                 ])  # fmt: skip
-            for key, name in (("core", "ferrograd core, Rust only"), ("arena", "flat arena tape, Rust")):
+            for key, name in (
+                ("core", "ferrograd core, Rust only"),
+                ("arena", "flat arena tape, Rust"),
+            ):
                 r = rust.get("w1", {}).get(variant, {}).get(key)
                 if r:
                     total = r["build_ns_per_node"] + r["backward_ns_per_node"]
@@ -311,7 +366,12 @@ def report(results: dict[str, Any], missing: list[Missing]) -> None:
         rows = w2["engines"]
         base = rows.get(MICROGRAD, {}).get("ms_per_step")
         table = [
-            [name, fmt(r["ms_per_step"]), ratio_text(base, r["ms_per_step"]), f"{r['first_loss']:.6f}"]
+            [
+                name,
+                fmt(r["ms_per_step"]),
+                ratio_text(base, r["ms_per_step"]),
+                f"{r['first_loss']:.6f}",
+            ]
             for name, r in rows.items()
         ]
         print_table(
@@ -328,7 +388,11 @@ def report(results: dict[str, Any], missing: list[Missing]) -> None:
             for d in depths:
                 r = per.get(d, {})
                 if "failure" in r:
-                    cells.append(("(" if r.get("not_run") else "") + r["failure"] + (")" if r.get("not_run") else ""))
+                    cells.append(
+                        ("(" if r.get("not_run") else "")
+                        + r["failure"]
+                        + (")" if r.get("not_run") else "")
+                    )
                 elif "skipped" in r:
                     cells.append("skipped " + r["skipped"])
                 elif r:
@@ -369,11 +433,15 @@ def report(results: dict[str, Any], missing: list[Missing]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, a few minutes in all")
     parser.add_argument("--only", default="w1,w2,w3,w4,rust", help="comma-separated subset")
     parser.add_argument("--out", default=str(HERE / "results.json"), help="where the JSON goes")
-    parser.add_argument("--mem-budget-gb", type=float, default=4.0, help="W3 skips depths predicted to need more")
+    parser.add_argument(
+        "--mem-budget-gb", type=float, default=4.0, help="W3 skips depths predicted to need more"
+    )
     parser.add_argument("--w3-child", nargs=2, metavar=("ENGINE", "DEPTH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.w3_child:

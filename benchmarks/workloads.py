@@ -12,10 +12,9 @@ import operator
 import random
 import time
 from collections import deque
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
-
 from engines import GraphEngine
 
 # ---------------------------------------------------------------------------------------------
@@ -118,7 +117,9 @@ def random_graph(
     return leaves, program, values[-1]
 
 
-def _compile(program: Program, fns: dict[str, Callable[..., Any]]) -> list[tuple[Any, int, Any, int]]:
+def _compile(
+    program: Program, fns: dict[str, Callable[..., Any]]
+) -> list[tuple[Any, int, Any, int]]:
     """The program as ``(fn, i, j, kind)``: kind 0 binary on nodes, 1 unary, 2 with a constant."""
     out = []
     for op, i, j in program:
@@ -155,7 +156,9 @@ def _graph_fns(engine: GraphEngine) -> dict[str, Any]:
     }
 
 
-def w1_graph(engine: GraphEngine, leaves: list[float], program: Program) -> tuple[float, float, Any]:
+def w1_graph(
+    engine: GraphEngine, leaves: list[float], program: Program
+) -> tuple[float, float, Any]:
     """One build and one backward of the W1 graph: ``(build s, backward s, (root, leaf grads))``."""
     compiled = _compile(program, _graph_fns(engine))
     gc.collect()
@@ -222,7 +225,9 @@ def moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, 
     return x, y
 
 
-def _initial_weights(nin: int, nouts: list[int], seed: int) -> list[list[tuple[list[float], float]]]:
+def _initial_weights(
+    nin: int, nouts: list[int], seed: int
+) -> list[list[tuple[list[float], float]]]:
     """micrograd's initialisation order: per neuron, its weights uniform in [-1, 1], bias 0."""
     rng = random.Random(seed)
     sizes = [nin, *nouts]
@@ -265,7 +270,9 @@ def make_model(engine: GraphEngine, seed: int) -> Any:
     return PlainMLP(engine, 2, W2_SIZES, seed)
 
 
-def w2_step(engine: GraphEngine, model: Any, xs: list[list[float]], ys: list[float]) -> tuple[float, float]:
+def w2_step(
+    engine: GraphEngine, model: Any, xs: list[list[float]], ys: list[float]
+) -> tuple[float, float]:
     """One forward + backward + SGD step over the whole batch (micrograd's demo loss)."""
     params = model.parameters()
     gc.collect()
@@ -384,7 +391,7 @@ def w4_points(n: int, seed: int = 4) -> np.ndarray:
 def w4_graph(engine: GraphEngine, points: list[list[float]]) -> tuple[float, list[float]]:
     """Builds the graph and back-propagates at every point: ``(seconds, grads at point 0)``."""
     leaf, relu, backward, grad = engine.leaf, engine.relu, engine.backward, engine.grad
-    first: Optional[list[float]] = None
+    first: list[float] | None = None
     gc.collect()
     t0 = time.perf_counter()
     for point in points:
