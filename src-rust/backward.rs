@@ -19,6 +19,33 @@ thread_local! {
 
 type NodeRef = *const RefCell<Node>;
 
+/// Asks the CPU to start loading a node (both cache lines it may span). On a graph larger than
+/// the cache, the sort and the sweep wait on one node after another in random memory order;
+/// starting the loads early lets several misses overlap. A hint only: it never faults.
+#[inline(always)]
+fn prefetch(ptr: NodeRef) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = ptr.cast::<i8>();
+        // SAFETY: SSE is part of x86_64; a prefetch of any address is harmless.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}
+
+/// Prefetches every operand of `node`.
+#[inline(always)]
+fn prefetch_operands(node: &Node) {
+    for v in node.prev.as_slice() {
+        prefetch(std::rc::Rc::as_ptr(&v.0));
+    }
+}
+
 #[derive(Default)]
 struct Scratch {
     order: Vec<NodeRef>,
@@ -40,6 +67,7 @@ fn topo_into(
 ) {
     let epoch = EPOCH.fetch_add(1, Ordering::Relaxed) + 1;
     root.borrow_mut().mark = epoch;
+    prefetch_operands(&root.borrow());
     stack.push((std::rc::Rc::as_ptr(&root.0), 0));
     while let Some(top) = stack.last_mut() {
         // SAFETY: see above; `root` outlives this function call.
@@ -54,6 +82,7 @@ fn topo_into(
                     saved.push(std::mem::replace(&mut child_node.grad, 0.0));
                     order.push(ptr);
                 } else {
+                    prefetch_operands(&child_node);
                     stack.push((ptr, 0));
                 }
             }
@@ -120,7 +149,15 @@ impl Value {
         // functions only change grads, never operand lists.
         self.borrow_mut().grad = 1.0;
         let mut outcome = Ok(());
-        for (&p, &s) in order.iter().rev().zip(saved.iter().rev()) {
+        // Load ahead: the node AHEAD steps on, and the operands of the one half as far on.
+        const AHEAD: usize = 8;
+        for (k, (&p, &s)) in order.iter().zip(saved.iter()).enumerate().rev() {
+            if k >= AHEAD {
+                prefetch(order[k - AHEAD]);
+            }
+            if k >= AHEAD / 2 {
+                prefetch_operands(&unsafe { &*order[k - AHEAD / 2] }.borrow());
+            }
             let cell = unsafe { &*p };
             let node = cell.borrow();
             // Every user of this node has run: its grad is its final adjoint.

@@ -1,0 +1,180 @@
+"""The engines compared: how each one makes a leaf, applies an op and runs a backward pass.
+
+Graph engines (ferrograd, its reference engine, micrograd, PyTorch scalar tensors) share one
+shape, :class:`GraphEngine`: a leaf constructor, ops through Python's operators and a few named
+functions, ``backward(root)`` and ``grad(leaf)``. HIPS autograd differentiates functions rather
+than graphs, so the workloads call it through its own entry points (see ``workloads.py``).
+An engine that is not installed is reported with the reason instead of a number.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+Fn = Callable[..., Any]
+
+
+@dataclass
+class GraphEngine:
+    """A scalar engine that builds a graph of nodes and back-propagates from a root."""
+
+    name: str
+    leaf: Fn
+    relu: Fn
+    tanh: Fn | None
+    exp: Fn | None
+    backward: Fn
+    grad: Fn
+    data: Fn
+    #: ``dot(ws, xs)`` as one fused node, or None: the engine sums products one node at a time.
+    dot: Fn | None = None
+    #: ``sum(values)`` as one fused node, or None.
+    total: Fn | None = None
+    #: Builds ``MLP(2, [16, 16, 1])`` its own way, or None to use the benchmark's plain MLP.
+    mlp: Fn | None = None
+    #: Sets the parameters' grads to zero before a backward pass.
+    zero: Fn = field(default=lambda params: _zero(params))
+    #: One plain gradient-descent update of the parameters.
+    sgd: Fn = field(default=lambda params, lr: _sgd(params, lr))
+
+
+def _zero(params: list[Any]) -> None:
+    for p in params:
+        p.grad = 0.0
+
+
+def _sgd(params: list[Any], lr: float) -> None:
+    for p in params:
+        p.data -= lr * p.grad
+
+
+@dataclass
+class Missing:
+    """An engine that could not be loaded, and why."""
+
+    name: str
+    reason: str
+
+
+def _ferrograd() -> GraphEngine:
+    import ferrograd
+
+    return GraphEngine(
+        name="ferrograd",
+        leaf=ferrograd.Value,
+        relu=ferrograd.Value.relu,
+        tanh=ferrograd.Value.tanh,
+        exp=ferrograd.Value.exp,
+        backward=ferrograd.Value.backward,
+        grad=lambda v: v.grad,
+        data=lambda v: v.data,
+        dot=ferrograd.dot,
+        total=ferrograd.sum,
+    )
+
+
+def _reference() -> GraphEngine:
+    from ferrograd import reference
+
+    return GraphEngine(
+        name="ferrograd.reference",
+        leaf=reference.Value,
+        relu=reference.Value.relu,
+        tanh=reference.Value.tanh,
+        exp=reference.Value.exp,
+        backward=reference.Value.backward,
+        grad=lambda v: v.grad,
+        data=lambda v: v.data,
+        dot=getattr(reference, "dot", None),
+        total=getattr(reference, "sum", None),
+    )
+
+
+def _micrograd() -> GraphEngine:
+    from micrograd import nn
+    from micrograd.engine import Value
+
+    return GraphEngine(
+        name="micrograd",
+        leaf=Value,
+        relu=Value.relu,
+        tanh=None,
+        exp=None,
+        backward=Value.backward,
+        grad=lambda v: v.grad,
+        data=lambda v: v.data,
+        mlp=lambda nin, nouts: _MicrogradMLP(nn.MLP(nin, nouts)),
+    )
+
+
+class _MicrogradMLP:
+    """micrograd's own ``nn.MLP``, seen through the benchmark's model interface."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def __call__(self, x: Any) -> Any:
+        return self.model(x)
+
+    def parameters(self) -> list[Any]:
+        return self.model.parameters()
+
+
+def _torch() -> GraphEngine:
+    import torch
+
+    torch.set_num_threads(1)
+
+    def leaf(x: float) -> Any:
+        return torch.tensor(float(x), dtype=torch.float64, requires_grad=True)
+
+    def zero(params: list[Any]) -> None:
+        for p in params:
+            p.grad = None
+
+    def sgd(params: list[Any], lr: float) -> None:
+        with torch.no_grad():
+            for p in params:
+                p -= lr * p.grad
+
+    return GraphEngine(
+        name="torch (scalar tensors)",
+        leaf=leaf,
+        relu=torch.relu,
+        tanh=torch.tanh,
+        exp=torch.exp,
+        backward=lambda r: r.backward(),
+        grad=lambda v: 0.0 if v.grad is None else v.grad.item(),
+        data=lambda v: v.item(),
+        zero=zero,
+        sgd=sgd,
+    )
+
+
+def graph_engines() -> list[GraphEngine | Missing]:
+    """Every graph engine, in table order; a missing one as :class:`Missing`."""
+    out: list[GraphEngine | Missing] = []
+    makers: list[tuple[str, str, Callable[[], GraphEngine]]] = [
+        ("ferrograd", "ferrograd", _ferrograd),
+        ("ferrograd.reference", "ferrograd.reference", _reference),
+        ("micrograd", "micrograd", _micrograd),
+        ("torch (scalar tensors)", "torch", _torch),
+    ]
+    for name, module, make in makers:
+        try:
+            if importlib.util.find_spec(module) is None:
+                out.append(Missing(name, f"{module} is not installed"))
+                continue
+            out.append(make())
+        except ImportError as err:
+            out.append(Missing(name, f"import failed: {err}"))
+    return out
+
+
+def autograd_available() -> str | None:
+    """None when HIPS autograd can be imported, else the reason it cannot."""
+    if importlib.util.find_spec("autograd") is None:
+        return "autograd is not installed"
+    return None

@@ -1,0 +1,492 @@
+"""ferrograd against its peers, side by side in one run: ``python benchmarks/run.py [--quick]``.
+
+Workloads (see workloads.py):
+  W1  a seeded random graph of op nodes: ns per node to build, and to back-propagate
+  W2  a training step of MLP(2, [16, 16, 1]) on 100 moons points: ms per step
+  W3  a chain x = tanh(0.9 x + 0.1), depth counted in op nodes, each depth in a fresh process:
+      ns per node and peak bytes per node, or how the engine failed
+  W4  a 10-input function with its gradient at many points: us per point
+Every figure is the median of at least five repetitions; "vs micrograd" is micrograd's time
+divided by the engine's (above 1 is faster). Results also go to benchmarks/results.json.
+The pure-Rust rows come from ``cargo run --release --example bench_core`` (benchmarks/core.rs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import workloads as wl
+from engines import GraphEngine, Missing, autograd_available, graph_engines
+
+MICROGRAD = "micrograd"
+AUTOGRAD = "autograd"
+
+
+def config(quick: bool) -> dict[str, Any]:
+    """Sizes for a full run, or for a quick one (a few minutes in all)."""
+    if quick:
+        return {
+            "repeats": 5,
+            "w1_nodes": 20_000,
+            "w1_leaves": 200,
+            "w2_steps": 5,
+            "w3_depths": [1_000, 10_000, 100_000, 1_000_000],
+            "w3_time_budget_s": 15.0,
+            "w4_points": 1_000,
+        }
+    return {
+        "repeats": 5,
+        "w1_nodes": 100_000,
+        "w1_leaves": 1_000,
+        "w2_steps": 5,
+        "w3_depths": [1_000, 10_000, 100_000, 1_000_000, 10_000_000],
+        "w3_time_budget_s": 300.0,
+        "w4_points": 10_000,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Printing
+# ---------------------------------------------------------------------------------------------
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    if x >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def ratio_text(base: float | None, x: float | None) -> str:
+    if base is None or x is None or x <= 0:
+        return "-"
+    r = base / x
+    return f"{r:,.0f}x" if r >= 100 else f"{r:.3g}x"
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print(
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths))
+        )
+    )
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+            )
+        )
+
+
+def agree(a: list[float], b: list[float], tol: float = 1e-9) -> bool:
+    return len(a) == len(b) and all(
+        abs(x - y) <= tol * max(1.0, abs(x), abs(y)) for x, y in zip(a, b)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads
+# ---------------------------------------------------------------------------------------------
+
+
+def run_w1(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for variant, ops in (("basic", wl.W1_OPS), ("tanh_exp", wl.W1_OPS_TRANSCENDENTAL)):
+        leaves, program, root = wl.random_graph(cfg["w1_nodes"], ops, cfg["w1_leaves"])
+        n = len(program)
+        rows: dict[str, Any] = {}
+        runners: list[tuple[str, Any]] = []
+        for e in engines:
+            if variant == "tanh_exp" and (e.tanh is None or e.exp is None):
+                rows[e.name] = {"skipped": "no tanh/exp"}
+                continue
+            runners.append((e.name, lambda e=e, lv=leaves, pr=program: wl.w1_graph(e, lv, pr)))
+        if autograd_ok:
+            runners.append((AUTOGRAD, lambda lv=leaves, pr=program: wl.w1_autograd(lv, pr)))
+        check: list[float] | None = None
+        for name, once in runners:
+            print(f"  W1 {variant}: {name} ...", file=sys.stderr, flush=True)
+            builds, backs = [], []
+            for _ in range(cfg["repeats"]):
+                b, k, (value, grads) = once()
+                builds.append(b)
+                backs.append(k)
+            if check is None:
+                check = grads
+            rows[name] = {
+                "build_ns_per_node": statistics.median(builds) / n * 1e9,
+                "backward_ns_per_node": statistics.median(backs) / n * 1e9,
+                "total_ns_per_node": statistics.median(b + k for b, k in zip(builds, backs))
+                / n
+                * 1e9,
+                "root_matches": abs(value - root) <= 1e-9 * max(1.0, abs(root)),
+                "grads_match_first_engine": agree(check, grads),
+            }
+        out[variant] = {"nodes": n, "ops": list(ops), "engines": rows}
+    return out
+
+
+def run_w2(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -> dict[str, Any]:
+    x, y = wl.moons()
+    xs, ys = x.tolist(), y.tolist()
+    rows: dict[str, Any] = {}
+    for e in engines:
+        print(f"  W2: {e.name} ...", file=sys.stderr, flush=True)
+        model = wl.make_model(e, seed=1337)
+        times, losses = [], []
+        for _ in range(cfg["w2_steps"]):
+            t, loss = wl.w2_step(e, model, xs, ys)
+            times.append(t)
+            losses.append(loss)
+        rows[e.name] = {
+            "ms_per_step": statistics.median(times) * 1e3,
+            "first_loss": losses[0],
+            "fused_ops": e.dot is not None,
+        }
+    if autograd_ok:
+        print("  W2: autograd ...", file=sys.stderr, flush=True)
+        times, first = wl.w2_autograd(x, y, 1337, cfg["w2_steps"])
+        rows[AUTOGRAD + " (numpy matrices)"] = {
+            "ms_per_step": statistics.median(times) * 1e3,
+            "first_loss": first,
+        }
+    return {"points": len(xs), "engines": rows}
+
+
+def _rss_kib(field: str) -> int | None:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process from /proc, in KiB; None elsewhere."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Starts the peak-RSS count afresh (Linux: writing 5 to clear_refs), so imports don't count."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def w3_child(name: str, depth: int) -> None:
+    """Runs one chain in this (fresh) process and prints one JSON line."""
+    try:
+        if name == AUTOGRAD:
+            import autograd  # noqa: F401  (imported before the baseline is taken)
+
+            def run() -> tuple[float, float, float]:
+                return wl.w3_autograd(depth)
+        else:
+            (engine,) = [
+                e for e in graph_engines() if isinstance(e, GraphEngine) and e.name == name
+            ]
+
+            def run() -> tuple[float, float, float]:
+                return wl.w3_chain(engine, depth)
+
+        fresh = _reset_peak_rss()
+        before = _rss_kib("VmRSS") if fresh else None
+        if before is None:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        build, back, dx = run()
+        peak = _rss_kib("VmHWM") if fresh else None
+        if peak is None:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result = {"build_s": build, "backward_s": back, "dx": dx, "peak_kib": peak - before}
+        print(json.dumps(result))
+    except (RecursionError, MemoryError) as err:
+        print(json.dumps({"failure": type(err).__name__}))
+    sys.stdout.flush()
+    os._exit(0)  # skip freeing a huge graph: the parent only needs the line above
+
+
+def run_w3(names: list[str], cfg: dict[str, Any], mem_budget: float) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    budget = cfg["w3_time_budget_s"]
+    for name in names:
+        rows[name] = {}
+        last: dict[str, Any] | None = None
+        for depth in cfg["w3_depths"]:
+            print(f"  W3: {name} depth {depth:,} ...", file=sys.stderr, flush=True)
+            nodes = depth // 3 * 3
+            if last is not None and "failure" in last:
+                rows[name][str(depth)] = {"failure": last["failure"], "not_run": True}
+                continue
+            if last is not None:
+                growth = depth / last["nodes"]
+                t_pred = (last["build_s"] + last["backward_s"]) * growth
+                mem_pred = last["bytes_per_node"] * nodes
+                if t_pred > budget:
+                    rows[name][str(depth)] = {"skipped": f"~{t_pred:.0f} s > {budget:.0f} s budget"}
+                    continue
+                if mem_pred > mem_budget:
+                    rows[name][str(depth)] = {
+                        "skipped": f"~{mem_pred / 1e9:.1f} GB > memory budget"
+                    }
+                    continue
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--w3-child", name, str(depth)]
+            t0 = time.perf_counter()
+            try:
+                proc = subprocess.run(
+                    cmd, capture_output=True, text=True, check=False, timeout=budget * 1.5 + 30
+                )
+            except subprocess.TimeoutExpired:
+                res: dict[str, Any] = {"failure": "timeout"}
+            else:
+                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+                if lines:
+                    res = json.loads(lines[-1])
+                elif proc.returncode < 0:
+                    res = {"failure": f"killed by signal {-proc.returncode}"}
+                else:
+                    tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+                    res = {"failure": f"exit {proc.returncode}: {tail[0][:80]}"}
+            res["wall_s"] = time.perf_counter() - t0
+            if "failure" not in res:
+                res["nodes"] = nodes
+                res["ns_per_node"] = (res["build_s"] + res["backward_s"]) / nodes * 1e9
+                res["bytes_per_node"] = res["peak_kib"] * 1024 / nodes
+            rows[name][str(depth)] = res
+            last = res
+    return {"depths": cfg["w3_depths"], "engines": rows}
+
+
+def run_w4(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -> dict[str, Any]:
+    points = wl.w4_points(cfg["w4_points"])
+    rows_list = points.tolist()
+    runners: list[tuple[str, Any]] = [
+        (e.name, lambda e=e: wl.w4_graph(e, rows_list)) for e in engines
+    ]
+    if autograd_ok:
+        runners.append((AUTOGRAD + " (grad of a numpy function)", lambda: wl.w4_autograd(points)))
+    # Compiled-tape rows: the graph recorded once, then re-run in Rust.
+    runners.append(("ferrograd.compile: tape.grad per point", lambda: wl.w4_tape_per_point(points)))
+    runners.append(("ferrograd.compile: tape.grad_batch", lambda: wl.w4_tape_batch(points)))
+    rows: dict[str, Any] = {}
+    check: list[float] | None = None
+    for name, once in runners:
+        print(f"  W4: {name} ...", file=sys.stderr, flush=True)
+        times = []
+        for _ in range(cfg["repeats"]):
+            t, grads = once()
+            times.append(t)
+        check = grads if check is None else check
+        rows[name] = {
+            "us_per_point": statistics.median(times) / len(rows_list) * 1e6,
+            "grads_match_first_engine": agree(check, grads),
+        }
+    return {"points": len(rows_list), "engines": rows}
+
+
+def run_rust(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The core without Python (benchmarks/core.rs): W1 and W3 next to a flat arena tape."""
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        return {"skipped": "cargo not found"}
+    print("  Rust core: cargo run --release --example bench_core ...", file=sys.stderr, flush=True)
+    cmd = [
+        cargo, "run", "--quiet", "--release", "--example", "bench_core", "--",
+        "--nodes", str(cfg["w1_nodes"]), "--leaves", str(cfg["w1_leaves"]),
+        "--repeats", str(cfg["repeats"]), "--chain", str(max(cfg["w3_depths"])),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=HERE.parent)
+    if proc.returncode != 0:
+        return {"skipped": f"cargo failed: {proc.stderr.strip()[-200:]}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+
+
+def report(results: dict[str, Any], missing: list[Missing]) -> None:
+    w1 = results.get("w1")
+    rust = results.get("rust", {})
+    if w1:
+        for variant, label in (("basic", "add sub mul pow relu"), ("tanh_exp", "+ tanh exp")):
+            data = w1[variant]
+            rows = data["engines"]
+            base = rows.get(MICROGRAD, {})
+            table = []
+            for name, r in rows.items():
+                if "skipped" in r:
+                    table.append([name, r["skipped"], "", "", "", "", ""])
+                    continue
+                table.append([
+                    name, fmt(r["build_ns_per_node"]), fmt(r["backward_ns_per_node"]),
+                    fmt(r["total_ns_per_node"]),
+                    ratio_text(base.get("build_ns_per_node"), r["build_ns_per_node"]),
+                    ratio_text(base.get("backward_ns_per_node"), r["backward_ns_per_node"]),
+                    ratio_text(base.get("total_ns_per_node"), r["total_ns_per_node"]),
+                ])  # fmt: skip
+            for key, name in (
+                ("core", "ferrograd core, Rust only"),
+                ("arena", "flat arena tape, Rust"),
+            ):
+                r = rust.get("w1", {}).get(variant, {}).get(key)
+                if r:
+                    total = r["build_ns_per_node"] + r["backward_ns_per_node"]
+                    table.append([
+                        name, fmt(r["build_ns_per_node"]), fmt(r["backward_ns_per_node"]),
+                        fmt(total), "", "", "",
+                    ])  # fmt: skip
+            print_table(
+                f"W1 random graph, {data['nodes']:,} nodes ({label}): ns per node",
+                ["engine", "build", "backward", "total", "build vs mg", "bwd vs mg", "total vs mg"],
+                table,
+            )
+    w2 = results.get("w2")
+    if w2:
+        rows = w2["engines"]
+        base = rows.get(MICROGRAD, {}).get("ms_per_step")
+        table = [
+            [
+                name,
+                fmt(r["ms_per_step"]),
+                ratio_text(base, r["ms_per_step"]),
+                f"{r['first_loss']:.6f}",
+            ]
+            for name, r in rows.items()
+        ]
+        print_table(
+            f"W2 MLP(2, [16, 16, 1]) training step on {w2['points']} moons points",
+            ["engine", "ms/step", "vs micrograd", "loss at step 1"],
+            table,
+        )
+    w3 = results.get("w3")
+    if w3:
+        depths = [str(d) for d in w3["depths"]]
+        table = []
+        for name, per in w3["engines"].items():
+            cells = [name]
+            for d in depths:
+                r = per.get(d, {})
+                if "failure" in r:
+                    cells.append(
+                        ("(" if r.get("not_run") else "")
+                        + r["failure"]
+                        + (")" if r.get("not_run") else "")
+                    )
+                elif "skipped" in r:
+                    cells.append("skipped " + r["skipped"])
+                elif r:
+                    cells.append(f"{fmt(r['ns_per_node'])} ns, {fmt(r['bytes_per_node'])} B")
+                else:
+                    cells.append("-")
+            table.append(cells)
+        chain = rust.get("w3")
+        if chain:
+            cells = ["ferrograd core, Rust only"] + ["" for _ in depths]
+            cells[-1] = (
+                f"{fmt(chain['ns_per_node'])} ns, {fmt(chain['bytes_per_node'])} B"
+                f" ({chain['nodes']:,} tanh nodes)"
+            )
+            table.append(cells)
+        print_table(
+            "W3 chain x = tanh(0.9 x + 0.1), depth in op nodes: ns per node, peak bytes per node "
+            "(micrograd: relu, it has no tanh)",
+            ["engine", *[f"{int(d):,}" for d in depths]],
+            table,
+        )
+    w4 = results.get("w4")
+    if w4:
+        rows = w4["engines"]
+        base = rows.get(MICROGRAD, {}).get("us_per_point")
+        table = [
+            [name, fmt(r["us_per_point"]), ratio_text(base, r["us_per_point"]),
+             "yes" if r["grads_match_first_engine"] else "NO"]
+            for name, r in rows.items()
+        ]  # fmt: skip
+        print_table(
+            f"W4 f of 10 inputs with its gradient at {w4['points']:,} points",
+            ["engine", "us/point", "vs micrograd", "grads agree"],
+            table,
+        )
+    for m in missing:
+        print(f"\nnot measured: {m.name} ({m.reason})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, a few minutes in all")
+    parser.add_argument("--only", default="w1,w2,w3,w4,rust", help="comma-separated subset")
+    parser.add_argument("--out", default=str(HERE / "results.json"), help="where the JSON goes")
+    parser.add_argument(
+        "--mem-budget-gb", type=float, default=4.0, help="W3 skips depths predicted to need more"
+    )
+    parser.add_argument("--w3-child", nargs=2, metavar=("ENGINE", "DEPTH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.w3_child:
+        w3_child(args.w3_child[0], int(args.w3_child[1]))
+        return
+
+    cfg = config(args.quick)
+    only = set(args.only.split(","))
+    loaded = graph_engines()
+    engines = [e for e in loaded if isinstance(e, GraphEngine)]
+    missing = [e for e in loaded if isinstance(e, Missing)]
+    autograd_reason = autograd_available()
+    if autograd_reason:
+        missing.append(Missing(AUTOGRAD, autograd_reason))
+
+    import ferrograd
+
+    results: dict[str, Any] = {
+        "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
+        "config": cfg,
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+        },
+        "versions": {"ferrograd": ferrograd.__version__},
+    }
+    t0 = time.perf_counter()
+    if "w1" in only:
+        results["w1"] = run_w1(engines, cfg, autograd_reason is None)
+    if "w2" in only:
+        results["w2"] = run_w2(engines, cfg, autograd_reason is None)
+    if "w3" in only:
+        names = [e.name for e in engines] + ([AUTOGRAD] if autograd_reason is None else [])
+        results["w3"] = run_w3(names, cfg, args.mem_budget_gb * 1e9)
+    if "w4" in only:
+        results["w4"] = run_w4(engines, cfg, autograd_reason is None)
+    if "rust" in only:
+        results["rust"] = run_rust(cfg)
+    results["seconds"] = time.perf_counter() - t0
+    report(results, missing)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\n{results['seconds']:.0f} s; results in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
