@@ -60,6 +60,7 @@ class Missing:
 
 def _ferrograd() -> GraphEngine:
     import ferrograd
+    from ferrograd import nn
 
     return GraphEngine(
         name="ferrograd",
@@ -72,11 +73,14 @@ def _ferrograd() -> GraphEngine:
         data=lambda v: v.data,
         dot=ferrograd.dot,
         total=ferrograd.sum,
+        # ferrograd.nn without a seed draws from the global `random` as micrograd does, so the
+        # benchmark's `random.seed` gives every engine the same initial weights.
+        mlp=lambda nin, nouts: nn.MLP(nin, nouts),
     )
 
 
 def _reference() -> GraphEngine:
-    from ferrograd import reference
+    from ferrograd import nn, reference
 
     return GraphEngine(
         name="ferrograd.reference",
@@ -87,8 +91,9 @@ def _reference() -> GraphEngine:
         backward=reference.Value.backward,
         grad=lambda v: v.grad,
         data=lambda v: v.data,
-        dot=getattr(reference, "dot", None),
-        total=getattr(reference, "sum", None),
+        dot=reference.dot,
+        total=reference.sum,
+        mlp=lambda nin, nouts: nn.MLP(nin, nouts, engine="reference"),
     )
 
 

@@ -212,17 +212,10 @@ W2_LR = 0.05
 
 
 def moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Two interleaved half circles with Gaussian noise; labels -1 and +1."""
-    rng = np.random.default_rng(seed)
-    n_out = n // 2
-    n_in = n - n_out
-    t_out = np.linspace(0.0, np.pi, n_out)
-    t_in = np.linspace(0.0, np.pi, n_in)
-    outer = np.stack([np.cos(t_out), np.sin(t_out)], axis=1)
-    inner = np.stack([1.0 - np.cos(t_in), 0.5 - np.sin(t_in)], axis=1)
-    x = np.vstack([outer, inner]) + rng.normal(scale=noise, size=(n, 2))
-    y = np.concatenate([-np.ones(n_out), np.ones(n_in)])
-    return x, y
+    """The demo's two-moons data (``ferrograd.datasets.make_moons``); labels -1 and +1."""
+    from ferrograd.datasets import make_moons
+
+    return make_moons(n, noise=noise, seed=seed)
 
 
 def _initial_weights(
