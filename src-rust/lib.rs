@@ -31,3 +31,8 @@ pub use value::{Node, Operands, Value};
 
 #[cfg(feature = "python")]
 mod python;
+
+/// The README's Rust example, compiled and run by `cargo test` so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
