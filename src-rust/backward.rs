@@ -207,6 +207,7 @@ impl Value {
 
 #[cfg(test)]
 mod tests {
+    use super::{Scratch, SCRATCH};
     use crate::Value;
 
     #[test]
@@ -252,6 +253,44 @@ mod tests {
         y.backward();
         assert_eq!(unrelated.grad(), 7.0);
         assert_eq!(x.grad(), 2.0);
+    }
+
+    #[test]
+    fn set_aside_grads_are_added_back_under_ieee_rules() {
+        // x's adjoint is 0.0 + -0.0 = +0.0, and +0.0 + -0.0 is +0.0: a grad of -0.0 set aside
+        // comes back as +0.0, as in the reference engine, which adds every grad back.
+        for (before, after) in [(0.0, 0.0), (-0.0, 0.0), (5.0, 5.0)] {
+            let x = Value::new(2.0);
+            x.set_grad(before);
+            let y = &x * -0.0;
+            y.backward();
+            assert_eq!(
+                x.grad().to_bits(),
+                f64::to_bits(after),
+                "grad before {before:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn scratch_shrinks_after_a_big_sweep() {
+        let x = Value::new(0.5);
+        let mut y = x.clone();
+        for _ in 0..(1 << 20) {
+            y = y.sin();
+        }
+        x.set_grad(1.0);
+        y.backward();
+        SCRATCH.with(|s| {
+            let s = s.borrow();
+            for cap in [
+                s.order.capacity(),
+                s.stack.capacity(),
+                s.set_aside.capacity(),
+            ] {
+                assert!(cap <= Scratch::KEEP, "kept {cap} entries");
+            }
+        });
     }
 
     #[test]
