@@ -42,10 +42,10 @@ pub struct Anomaly {
 
 impl Anomaly {
     fn describe(node: &Node, label: String, pass: Pass, output: f64) -> Anomaly {
-        let operands = node.prev.as_slice();
+        let operands = node.operands();
         Anomaly {
             pass,
-            op: node.op.name,
+            op: node.op().name,
             label,
             output,
             inputs: operands.iter().map(|v| (v.label(), v.grad())).collect(),
@@ -55,28 +55,24 @@ impl Anomaly {
 
     /// `Err` when `z`'s forward value is NaN or inf.
     pub fn check_forward(z: &Value) -> Result<(), Anomaly> {
-        let node = z.borrow();
-        if node.data.is_finite() {
+        let node = z.node();
+        if node.data().is_finite() {
             return Ok(());
         }
         Err(Anomaly::describe(
-            &node,
+            node,
             z.label(),
             Pass::Forward,
-            node.data,
+            node.data(),
         ))
     }
 
     /// `Err` when the backward of `z` just left a NaN or inf in an operand's grad.
     pub(crate) fn check_backward(z: &Node) -> Result<(), Anomaly> {
-        if z.prev.as_slice().iter().all(|v| v.grad().is_finite()) {
+        if z.operands().iter().all(|v| v.grad().is_finite()) {
             return Ok(());
         }
-        let label = z
-            .extra
-            .as_ref()
-            .map_or_else(String::new, |e| e.label.clone());
-        Err(Anomaly::describe(z, label, Pass::Backward, z.grad))
+        Err(Anomaly::describe(z, z.label(), Pass::Backward, z.grad()))
     }
 }
 

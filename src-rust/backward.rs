@@ -1,15 +1,17 @@
 //! Topological order (iterative) and the reverse sweep.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::anomaly::Anomaly;
-use crate::value::{Node, Operands, Value};
+use crate::ops::OPS;
+use crate::value::{Node, Operands, Value, CODE_MASK, EPOCH_SHIFT, SET_ASIDE};
 
-/// Numbers each topological sort; a node whose `mark` equals the current number has been
-/// reached by this sort, so no hash set is needed. One count for the whole process: a graph
-/// built on one thread may be swept on another (the Python bindings allow it under the GIL),
-/// and two sorts must never share a number.
+/// Numbers each topological sort; a node whose tag holds the current number has been reached
+/// by this sort, so no hash set is needed. One count for the whole process: a graph built on
+/// one thread may be swept on another (the Python bindings allow it under the GIL), and two
+/// sorts must never share a number.
 static EPOCH: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
@@ -17,7 +19,7 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-type NodeRef = *const RefCell<Node>;
+type NodeRef = *const Node;
 
 /// Asks the CPU to start loading a node (both cache lines it may span). On a graph larger than
 /// the cache, the sort and the sweep wait on one node after another in random memory order;
@@ -31,7 +33,8 @@ fn prefetch(ptr: NodeRef) {
         // SAFETY: SSE is part of x86_64; a prefetch of any address is harmless.
         unsafe {
             _mm_prefetch::<_MM_HINT_T0>(p);
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+            // The last byte of the operands, the end of what the sort and the sweep read.
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(47));
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -41,59 +44,85 @@ fn prefetch(ptr: NodeRef) {
 /// Prefetches every operand of `node`.
 #[inline(always)]
 fn prefetch_operands(node: &Node) {
-    for v in node.prev.as_slice() {
-        prefetch(std::rc::Rc::as_ptr(&v.0));
+    for v in node.operands() {
+        prefetch(Rc::as_ptr(&v.0));
     }
 }
 
+/// What the sort and the sweep need besides the nodes themselves: 8 bytes per node in the
+/// order, 8 per node on the stack, and 16 per node whose grad was not +0.0 before the sweep
+/// (a fresh graph has none).
 #[derive(Default)]
 struct Scratch {
     order: Vec<NodeRef>,
-    stack: Vec<(NodeRef, usize)>,
-    saved: Vec<f64>,
+    stack: Vec<NodeRef>,
+    set_aside: Vec<(NodeRef, f64)>,
+}
+
+impl Scratch {
+    /// Entries kept per buffer between sweeps: a training loop reuses them, while one huge
+    /// sweep does not pin its buffers for the rest of the thread's life.
+    const KEEP: usize = 1 << 18;
+
+    fn clear(&mut self) {
+        self.order.clear();
+        self.stack.clear();
+        self.set_aside.clear();
+        self.order.shrink_to(Self::KEEP);
+        self.stack.shrink_to(Self::KEEP);
+        self.set_aside.shrink_to(Self::KEEP);
+    }
 }
 
 /// Appends to `order` every node `root` depends on, operands before the nodes that use them,
-/// each once, with an explicit stack instead of recursion. Each node's grad is moved to `saved`
-/// (same index) and zeroed as it joins the order, so the sweep starts from fresh adjoints.
+/// each once, with an explicit stack instead of recursion. Each node's grad is zeroed when the
+/// sort reaches it, so the sweep starts from fresh adjoints; a grad that was not +0.0 goes to
+/// `set_aside` first, and the node's tag gets the `SET_ASIDE` bit.
 ///
-/// The pointers stay valid while `root` is alive and no operand list changes: every node in
-/// the order is owned, directly or through operands, by `root`.
-fn topo_into(
-    root: &Value,
-    order: &mut Vec<NodeRef>,
-    saved: &mut Vec<f64>,
-    stack: &mut Vec<(NodeRef, usize)>,
-) {
+/// While a node is on the stack its grad holds, as raw bits, the index of the next operand to
+/// visit: the stack needs only the node's address.
+///
+/// The pointers stay valid while `root` is alive: every node in the order is owned, directly
+/// or through operands, by `root`, and operands never change while a node is shared.
+fn topo_into(root: &Value, s: &mut Scratch) {
     let epoch = EPOCH.fetch_add(1, Ordering::Relaxed) + 1;
-    root.borrow_mut().mark = epoch;
-    prefetch_operands(&root.borrow());
-    stack.push((std::rc::Rc::as_ptr(&root.0), 0));
-    while let Some(top) = stack.last_mut() {
+    assert!(
+        epoch < 1 << (64 - EPOCH_SHIFT),
+        "topological sort count overflowed"
+    );
+    let mark = epoch << EPOCH_SHIFT;
+    let visit = |node: &Node, ptr: NodeRef, s: &mut Scratch| {
+        let grad = node.grad.get();
+        let mut tag = mark | (node.tag.get() & CODE_MASK);
+        if grad.to_bits() != 0 {
+            s.set_aside.push((ptr, grad));
+            tag |= SET_ASIDE;
+        }
+        node.tag.set(tag);
+        // A zero grad, and operand index 0 for a node that goes on the stack.
+        node.grad.set(0.0);
+        if matches!(node.prev, Operands::Leaf) {
+            s.order.push(ptr);
+        } else {
+            prefetch_operands(node);
+            s.stack.push(ptr);
+        }
+    };
+    visit(root.node(), Rc::as_ptr(&root.0), s);
+    while let Some(&top) = s.stack.last() {
         // SAFETY: see above; `root` outlives this function call.
-        let node = unsafe { &*top.0 }.borrow();
-        if let Some(child) = node.prev.as_slice().get(top.1) {
-            top.1 += 1;
-            let mut child_node = child.borrow_mut();
-            if child_node.mark != epoch {
-                child_node.mark = epoch;
-                let ptr = std::rc::Rc::as_ptr(&child.0);
-                if matches!(child_node.prev, Operands::Leaf) {
-                    saved.push(std::mem::replace(&mut child_node.grad, 0.0));
-                    order.push(ptr);
-                } else {
-                    prefetch_operands(&child_node);
-                    stack.push((ptr, 0));
-                }
+        let node = unsafe { &*top };
+        let next = node.grad.get().to_bits();
+        if let Some(child) = node.operands().get(next as usize) {
+            node.grad.set(f64::from_bits(next + 1));
+            let child_node = child.node();
+            if child_node.tag.get() >> EPOCH_SHIFT != epoch {
+                visit(child_node, Rc::as_ptr(&child.0), s);
             }
         } else {
-            let ptr = top.0;
-            drop(node);
-            stack.pop();
-            // SAFETY: as above.
-            let mut node = unsafe { &*ptr }.borrow_mut();
-            saved.push(std::mem::replace(&mut node.grad, 0.0));
-            order.push(ptr);
+            node.grad.set(0.0);
+            s.stack.pop();
+            s.order.push(top);
         }
     }
 }
@@ -101,20 +130,21 @@ fn topo_into(
 impl Value {
     /// Every node this one depends on, itself last, operands before their users, each once.
     pub fn topo_order(&self) -> Vec<Value> {
-        let (mut order, mut saved, mut stack) = (Vec::new(), Vec::new(), Vec::new());
-        topo_into(self, &mut order, &mut saved, &mut stack);
+        let mut scratch = Scratch::default();
+        topo_into(self, &mut scratch);
         // Put back the grads the sort set aside.
-        for (&p, &s) in order.iter().zip(&saved) {
-            // SAFETY: `self` keeps every node in `order` alive.
-            unsafe { &*p }.borrow_mut().grad = s;
+        for &(p, g) in &scratch.set_aside {
+            // SAFETY: `self` keeps every node in the order alive.
+            unsafe { &*p }.grad.set(g);
         }
-        order
+        scratch
+            .order
             .into_iter()
             .map(|ptr| {
-                // SAFETY: `self` keeps every node in `order` alive; we take a new strong count.
+                // SAFETY: `self` keeps every node in the order alive; we take a new strong count.
                 unsafe {
-                    std::rc::Rc::increment_strong_count(ptr);
-                    Value(std::rc::Rc::from_raw(ptr))
+                    Rc::increment_strong_count(ptr);
+                    Value(Rc::from_raw(ptr))
                 }
             })
             .collect()
@@ -136,40 +166,40 @@ impl Value {
 
     fn sweep(&self, check: bool) -> Result<(), Anomaly> {
         let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-        let Scratch {
-            order,
-            stack,
-            saved,
-        } = &mut scratch;
-        order.clear();
-        saved.clear();
-        topo_into(self, order, saved, stack);
+        topo_into(self, &mut scratch);
+        let order = &scratch.order;
 
         // SAFETY (all derefs below): `self` keeps every node in `order` alive, and backward
         // functions only change grads, never operand lists.
-        self.borrow_mut().grad = 1.0;
+        self.0.grad.set(1.0);
         let mut outcome = Ok(());
         // Load ahead: the node AHEAD steps on, and the operands of the one half as far on.
         const AHEAD: usize = 8;
-        for (k, (&p, &s)) in order.iter().zip(saved.iter()).enumerate().rev() {
+        for k in (0..order.len()).rev() {
             if k >= AHEAD {
                 prefetch(order[k - AHEAD]);
             }
             if k >= AHEAD / 2 {
-                prefetch_operands(&unsafe { &*order[k - AHEAD / 2] }.borrow());
+                prefetch_operands(unsafe { &*order[k - AHEAD / 2] });
             }
-            let cell = unsafe { &*p };
-            let node = cell.borrow();
+            let node = unsafe { &*order[k] };
+            let tag = node.tag.get();
             // Every user of this node has run: its grad is its final adjoint.
-            (node.op.backward)(&node);
+            (OPS[(tag & CODE_MASK) as usize].backward)(node);
             if check && outcome.is_ok() {
-                outcome = Anomaly::check_backward(&node);
+                outcome = Anomaly::check_backward(node);
             }
-            drop(node);
-            cell.borrow_mut().grad += s;
+            // Adding back the set-aside +0.0 (it turns an adjoint of -0.0 into +0.0); other
+            // set-aside grads are added below, after the sweep, to the same final adjoints.
+            if tag & SET_ASIDE == 0 {
+                node.grad.set(node.grad.get() + 0.0);
+            }
+        }
+        for &(p, g) in &scratch.set_aside {
+            unsafe { &*p }.add_grad(g);
         }
 
-        order.clear();
+        scratch.clear();
         SCRATCH.with(|s| *s.borrow_mut() = scratch);
         outcome
     }
@@ -177,6 +207,7 @@ impl Value {
 
 #[cfg(test)]
 mod tests {
+    use super::{Scratch, SCRATCH};
     use crate::Value;
 
     #[test]
@@ -222,6 +253,44 @@ mod tests {
         y.backward();
         assert_eq!(unrelated.grad(), 7.0);
         assert_eq!(x.grad(), 2.0);
+    }
+
+    #[test]
+    fn set_aside_grads_are_added_back_under_ieee_rules() {
+        // x's adjoint is 0.0 + -0.0 = +0.0, and +0.0 + -0.0 is +0.0: a grad of -0.0 set aside
+        // comes back as +0.0, as in the reference engine, which adds every grad back.
+        for (before, after) in [(0.0, 0.0), (-0.0, 0.0), (5.0, 5.0)] {
+            let x = Value::new(2.0);
+            x.set_grad(before);
+            let y = &x * -0.0;
+            y.backward();
+            assert_eq!(
+                x.grad().to_bits(),
+                f64::to_bits(after),
+                "grad before {before:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn scratch_shrinks_after_a_big_sweep() {
+        let x = Value::new(0.5);
+        let mut y = x.clone();
+        for _ in 0..(1 << 20) {
+            y = y.sin();
+        }
+        x.set_grad(1.0);
+        y.backward();
+        SCRATCH.with(|s| {
+            let s = s.borrow();
+            for cap in [
+                s.order.capacity(),
+                s.stack.capacity(),
+                s.set_aside.capacity(),
+            ] {
+                assert!(cap <= Scratch::KEEP, "kept {cap} entries");
+            }
+        });
     }
 
     #[test]

@@ -108,9 +108,9 @@ macro_rules! binary_ops {
                 code: Code::$Code,
                 backward: |node| {
                     let [x, y] = two(node);
-                    let (dx, dy) = $module::backward(x.data(), y.data(), node.data, node.grad);
-                    x.borrow_mut().grad += dx;
-                    y.borrow_mut().grad += dy;
+                    let (dx, dy) = $module::backward(x.data(), y.data(), node.data(), node.grad());
+                    x.add_grad(dx);
+                    y.add_grad(dy);
                 },
             };
         )*
@@ -238,9 +238,9 @@ macro_rules! unary_ops {
                 name: $name,
                 code: Code::$Code,
                 backward: |node| {
-                    let x = &node.prev[0];
-                    let dx = $module::backward(x.data(), node.data, node.grad, node.param());
-                    x.borrow_mut().grad += dx;
+                    let x = node.prev[0].node();
+                    let dx = $module::backward(x.data(), node.data(), node.grad(), node.param());
+                    x.add_grad(dx);
                 },
             };
         )*
@@ -344,8 +344,9 @@ pub static SUM: Op = Op {
     name: "sum",
     code: Code::Sum,
     backward: |z| {
-        for x in z.prev.as_slice() {
-            x.borrow_mut().grad += z.grad;
+        let g = z.grad();
+        for x in z.operands() {
+            x.node().add_grad(g);
         }
     },
 };
@@ -356,40 +357,46 @@ pub static DOT: Op = Op {
     name: "dot",
     code: Code::Dot,
     backward: |z| {
-        let operands = z.prev.as_slice();
+        let g = z.grad();
+        let operands = z.operands();
         let (ws, xs) = operands.split_at(operands.len() / 2);
         for (w, x) in ws.iter().zip(xs) {
+            let (w, x) = (w.node(), x.node());
             let (wd, xd) = (w.data(), x.data());
-            w.borrow_mut().grad += xd * z.grad;
-            x.borrow_mut().grad += wd * z.grad;
+            w.add_grad(xd * g);
+            x.add_grad(wd * g);
         }
     },
 };
 
+/// Every op, indexed by `Code as usize`: a node keeps only that index.
+pub(crate) static OPS: [&Op; 20] = [
+    &LEAF,
+    &ADD,
+    &SUB,
+    &MUL,
+    &DIV,
+    &POW,
+    &NEG,
+    &RELU,
+    &LEAKY_RELU,
+    &TANH,
+    &SIGMOID,
+    &EXP,
+    &LOG,
+    &SIN,
+    &COS,
+    &TAN,
+    &SQRT,
+    &ABS,
+    &SUM,
+    &DOT,
+];
+
 /// Every op by code, for rebuilding nodes from a tag.
+#[inline]
 pub fn op_for(code: Code) -> &'static Op {
-    match code {
-        Code::Leaf => &LEAF,
-        Code::Add => &ADD,
-        Code::Sub => &SUB,
-        Code::Mul => &MUL,
-        Code::Div => &DIV,
-        Code::Pow => &POW,
-        Code::Neg => &NEG,
-        Code::Relu => &RELU,
-        Code::LeakyRelu => &LEAKY_RELU,
-        Code::Tanh => &TANH,
-        Code::Sigmoid => &SIGMOID,
-        Code::Exp => &EXP,
-        Code::Log => &LOG,
-        Code::Sin => &SIN,
-        Code::Cos => &COS,
-        Code::Tan => &TAN,
-        Code::Sqrt => &SQRT,
-        Code::Abs => &ABS,
-        Code::Sum => &SUM,
-        Code::Dot => &DOT,
-    }
+    OPS[code as usize]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -516,9 +523,9 @@ impl Value {
 }
 
 #[inline]
-fn two(z: &Node) -> [&Value; 2] {
-    let operands = z.prev.as_slice();
-    [&operands[0], &operands[1]]
+fn two(z: &Node) -> [&Node; 2] {
+    let operands = z.operands();
+    [operands[0].node(), operands[1].node()]
 }
 
 #[cfg(test)]
@@ -543,6 +550,13 @@ mod tests {
                 "{name}'({p}) = {} but differences give {expected}",
                 x.grad()
             );
+        }
+    }
+
+    #[test]
+    fn op_table_is_indexed_by_code() {
+        for (i, op) in OPS.iter().enumerate() {
+            assert_eq!(op.code as usize, i, "{}", op.name);
         }
     }
 

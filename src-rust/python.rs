@@ -33,7 +33,7 @@ pub struct PyValue {
     inner: Value,
 }
 
-// SAFETY: a node's `Rc` counts and `RefCell` flags are only touched by code holding the GIL:
+// SAFETY: a node's `Rc` counts and `Cell` fields are only touched by code holding the GIL:
 // every binding below runs with it, none releases it while it holds a `Value` (the tape's
 // batch methods release it, but a `Tape` owns no nodes), and the module does not declare
 // itself free-threaded, so CPython keeps the GIL on while it is loaded. The GIL therefore

@@ -65,16 +65,16 @@ impl Value {
         let mut out = MAGIC.to_vec();
         out.extend_from_slice(&(order.len() as u64).to_le_bytes());
         for v in &order {
-            let node = v.borrow();
-            let code = CODES.iter().position(|c| *c == node.op.code).unwrap() as u8;
+            let node = v.node();
+            let code = CODES.iter().position(|c| *c == node.op().code).unwrap() as u8;
             out.push(code);
-            for x in [node.data, node.grad, node.param()] {
+            for x in [node.data(), node.grad(), node.param()] {
                 out.extend_from_slice(&x.to_le_bytes());
             }
-            let label = node.extra.as_ref().map_or("", |e| e.label.as_str());
+            let label = node.label();
             out.extend_from_slice(&(label.len() as u32).to_le_bytes());
             out.extend_from_slice(label.as_bytes());
-            let operands = node.prev.as_slice();
+            let operands = node.operands();
             out.extend_from_slice(&(operands.len() as u32).to_le_bytes());
             for o in operands {
                 out.extend_from_slice(&index[&o.id()].to_le_bytes());

@@ -518,15 +518,15 @@ impl Tape {
             if slots.contains_key(&value.id()) {
                 continue;
             }
-            let node = value.borrow();
+            let node = value.node();
             let operand = |j: usize| slots[&node.prev[j].id()];
-            let instr = match node.op.code {
-                Code::Leaf => Instr::Const(node.data),
+            let instr = match node.op().code {
+                Code::Leaf => Instr::Const(node.data()),
                 Code::Sum | Code::Dot => {
                     let start = slot(pool.len())?;
                     pool.extend(node.prev.as_slice().iter().map(|v| slots[&v.id()]));
                     let len = slot(node.prev.as_slice().len())?;
-                    if node.op.code == Code::Sum {
+                    if node.op().code == Code::Sum {
                         Instr::Sum { start, len }
                     } else {
                         Instr::Dot {
@@ -546,7 +546,6 @@ impl Tape {
                     y: operand(1),
                 },
             };
-            drop(node);
             slots.insert(value.id(), slot(instrs.len())?);
             instrs.push(instr);
         }

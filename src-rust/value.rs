@@ -1,26 +1,37 @@
 //! A node of the expression graph and `Value`, the shared handle to one.
 
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 
-use crate::ops::{Op, LEAF};
+use crate::ops::{op_for, Op, LEAF, OPS};
 
 /// One scalar in the graph: its value, its adjoint, the op that made it and that op's operands.
+///
+/// The fields that change after construction are `Cell`s, so a node needs no borrow flag: the
+/// operands never change once the node is built (only `Drop`, which has `&mut`, takes them).
+/// `Rc<Node>` is 72 bytes, which malloc serves from an 80-byte chunk.
+#[repr(C)]
 pub struct Node {
-    pub data: f64,
-    pub grad: f64,
-    /// The op's table entry: its name and its backward function.
-    pub op: &'static Op,
+    pub(crate) data: Cell<f64>,
+    pub(crate) grad: Cell<f64>,
+    /// The op's index in `OPS` (low bits) and the number of the last topological sort that
+    /// reached this node (high bits; see `backward.rs`), in one word.
+    pub(crate) tag: Cell<u64>,
     /// The operands, in operand order.
-    pub prev: Operands,
-    /// The number of the last topological sort that reached this node (see `backward.rs`).
-    pub(crate) mark: u64,
+    pub(crate) prev: Operands,
     /// What only a few nodes carry: a label, an op parameter such as leaky ReLU's slope.
-    pub(crate) extra: Option<Box<Extra>>,
+    pub(crate) extra: Cell<Option<Box<Extra>>>,
 }
 
-#[derive(Default)]
+/// The low bits of `Node::tag` that hold the op's index in `OPS`.
+pub(crate) const CODE_MASK: u64 = 0x7f;
+/// A bit of `Node::tag` the sort sets on a node whose grad it set aside (see `backward.rs`).
+pub(crate) const SET_ASIDE: u64 = 0x80;
+/// Where the sort number starts in `Node::tag`.
+pub(crate) const EPOCH_SHIFT: u32 = 8;
+
+#[derive(Default, Clone)]
 pub struct Extra {
     pub label: String,
     pub param: f64,
@@ -68,16 +79,60 @@ impl std::ops::Index<usize> for Operands {
 }
 
 impl Node {
+    #[inline]
+    pub fn data(&self) -> f64 {
+        self.data.get()
+    }
+
+    #[inline]
+    pub fn grad(&self) -> f64 {
+        self.grad.get()
+    }
+
+    /// `grad += d`: how a backward function hands an operand its share.
+    #[inline]
+    pub fn add_grad(&self, d: f64) {
+        self.grad.set(self.grad.get() + d);
+    }
+
+    /// The op's table entry.
+    #[inline]
+    pub fn op(&self) -> &'static Op {
+        OPS[(self.tag.get() & CODE_MASK) as usize]
+    }
+
+    /// The operands, in operand order.
+    #[inline]
+    pub fn operands(&self) -> &[Value] {
+        self.prev.as_slice()
+    }
+
+    /// A copy of the label and parameter, if the node has any.
+    fn extra(&self) -> Option<Extra> {
+        let extra = self.extra.take();
+        let copy = extra.as_deref().cloned();
+        self.extra.set(extra);
+        copy
+    }
+
     /// The op parameter (leaky ReLU's slope); 0.0 when the op has none.
     #[inline]
     pub fn param(&self) -> f64 {
-        self.extra.as_ref().map_or(0.0, |e| e.param)
+        let extra = self.extra.take();
+        let param = extra.as_ref().map_or(0.0, |e| e.param);
+        self.extra.set(extra);
+        param
+    }
+
+    /// The label, "" when none was set.
+    pub fn label(&self) -> String {
+        self.extra().map(|e| e.label).unwrap_or_default()
     }
 }
 
 /// A shared handle to a node. Cloning it is cheap and gives another handle to the same node.
 #[derive(Clone)]
-pub struct Value(pub(crate) Rc<RefCell<Node>>);
+pub struct Value(pub(crate) Rc<Node>);
 
 impl Value {
     /// A leaf holding `data`, with grad 0.
@@ -95,82 +150,72 @@ impl Value {
     /// A node made by `op` from `prev`, whose forward value is `data`.
     #[inline]
     pub(crate) fn from_op(op: &'static Op, data: f64, prev: Operands) -> Value {
-        Value(Rc::new(RefCell::new(Node {
-            data,
-            grad: 0.0,
-            op,
+        debug_assert!(std::ptr::eq(op_for(op.code), op));
+        Value(Rc::new(Node {
+            data: Cell::new(data),
+            grad: Cell::new(0.0),
+            tag: Cell::new(op.code as u64),
             prev,
-            mark: 0,
-            extra: None,
-        })))
+            extra: Cell::new(None),
+        }))
     }
 
+    /// The node this handle names.
     #[inline]
-    pub fn borrow(&self) -> Ref<'_, Node> {
-        self.0.borrow()
-    }
-
-    #[inline]
-    pub fn borrow_mut(&self) -> RefMut<'_, Node> {
-        self.0.borrow_mut()
+    pub fn node(&self) -> &Node {
+        &self.0
     }
 
     #[inline]
     pub fn data(&self) -> f64 {
-        self.0.borrow().data
+        self.0.data.get()
     }
 
     #[inline]
     pub fn grad(&self) -> f64 {
-        self.0.borrow().grad
+        self.0.grad.get()
     }
 
     pub fn set_data(&self, data: f64) {
-        self.0.borrow_mut().data = data;
+        self.0.data.set(data);
     }
 
     pub fn set_grad(&self, grad: f64) {
-        self.0.borrow_mut().grad = grad;
+        self.0.grad.set(grad);
     }
 
     /// The op's name: "" for a leaf, else "+", "*", "tanh", ... (see `ops.rs`).
     pub fn op(&self) -> &'static str {
-        self.0.borrow().op.name
+        self.0.op().name
     }
 
     /// The operands, in operand order (`a * a` has two).
     pub fn children(&self) -> Vec<Value> {
-        self.0.borrow().prev.as_slice().to_vec()
+        self.0.operands().to_vec()
     }
 
     /// The label, "" when none was set.
     pub fn label(&self) -> String {
-        self.0
-            .borrow()
-            .extra
-            .as_ref()
-            .map_or_else(String::new, |e| e.label.clone())
+        self.0.label()
     }
 
     pub fn set_label(&self, label: &str) {
-        let mut node = self.0.borrow_mut();
-        if label.is_empty() && node.extra.is_none() {
-            return;
+        let mut extra = self.0.extra.take();
+        if !(label.is_empty() && extra.is_none()) {
+            extra.get_or_insert_with(Default::default).label = label.to_owned();
         }
-        node.extra.get_or_insert_with(Default::default).label = label.to_owned();
+        self.0.extra.set(extra);
     }
 
     pub(crate) fn set_param(&self, param: f64) {
-        self.0
-            .borrow_mut()
-            .extra
-            .get_or_insert_with(Default::default)
-            .param = param;
+        let mut extra = self.0.extra.take();
+        extra.get_or_insert_with(Default::default).param = param;
+        self.0.extra.set(extra);
     }
 
     /// The op parameter (leaky ReLU's slope); 0.0 when the op has none.
     pub fn param(&self) -> f64 {
-        self.0.borrow().param()
+        self.0.param()
     }
 
     /// Whether two handles name the same node.
@@ -188,12 +233,10 @@ impl Value {
 
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let node = self.0.borrow();
-        write!(f, "Value(data={:?}, grad={:?}", node.data, node.grad)?;
-        if let Some(extra) = &node.extra {
-            if !extra.label.is_empty() {
-                write!(f, ", label={:?}", extra.label)?;
-            }
+        write!(f, "Value(data={:?}, grad={:?}", self.data(), self.grad())?;
+        let label = self.label();
+        if !label.is_empty() {
+            write!(f, ", label={label:?}")?;
         }
         write!(f, ")")
     }
@@ -211,8 +254,8 @@ impl Drop for Node {
         let mut pending: Vec<Value> = Vec::new();
         let mut next = take_sole_operands(&mut self.prev, &mut pending);
         while let Some(mut value) = next.take().or_else(|| pending.pop()) {
-            if let Some(cell) = Rc::get_mut(&mut value.0) {
-                next = take_sole_operands(&mut cell.get_mut().prev, &mut pending);
+            if let Some(node) = Rc::get_mut(&mut value.0) {
+                next = take_sole_operands(&mut node.prev, &mut pending);
             }
             // `value` is dropped here with no operands left to recurse into.
         }
@@ -250,9 +293,10 @@ mod tests {
 
     #[test]
     fn node_stays_small() {
-        // Rc's two counts (16 bytes) + this + malloc's 8-byte header must stay under 100 bytes.
-        let cell = std::mem::size_of::<RefCell<Node>>();
-        assert!(cell + 16 + 8 <= 96, "RefCell<Node> is {cell} bytes");
+        // Rc's two counts (16 bytes) + the node must fit malloc's 80-byte chunk (72 bytes of
+        // payload with its 8-byte header), well under the 100 bytes per node aimed for.
+        let node = std::mem::size_of::<Node>();
+        assert!(node + 16 <= 72, "Node is {node} bytes");
     }
 
     #[test]
@@ -268,7 +312,7 @@ mod tests {
     fn labels_are_stored_only_when_set() {
         let a = Value::new(1.0);
         assert_eq!(a.label(), "");
-        assert!(a.borrow().extra.is_none());
+        assert!(a.node().extra().is_none());
         a.set_label("a");
         assert_eq!(a.label(), "a");
         assert_eq!(format!("{a:?}"), "Value(data=1.0, grad=0.0, label=\"a\")");
