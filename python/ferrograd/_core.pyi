@@ -1,11 +1,30 @@
-"""Type stubs for the Rust extension ``ferrograd._core``. Import from ``ferrograd``, not here."""
+"""Type stubs for the Rust extension ``ferrograd._core``. Import from ``ferrograd``, not here.
 
-from collections.abc import Iterable
+Checked against the compiled module with ``python -m mypy.stubtest ferrograd._core``.
+"""
+
+from collections.abc import Iterable, Sequence
 from typing import SupportsFloat, final
 
 from typing_extensions import TypeAlias
 
+__all__ = [
+    "Dual",
+    "Tape",
+    "Value",
+    "_dense",
+    "_set_detect_anomaly",
+    "_value_from_bytes",
+    "dot",
+    "sum",
+]
+
+# A real number: int, float, bool or anything with __float__ that is not complex, a container or
+# a str. A Value, a Dual or another engine's node is refused at run time (TypeError): read as a
+# number it would drop its derivative.
 _Number: TypeAlias = int | float | SupportsFloat
+# What an operator of Value takes; anything else returns NotImplemented, so Python raises
+# TypeError (a Dual and a Value do not mix).
 _Operand: TypeAlias = Value | int | float
 _DualOperand: TypeAlias = Dual | int | float
 
@@ -17,11 +36,11 @@ class Value:
     (for example one taken from ``children``) compare equal and hash alike.
     """
 
-    def __init__(self, data: _Number, label: str = "") -> None:
-        """A leaf holding ``float(data)``.
+    def __new__(cls, data: _Number, label: str = "") -> Value:
+        """A leaf holding ``float(data)``, named ``label``.
 
         Raises ``TypeError`` naming the type when ``data`` is not a real number (str, None,
-        complex, containers).
+        complex, containers, a Value).
         """
 
     @property
@@ -36,7 +55,7 @@ class Value:
     def grad(self, value: _Number) -> None: ...
     @property
     def label(self) -> str:
-        """A name shown by pictures and error messages; "" when unset."""
+        """A name shown by pictures and error messages; "" when unset. Settable to a str."""
     @label.setter
     def label(self, value: str) -> None: ...
     @property
@@ -45,26 +64,42 @@ class Value:
     @property
     def children(self) -> tuple[Value, ...]:
         """The operands, in operand order (``a * a`` has two)."""
-    def __add__(self, other: _Operand) -> Value: ...
-    def __radd__(self, other: _Operand) -> Value: ...
-    def __sub__(self, other: _Operand) -> Value: ...
-    def __rsub__(self, other: _Operand) -> Value: ...
-    def __mul__(self, other: _Operand) -> Value: ...
-    def __rmul__(self, other: _Operand) -> Value: ...
-    def __truediv__(self, other: _Operand) -> Value:
+    def __add__(self, other: _Operand, /) -> Value:
+        """``self + other``; a number becomes a constant leaf."""
+    def __radd__(self, other: _Operand, /) -> Value:
+        """``other + self``; a number becomes a constant leaf."""
+    def __sub__(self, other: _Operand, /) -> Value:
+        """``self - other``."""
+    def __rsub__(self, other: _Operand, /) -> Value:
+        """``other - self``."""
+    def __mul__(self, other: _Operand, /) -> Value:
+        """``self * other``."""
+    def __rmul__(self, other: _Operand, /) -> Value:
+        """``other * self``."""
+    def __truediv__(self, other: _Operand, /) -> Value:
         """IEEE division: ``x / 0`` is ±inf, ``0 / 0`` is nan."""
-    def __rtruediv__(self, other: _Operand) -> Value: ...
-    def __pow__(self, exponent: _Operand, modulo: None = None) -> Value:
-        """IEEE ``pow``; the exponent may be a Value. ``(-8) ** (1/3)`` is nan."""
-    def __rpow__(self, base: _Operand, modulo: None = None) -> Value: ...
-    def __neg__(self) -> Value: ...
-    def __pos__(self) -> Value: ...
+    def __rtruediv__(self, other: _Operand, /) -> Value:
+        """``other / self``, IEEE division."""
+    def __pow__(self, exponent: _Operand, modulo: None = None, /) -> Value:
+        """IEEE ``pow``; the exponent may be a Value. ``(-8) ** (1/3)`` is nan.
+
+        A modulus (three-argument ``pow``) raises ``TypeError``.
+        """
+    def __rpow__(self, base: _Operand, modulo: None = None, /) -> Value:
+        """``base ** self``, IEEE ``pow``; a modulus raises ``TypeError``."""
+    def __neg__(self) -> Value:
+        """``-self``."""
+    def __pos__(self) -> Value:
+        """``self`` itself: no new node."""
     def __abs__(self) -> Value:
         """``|x|``, with derivative 0 at 0."""
     def relu(self) -> Value:
         """``max(0, x)``, with derivative 0 at 0."""
-    def leaky_relu(self, slope: _Number | None = 0.01) -> Value:
-        """``x`` where positive, else ``slope * x``; ``ValueError`` unless slope is finite, >= 0."""
+    def leaky_relu(self, slope: _Number | None = None) -> Value:
+        """``x`` where positive, else ``slope * x``; ``slope`` None means 0.01.
+
+        ``ValueError`` unless the slope is finite and >= 0.
+        """
     def tanh(self) -> Value:
         """Hyperbolic tangent (never overflows)."""
     def sigmoid(self) -> Value:
@@ -73,9 +108,12 @@ class Value:
         """``e ** x``; overflows to inf."""
     def log(self) -> Value:
         """Natural logarithm: ``log(0)`` is -inf, negative inputs give nan."""
-    def sin(self) -> Value: ...
-    def cos(self) -> Value: ...
-    def tan(self) -> Value: ...
+    def sin(self) -> Value:
+        """Sine (radians)."""
+    def cos(self) -> Value:
+        """Cosine (radians)."""
+    def tan(self) -> Value:
+        """Tangent (radians)."""
     def sqrt(self) -> Value:
         """Square root; negative inputs give nan."""
     def backward(self) -> None:
@@ -84,10 +122,14 @@ class Value:
         Fresh adjoints, seeded with 1.0 here, are added to the ``grad`` of every ancestor, so k
         calls give k times the gradient. Linear in the number of nodes, never recursive.
         """
-    def __float__(self) -> float: ...
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
-    def __hash__(self) -> int: ...
+    def __float__(self) -> float:
+        """``data``."""
+    def __eq__(self, other: object, /) -> bool:
+        """Whether ``other`` is a handle of the same node (not a comparison of ``data``)."""
+    def __ne__(self, other: object, /) -> bool:
+        """Whether ``other`` is not a handle of the same node."""
+    def __hash__(self) -> int:
+        """The node's identity, shared by every handle of it."""
     def __reduce__(self) -> tuple[object, tuple[bytes]]:
         """Pickles the whole graph behind this node (operands, grads, labels)."""
 
@@ -96,69 +138,120 @@ class Dual:
     """A number with a tangent: forward-mode derivatives without a graph.
 
     Has every op of ``Value`` (same names, same formulas); ``tangent`` carries the derivative.
+    Duals are immutable and compare by identity.
     """
 
-    def __init__(self, data: _Number, tangent: _Number = 0.0) -> None: ...
+    def __new__(cls, data: _Number, tangent: _Number | None = None) -> Dual:
+        """``data`` with derivative ``tangent`` (None means 0.0: a constant).
+
+        Raises ``TypeError`` naming the type when either is not a real number.
+        """
+
     @property
-    def data(self) -> float: ...
+    def data(self) -> float:
+        """The value."""
     @property
-    def tangent(self) -> float: ...
-    def __add__(self, other: _DualOperand) -> Dual: ...
-    def __radd__(self, other: _DualOperand) -> Dual: ...
-    def __sub__(self, other: _DualOperand) -> Dual: ...
-    def __rsub__(self, other: _DualOperand) -> Dual: ...
-    def __mul__(self, other: _DualOperand) -> Dual: ...
-    def __rmul__(self, other: _DualOperand) -> Dual: ...
-    def __truediv__(self, other: _DualOperand) -> Dual: ...
-    def __rtruediv__(self, other: _DualOperand) -> Dual: ...
-    def __pow__(self, exponent: _DualOperand, modulo: None = None) -> Dual: ...
-    def __rpow__(self, base: _DualOperand, modulo: None = None) -> Dual: ...
-    def __neg__(self) -> Dual: ...
-    def __pos__(self) -> Dual: ...
-    def __abs__(self) -> Dual: ...
-    def relu(self) -> Dual: ...
-    def leaky_relu(self, slope: _Number = 0.01) -> Dual: ...
-    def tanh(self) -> Dual: ...
-    def sigmoid(self) -> Dual: ...
-    def exp(self) -> Dual: ...
-    def log(self) -> Dual: ...
-    def sin(self) -> Dual: ...
-    def cos(self) -> Dual: ...
-    def tan(self) -> Dual: ...
-    def sqrt(self) -> Dual: ...
-    def __float__(self) -> float: ...
+    def tangent(self) -> float:
+        """The derivative carried along."""
+    def __add__(self, other: _DualOperand, /) -> Dual:
+        """``self + other``; a number is a constant (tangent 0)."""
+    def __radd__(self, other: _DualOperand, /) -> Dual:
+        """``other + self``; a number is a constant (tangent 0)."""
+    def __sub__(self, other: _DualOperand, /) -> Dual:
+        """``self - other``."""
+    def __rsub__(self, other: _DualOperand, /) -> Dual:
+        """``other - self``."""
+    def __mul__(self, other: _DualOperand, /) -> Dual:
+        """``self * other``."""
+    def __rmul__(self, other: _DualOperand, /) -> Dual:
+        """``other * self``."""
+    def __truediv__(self, other: _DualOperand, /) -> Dual:
+        """IEEE division, as ``Value``'s."""
+    def __rtruediv__(self, other: _DualOperand, /) -> Dual:
+        """``other / self``, IEEE division."""
+    def __pow__(self, exponent: _DualOperand, modulo: None = None, /) -> Dual:
+        """IEEE ``pow``, as ``Value``'s; a modulus raises ``TypeError``."""
+    def __rpow__(self, base: _DualOperand, modulo: None = None, /) -> Dual:
+        """``base ** self``; a modulus raises ``TypeError``."""
+    def __neg__(self) -> Dual:
+        """``-self``."""
+    def __pos__(self) -> Dual:
+        """``self`` itself."""
+    def __abs__(self) -> Dual:
+        """``|x|``, with derivative 0 at 0."""
+    def relu(self) -> Dual:
+        """``max(0, x)``, with derivative 0 at 0."""
+    def leaky_relu(self, slope: _Number | None = None) -> Dual:
+        """``x`` where positive, else ``slope * x``; ``slope`` None means 0.01.
+
+        ``ValueError`` unless the slope is finite and >= 0.
+        """
+    def tanh(self) -> Dual:
+        """Hyperbolic tangent."""
+    def sigmoid(self) -> Dual:
+        """Logistic sigmoid in its stable form."""
+    def exp(self) -> Dual:
+        """``e ** x``."""
+    def log(self) -> Dual:
+        """Natural logarithm."""
+    def sin(self) -> Dual:
+        """Sine (radians)."""
+    def cos(self) -> Dual:
+        """Cosine (radians)."""
+    def tan(self) -> Dual:
+        """Tangent (radians)."""
+    def sqrt(self) -> Dual:
+        """Square root."""
+    def __float__(self) -> float:
+        """``data``."""
 
 @final
 class Tape:
-    """A recorded graph as a flat instruction array. Use ``ferrograd.compile``, which wraps it."""
+    """A recorded graph as a flat instruction array. Use ``ferrograd.compile``, which wraps it.
+
+    Not constructible directly: ``record`` and ``from_bytes`` make tapes.
+    """
 
     @staticmethod
-    def record(inputs: list[Value], output: Value) -> Tape:
+    def record(inputs: Sequence[Value], output: Value) -> Tape:
         """Flattens the graph of ``output`` with ``inputs`` as the variables (other leaves are
         constants); ``ValueError`` when an input appears twice."""
     @property
-    def n_inputs(self) -> int: ...
+    def n_inputs(self) -> int:
+        """How many variables each evaluation takes."""
     @property
     def plan_len(self) -> int:
         """Slots each evaluation computes, after constant folding and dead-code removal."""
-    def __len__(self) -> int: ...
-    def same_program(self, other: Tape) -> bool: ...
-    def eval(self, x: list[float]) -> float: ...
-    def grad(self, x: list[float]) -> tuple[float, list[float]]: ...
-    def jvp(self, x: list[float], v: list[float]) -> tuple[float, float]: ...
-    def hessian(self, x: list[float]) -> list[float]:
-        """Row-major ``n × n``."""
+    def __len__(self) -> int:
+        """Slots as recorded: inputs, constants and op results."""
+    def same_program(self, other: Tape) -> bool:
+        """Whether ``other`` records the same program: same instructions, operands, constants."""
+    def eval(self, x: Sequence[float]) -> float:
+        """The output at ``x``; ``ValueError`` unless ``len(x) == n_inputs``."""
+    def grad(self, x: Sequence[float]) -> tuple[float, list[float]]:
+        """The output and its gradient at ``x``, one reverse sweep."""
+    def jvp(self, x: Sequence[float], v: Sequence[float]) -> tuple[float, float]:
+        """The output at ``x`` and its derivative along ``v``, one forward sweep."""
+    def hessian(self, x: Sequence[float]) -> list[float]:
+        """The Hessian at ``x``, row-major ``n × n``, forward mode over reverse mode."""
     def eval_batch_bytes(self, xs: bytes, threads: int | None = None) -> bytearray:
-        """Values at each row of ``xs`` (native float64, row-major), GIL released."""
+        """Outputs at each row of ``xs`` (native-endian float64, row-major), computed with the
+        GIL released on at most ``threads`` threads (default: one per core).
+
+        ``ValueError`` when ``xs`` is not whole rows of float64s.
+        """
     def grad_batch_bytes(
         self, xs: bytes, threads: int | None = None
     ) -> tuple[bytearray, bytearray]:
-        """Values and row-major gradients at each row of ``xs``, GIL released."""
-    def to_bytes(self) -> bytes: ...
+        """Outputs and row-major gradients at each row of ``xs``, as float64 bytes; GIL
+        released."""
+    def to_bytes(self) -> bytes:
+        """The tape in a flat little-endian byte format; ``from_bytes`` reads it back."""
     @staticmethod
     def from_bytes(data: bytes) -> Tape:
         """Rebuilds a tape; ``ValueError`` for anything ``to_bytes`` did not write."""
-    def __reduce__(self) -> tuple[object, tuple[bytes]]: ...
+    def __reduce__(self) -> tuple[object, tuple[bytes]]:
+        """Pickles the tape as its ``to_bytes``."""
 
 def sum(values: Iterable[_Operand]) -> Value:
     """``values[0] + values[1] + ...`` as one graph node."""
@@ -169,12 +262,15 @@ def dot(ws: Iterable[_Operand], xs: Iterable[_Operand]) -> Value:
 def _dense(
     weights: Iterable[Iterable[_Operand]],
     biases: Iterable[_Operand],
-    nonlins: Iterable[bool],
+    nonlins: Sequence[bool],
     x: Iterable[_Operand],
 ) -> list[Value]:
     """One dense layer: ``relu(dot(w_i, x) + b_i)`` per row (no relu where ``nonlins[i]`` is
     false), the same three nodes per row as building them op by op. ``ValueError`` when the
     rows, biases and flags differ in number or a row's length differs from ``x``'s."""
 
-def _value_from_bytes(data: bytes) -> Value: ...
-def _set_detect_anomaly(on: bool) -> bool: ...
+def _value_from_bytes(data: bytes) -> Value:
+    """Rebuilds a pickled graph and returns its root."""
+
+def _set_detect_anomaly(on: bool) -> bool:
+    """Turns anomaly detection on or off for this thread; returns the previous setting."""

@@ -74,11 +74,11 @@ def _describe(node: ast.AST) -> str:
     return kind or type(node).__name__
 
 
-def _float(node: ast.Constant) -> float:
+def _float(value: float, node: ast.AST) -> float:
     try:
-        return float(node.value)
+        return float(value)
     except OverflowError:
-        raise ExpressionError(f"the number {node.value} is too large{_where(node)}") from None
+        raise ExpressionError(f"the number {value} is too large{_where(node)}") from None
 
 
 def _number(node: ast.AST, what: str) -> float:
@@ -92,7 +92,7 @@ def _number(node: ast.AST, what: str) -> float:
         and isinstance(node.value, (int, float))
         and not isinstance(node.value, bool)
     ):
-        return sign * _float(node)
+        return sign * _float(node.value, node)
     raise ExpressionError(f"{what} must be a number{_where(node)}")
 
 
@@ -150,7 +150,7 @@ def _apply_binary(op: str, x: Any, y: Any) -> Any:
     return x**y
 
 
-def _call_parts(node: ast.Call) -> tuple[str, ast.AST, list[ast.AST]]:
+def _call_parts(node: ast.Call) -> tuple[str, ast.expr, list[ast.expr]]:
     """(function name, operand, extra arguments) of ``f(x, ...)`` or ``x.f(...)``."""
     if any(isinstance(a, ast.Starred) for a in node.args) or any(
         k.arg is None for k in node.keywords
@@ -221,7 +221,7 @@ def parse_expression(text: str) -> Expression:
                 raise ExpressionError(
                     f"only numbers are allowed as constants, got {node.value!r}{_where(node)}"
                 )
-            program.append(("const", _float(node)))
+            program.append(("const", _float(node.value, node)))
         elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             work.append((True, ("binary", _BINARY[type(node.op)])))
             work.append((False, node.right))

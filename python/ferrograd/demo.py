@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ferrograd.datasets import make_moons
-from ferrograd.nn import MLP, SGD, Module, hinge_loss, l2_penalty, resolve_engine
+from ferrograd.nn import MLP, SGD, hinge_loss, l2_penalty, resolve_engine
 
 DEFAULT_SEED = 0
 DEFAULT_STEPS = 100
@@ -33,14 +33,14 @@ SIZES = [16, 16, 1]
 
 
 def loss_and_accuracy(
-    model: Module, X: list[list[float]], y: list[float], alpha: float = ALPHA
+    model: MLP, X: list[list[float]], y: list[float], alpha: float = ALPHA
 ) -> tuple[Any, float]:
     """The demo's loss for ``model`` on points ``X`` with labels ``y`` (±1), and its accuracy.
 
     Loss: mean hinge loss of the scores plus ``alpha`` times the sum of squared parameters.
     Accuracy: the fraction of points whose score has the sign of their label.
     """
-    scores = [model(x) for x in X]
+    scores: list[Any] = [model(x) for x in X]  # one output: a Value per point
     loss = hinge_loss(scores, y) + l2_penalty(model.parameters(), alpha)
     right = sum((label > 0) == (score.data > 0) for label, score in zip(y, scores))
     return loss, right / len(y)
@@ -63,7 +63,7 @@ class TrainResult:
 
 
 def train(
-    model: Module,
+    model: MLP,
     X: list[list[float]],
     y: list[float],
     *,
@@ -103,7 +103,7 @@ def train(
     return TrainResult(made, loss.data, accuracy, elapsed / max(made, 1), history)
 
 
-def _gradient_step(model: Module, X: list[list[float]], y: list[float], alpha: float) -> float:
+def _gradient_step(model: MLP, X: list[list[float]], y: list[float], alpha: float) -> float:
     """One forward and backward pass from zeroed grads; returns the seconds it took."""
     start = time.perf_counter()
     model.zero_grad()
@@ -143,7 +143,7 @@ class Comparison:
 
 
 def compare_engines(
-    model: Module,
+    model: MLP,
     X: list[list[float]],
     y: list[float],
     *,

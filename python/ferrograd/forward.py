@@ -37,7 +37,7 @@ def jvp(f: Callable[..., Dual], x: Sequence[float], v: Sequence[float]) -> tuple
             )
     if point.shape != direction.shape:
         raise ValueError(f"jvp() needs x and v of the same length, got {len(x)} and {len(v)}")
-    out = f(*(Dual(a, b) for a, b in zip(point.tolist(), direction.tolist())))
+    out: object = f(*(Dual(a, b) for a, b in zip(point.tolist(), direction.tolist())))
     if isinstance(out, Dual):
         return out.data, out.tangent
     if isinstance(out, (int, float)) and not isinstance(out, bool):

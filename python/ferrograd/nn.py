@@ -25,11 +25,14 @@ import math
 import random
 from collections.abc import Iterable, Sequence
 from types import ModuleType
-from typing import Any, Callable, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
 
 import numpy as np
 
 from ferrograd import _core
+
+if TYPE_CHECKING:  # checkers ship typing_extensions; the package does not need it
+    from typing_extensions import Self
 
 __all__ = [
     "MLP",
@@ -114,7 +117,8 @@ def _engine_of(values: Iterable[Any]) -> Engine:
     return RUST
 
 
-def _rng(seed: Seed) -> random.Random | ModuleType:
+# The module ``random`` itself is how a Layer hands the global state on to its neurons.
+def _rng(seed: Seed | ModuleType) -> random.Random | ModuleType:
     if seed is None or seed is random:
         return random  # the global state, as micrograd draws from it
     if isinstance(seed, random.Random):
@@ -134,19 +138,22 @@ def _count(n: object, what: str) -> int:
 
 def _inputs(x: object, nin: int, engine: Engine) -> list[Any]:
     """``x`` as a list of ``nin`` floats or Values of ``engine``, checked once per call."""
+    items: list[Any]
     if isinstance(x, np.ndarray):
         if x.ndim != 1:
             raise ValueError(f"expected a 1-d array of {nin} inputs, got shape {x.shape}")
-        x = x.tolist()
+        items = x.tolist()
     elif isinstance(x, tuple):
-        x = list(x)
-    elif not isinstance(x, list):
+        items = list(x)
+    elif isinstance(x, list):
+        items = x
+    else:
         if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
             raise TypeError(f"expected a sequence of {nin} inputs, got {type(x).__name__}")
-        x = list(x)
-    if len(x) != nin:
-        raise ValueError(f"expected {nin} inputs, got {len(x)}")
-    for v in x:
+        items = list(x)
+    if len(items) != nin:
+        raise ValueError(f"expected {nin} inputs, got {len(items)}")
+    for v in items:
         if not isinstance(v, (float, int, engine.Value)) and isinstance(
             v, (_core.Value, _reference().Value)
         ):
@@ -154,7 +161,7 @@ def _inputs(x: object, nin: int, engine: Engine) -> list[Any]:
                 f"input is a {type(v).__module__}.Value but the model runs on the "
                 f"{engine.name} engine"
             )
-    return x
+    return items
 
 
 # ------------------------------------------------------------------------------------------------
@@ -177,14 +184,14 @@ class Module:
         """The parameters, as the Values that ``backward()`` fills (none for a bare Module)."""
         return []
 
-    def to(self, engine: str | ModuleType | Engine) -> Module:
+    def to(self, engine: str | ModuleType | Engine) -> Self:
         """A copy of this model on ``engine``: same shape, same parameter values, grads 0."""
         clone = self._blank(resolve_engine(engine))
         for p, q in zip(self.parameters(), clone.parameters()):
             q.data = p.data
         return clone
 
-    def _blank(self, engine: Engine) -> Module:
+    def _blank(self, engine: Engine) -> Self:
         raise NotImplementedError(f"{type(self).__name__} cannot be copied to another engine")
 
 
@@ -321,7 +328,8 @@ class MLP(Module):
 
 def _as_list(values: object, what: str) -> list[Any]:
     if isinstance(values, np.ndarray):
-        return values.tolist()
+        items: list[Any] = values.tolist()
+        return items
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         return [values]  # a single prediction
     return list(values)

@@ -36,7 +36,8 @@ def _rows(tape: Tape, xs: object) -> np.ndarray:
         raise ValueError(f"a batch must hold real numbers, got dtype {array.dtype}")
     if array.ndim != 2 or array.shape[1] != tape.n_inputs:
         raise ValueError(f"a batch must have shape (m, {tape.n_inputs}), got {array.shape}")
-    return np.ascontiguousarray(array, dtype=np.float64)
+    rows: np.ndarray = np.ascontiguousarray(array, dtype=np.float64)
+    return rows
 
 
 def _shares(array: np.ndarray, chunks: int | None) -> list[np.ndarray]:
@@ -85,4 +86,5 @@ def eval_batch(
     """``tape.eval_batch(xs)`` spread over ``executor`` as :func:`grad_batch` does."""
     array = _rows(tape, xs)
     futures = [executor.submit(_eval_share, tape, share) for share in _shares(array, chunks)]
-    return np.concatenate([future.result(timeout=timeout) for future in futures])
+    values: np.ndarray = np.concatenate([future.result(timeout=timeout) for future in futures])
+    return values

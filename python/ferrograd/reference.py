@@ -198,7 +198,7 @@ def _real_number(obj: object) -> float | None:
         )
     if isinstance(obj, numbers.Complex) and not isinstance(obj, numbers.Real):
         return None
-    return float(obj)  # type: ignore[arg-type]
+    return float(obj)
 
 
 def _require_real(obj: object, what: str) -> float:

@@ -100,7 +100,8 @@ def _point(x: object, n: int, what: str = "x") -> list[float]:
         raise ValueError(f"{what} must hold real numbers, got dtype {array.dtype}")
     if array.shape != (n,):
         raise ValueError(f"{what} must have shape ({n},), got {array.shape}")
-    return array.astype(np.float64).tolist()
+    point: list[float] = array.astype(np.float64).tolist()
+    return point
 
 
 class Tape:
@@ -160,7 +161,8 @@ class Tape:
         point = _point(x, self.n_inputs)
         self._check(point)
         n = self.n_inputs
-        return np.array(self._tape.hessian(point)).reshape(n, n)
+        hessian: np.ndarray = np.array(self._tape.hessian(point)).reshape(n, n)
+        return hessian
 
     def _batch(self, xs: object) -> bytes:
         array = np.asarray(xs)
@@ -172,7 +174,8 @@ class Tape:
         if self._f is not None:
             for row in array.tolist():
                 self._check(row)
-        return array.tobytes()
+        flat: bytes = array.tobytes()
+        return flat
 
     def eval_batch(self, xs: object, threads: int | None = None) -> np.ndarray:
         """Values at each row of ``xs`` (shape ``(m, n_inputs)``) → shape ``(m,)``.
@@ -183,7 +186,8 @@ class Tape:
         """
         threads = _threads(threads)
         values = self._tape.eval_batch_bytes(self._batch(xs), threads)
-        return np.frombuffer(values, dtype=np.float64)
+        out: np.ndarray = np.frombuffer(values, dtype=np.float64)
+        return out
 
     def grad_batch(self, xs: object, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Values ``(m,)`` and gradients ``(m, n_inputs)`` at each row of ``xs``.

@@ -217,7 +217,8 @@ def gradcheck(
         shifted = list(point)
         shifted[i] += shift
         args = [value_type(x, f"x{j}") for j, x in enumerate(shifted)]
-        return _call(f, args, {}, value_type).data
+        value: float = _call(f, args, {}, value_type).data
+        return value
 
     rows = []
     for i, x in enumerate(point):
