@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ferrograd
-from ferrograd import reference
+from ferrograd import nn, reference
 from ferrograd.nn import (
     SGD,
     cross_entropy,
@@ -257,3 +257,26 @@ def test_sgd_lr_can_follow_a_schedule_and_is_checked() -> None:
         SGD([], lr=float("nan"))
     with pytest.raises(ValueError, match="momentum"):
         SGD([], lr=0.1, momentum=1.0)
+
+
+def test_zero_d_arrays_are_single_numbers():
+    # np.array(0.5) is a lone prediction, as 0.5 is: not a "float has no len()" crash.
+    assert (
+        nn.hinge_loss(np.array(0.5), np.array(1.0)).data
+        == nn.hinge_loss(ferrograd.Value(0.5), 1.0).data
+    )
+    assert nn.mse_loss(ferrograd.Value(0.5), np.array(2.0)).data == 2.25
+
+
+def test_arrays_with_too_many_dimensions_are_refused():
+    with pytest.raises(ValueError, match=r"too many dimensions.*\(1, 1\)"):
+        nn.mse_loss([ferrograd.Value(1.0)], np.ones((1, 1)))
+    with pytest.raises(ValueError, match="too many dimensions"):
+        nn.cross_entropy(np.zeros((2, 2, 2)), [0, 1])
+
+
+def test_cross_entropy_takes_a_2d_array_of_logits_as_a_batch():
+    logits = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+    batch = nn.cross_entropy(logits, np.array([1, 2]))
+    each = [nn.cross_entropy(list(row), t) for row, t in zip(logits.tolist(), [1, 2])]
+    assert batch.data == pytest.approx((each[0].data + each[1].data) / 2, rel=1e-15)

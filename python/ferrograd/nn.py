@@ -326,9 +326,13 @@ class MLP(Module):
 # ------------------------------------------------------------------------------------------------
 
 
-def _as_list(values: object, what: str) -> list[Any]:
+def _as_list(values: object, what: str, rows: bool = False) -> list[Any]:
+    """``values`` as a list: one item per number, or per row where ``rows`` allows a 2-d batch."""
     if isinstance(values, np.ndarray):
-        items: list[Any] = values.tolist()
+        if values.ndim > (2 if rows else 1):
+            raise ValueError(f"{what} has too many dimensions: an array of shape {values.shape}")
+        # A 0-d array is one number, as a lone prediction or target is.
+        items: list[Any] = (values if values.ndim else values.reshape(1)).tolist()
         return items
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         return [values]  # a single prediction
@@ -405,7 +409,7 @@ def cross_entropy(logits: object, target: object) -> AnyValue:
 
     For a batch, pass a list of logit lists and a list of targets: the result is their mean.
     """
-    z = _as_list(logits, "logits")
+    z = _as_list(logits, "logits", rows=True)
     if z and not isinstance(z[0], (int, float)) and isinstance(z[0], Iterable):
         targets = _as_list(target, "targets")
         if len(targets) != len(z):
