@@ -244,38 +244,47 @@ impl PyValue {
         checked(py, self.inner.abs())
     }
 
+    /// `max(0, x)`, with derivative 0 at 0; NaN passes through.
     fn relu(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
         checked(py, self.inner.relu())
     }
 
+    /// Hyperbolic tangent (never overflows).
     fn tanh(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
         checked(py, self.inner.tanh())
     }
 
+    /// Logistic sigmoid `1 / (1 + exp(-x))`, in its stable form.
     fn sigmoid(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
         checked(py, self.inner.sigmoid())
     }
 
+    /// `e ** x`; overflows to inf.
     fn exp(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
         checked(py, self.inner.exp())
     }
 
+    /// Natural logarithm: `log(0)` is -inf, negative inputs give nan.
     fn log(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
         checked(py, self.inner.log())
     }
 
+    /// Sine.
     fn sin(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
         checked(py, self.inner.sin())
     }
 
+    /// Cosine.
     fn cos(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
         checked(py, self.inner.cos())
     }
 
+    /// Tangent; its derivative is `1 + tan(x) ** 2`.
     fn tan(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
         checked(py, self.inner.tan())
     }
 
+    /// Square root; negative inputs give nan.
     fn sqrt(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
         checked(py, self.inner.sqrt())
     }
@@ -288,6 +297,7 @@ impl PyValue {
         Ok(PyValue { inner })
     }
 
+    /// The forward value. Settable; a non-number raises `TypeError`.
     #[getter]
     fn data(&self) -> f64 {
         self.inner.data()
@@ -299,6 +309,7 @@ impl PyValue {
         Ok(())
     }
 
+    /// The accumulated adjoint, 0.0 until a `backward()` reaches this node. Settable.
     #[getter]
     fn grad(&self) -> f64 {
         self.inner.grad()
@@ -310,6 +321,7 @@ impl PyValue {
         Ok(())
     }
 
+    /// A name shown by pictures and error messages; "" when unset.
     #[getter]
     fn label(&self) -> String {
         self.inner.label()
@@ -327,11 +339,13 @@ impl PyValue {
         Ok(())
     }
 
+    /// The op that made this node: "" for a leaf, else "+", "*", "**", "tanh", ...
     #[getter]
     fn op(&self) -> &'static str {
         self.inner.op()
     }
 
+    /// The operands, in operand order (`a * a` has two); they share the graph's state.
     #[getter]
     fn children<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let children = self.inner.children();
@@ -380,6 +394,9 @@ impl PyValue {
         }
     }
 
+    /// `x` where positive, else `slope * x` (slope 0.01 when None).
+    ///
+    /// `ValueError` unless the slope is finite and >= 0.
     #[pyo3(signature = (slope = None))]
     fn leaky_relu(
         &self,
@@ -393,6 +410,10 @@ impl PyValue {
         checked(py, self.inner.leaky_relu(slope)?)
     }
 
+    /// One reverse sweep from this node.
+    ///
+    /// Fresh adjoints, seeded with 1.0 here, are added to the `grad` of every ancestor, so k
+    /// calls give k times the gradient. Linear in the number of nodes, never recursive.
     fn backward(&self) -> PyResult<()> {
         if detect_anomaly_enabled() {
             self.inner.backward_checked().map_err(anomaly_error)
@@ -608,38 +629,47 @@ impl PyDual {
         self.unary(Code::Abs, 0.0)
     }
 
+    /// `max(0, x)` with its tangent (0 at 0).
     fn relu(&self) -> PyDual {
         self.unary(Code::Relu, 0.0)
     }
 
+    /// Hyperbolic tangent with its tangent.
     fn tanh(&self) -> PyDual {
         self.unary(Code::Tanh, 0.0)
     }
 
+    /// Logistic sigmoid with its tangent.
     fn sigmoid(&self) -> PyDual {
         self.unary(Code::Sigmoid, 0.0)
     }
 
+    /// `e ** x` with its tangent.
     fn exp(&self) -> PyDual {
         self.unary(Code::Exp, 0.0)
     }
 
+    /// Natural logarithm with its tangent.
     fn log(&self) -> PyDual {
         self.unary(Code::Log, 0.0)
     }
 
+    /// Sine with its tangent.
     fn sin(&self) -> PyDual {
         self.unary(Code::Sin, 0.0)
     }
 
+    /// Cosine with its tangent.
     fn cos(&self) -> PyDual {
         self.unary(Code::Cos, 0.0)
     }
 
+    /// Tangent with its tangent.
     fn tan(&self) -> PyDual {
         self.unary(Code::Tan, 0.0)
     }
 
+    /// Square root with its tangent.
     fn sqrt(&self) -> PyDual {
         self.unary(Code::Sqrt, 0.0)
     }
@@ -700,6 +730,7 @@ impl PyDual {
         self.binary(py, base, Code::Pow, true)
     }
 
+    /// `x` where positive, else `slope * x` (slope 0.01 when None), with its tangent.
     #[pyo3(signature = (slope = None))]
     fn leaky_relu(&self, slope: Option<&Bound<'_, PyAny>>) -> PyResult<PyDual> {
         let slope = match slope {
@@ -812,6 +843,7 @@ impl PyTape {
         })
     }
 
+    /// How many inputs the recorded function takes.
     #[getter]
     fn n_inputs(&self) -> usize {
         self.tape.n_inputs()
@@ -832,14 +864,17 @@ impl PyTape {
         self.tape.same_program(&other.tape)
     }
 
+    /// The output at the point `x`.
     fn eval(&self, x: Vec<f64>) -> PyResult<f64> {
         Ok(self.tape.eval(&x)?)
     }
 
+    /// The output and its gradient at the point `x`.
     fn grad(&self, x: Vec<f64>) -> PyResult<(f64, Vec<f64>)> {
         Ok(self.tape.grad(&x)?)
     }
 
+    /// The output and its derivative along `v` at `x`, in forward mode.
     fn jvp(&self, x: Vec<f64>, v: Vec<f64>) -> PyResult<(f64, f64)> {
         Ok(self.tape.jvp(&x, &v)?)
     }
@@ -888,10 +923,12 @@ impl PyTape {
         Ok((values, grads))
     }
 
+    /// The tape as bytes (what pickling stores).
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.tape.to_bytes())
     }
 
+    /// A tape from `to_bytes` output; `ValueError` for anything else.
     #[staticmethod]
     fn from_bytes(data: &[u8]) -> PyResult<Self> {
         Ok(PyTape {
