@@ -1,10 +1,12 @@
 """The engines compared: how each one makes a leaf, applies an op and runs a backward pass.
 
-Graph engines (ferrograd, its reference engine, micrograd, PyTorch scalar tensors) share one
-shape, :class:`GraphEngine`: a leaf constructor, ops through Python's operators and a few named
-functions, ``backward(root)`` and ``grad(leaf)``. HIPS autograd differentiates functions rather
-than graphs, so the workloads call it through its own entry points (see ``workloads.py``).
-An engine that is not installed is reported with the reason instead of a number.
+Graph engines (ferrograd, its reference engine, micrograd, the Rust-backed micrograd ports
+micrograd-rust and oxigrad, PyTorch scalar tensors) share one shape, :class:`GraphEngine`: a leaf
+constructor, ops through Python's operators and a few named functions, ``backward(root)`` and
+``grad(leaf)``. An op an engine lacks is None, and a workload that needs it reports the engine as
+not measured, with the reason. HIPS autograd differentiates functions rather than graphs, so the
+workloads call it through its own entry points (see ``workloads.py``). An engine that is not
+installed is reported with the reason instead of a number.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ class GraphEngine:
 
     name: str
     leaf: Fn
-    relu: Fn
+    relu: Fn | None
     tanh: Fn | None
     exp: Fn | None
     backward: Fn
@@ -38,6 +40,8 @@ class GraphEngine:
     zero: Fn = field(default=lambda params: _zero(params))
     #: One plain gradient-descent update of the parameters.
     sgd: Fn = field(default=lambda params, lr: _sgd(params, lr))
+    #: Why a workload (key "w1" .. "w4") cannot run on this engine, beyond a missing op.
+    limits: dict[str, str] = field(default_factory=dict)
 
 
 def _zero(params: list[Any]) -> None:
@@ -158,6 +162,47 @@ def _torch() -> GraphEngine:
     )
 
 
+def _micrograd_rust() -> GraphEngine:
+    from micrograd_rust import Value
+
+    return GraphEngine(
+        name="micrograd-rust",
+        leaf=Value,
+        # It has no relu; its Value takes a plain number only as the left operand (0.1 + v).
+        relu=None,
+        tanh=Value.tanh,
+        exp=Value.exp,
+        backward=Value.backward,
+        grad=lambda v: v.grad,
+        data=lambda v: v.data,
+        limits={
+            "w2": "no relu: its own MLP is tanh on every layer; micrograd's model needs ReLU "
+            "(hidden layers, hinge loss) and a linear output",
+        },
+    )
+
+
+def _oxigrad() -> GraphEngine:
+    from oxigrad import Activation, Value
+
+    def zero(params: list[Any]) -> None:
+        # Its grad is read-only; zero_grad on a leaf clears that leaf alone.
+        for p in params:
+            p.zero_grad()
+
+    return GraphEngine(
+        name="oxigrad",
+        leaf=Value,
+        relu=Activation.ReLU,
+        tanh=None,
+        exp=Value.exp,
+        backward=Value.backward,
+        grad=lambda v: v.grad,
+        data=lambda v: v.data,
+        zero=zero,
+    )
+
+
 def graph_engines() -> list[GraphEngine | Missing]:
     """Every graph engine, in table order; a missing one as :class:`Missing`."""
     out: list[GraphEngine | Missing] = []
@@ -165,6 +210,8 @@ def graph_engines() -> list[GraphEngine | Missing]:
         ("ferrograd", "ferrograd", _ferrograd),
         ("ferrograd.reference", "ferrograd.reference", _reference),
         ("micrograd", "micrograd", _micrograd),
+        ("micrograd-rust", "micrograd_rust", _micrograd_rust),
+        ("oxigrad", "oxigrad", _oxigrad),
         ("torch (scalar tensors)", "torch", _torch),
     ]
     for name, module, make in makers:
@@ -176,6 +223,36 @@ def graph_engines() -> list[GraphEngine | Missing]:
         except ImportError as err:
             out.append(Missing(name, f"import failed: {err}"))
     return out
+
+
+#: The distribution each measured package comes from, for the versions in results.json.
+DISTRIBUTIONS = {
+    "ferrograd": "ferrograd",
+    "micrograd": "micrograd",
+    "micrograd-rust": "micrograd-rust",
+    "oxigrad": "oxigrad",
+    "torch (scalar tensors)": "torch",
+    "autograd": "autograd",
+}
+
+
+def versions() -> dict[str, str]:
+    """The installed version of every package the benchmark can measure, by engine name."""
+    from importlib import metadata
+
+    out = {}
+    for name, dist in DISTRIBUTIONS.items():
+        try:
+            out[name] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def missing_ops(engine: GraphEngine, ops: tuple[str, ...]) -> str | None:
+    """``"no relu"``, ``"no tanh/exp"``, ... for the ops in ``ops`` the engine lacks, or None."""
+    lacking = [op for op in ("relu", "tanh", "exp") if op in ops and getattr(engine, op) is None]
+    return "no " + "/".join(lacking) if lacking else None
 
 
 def autograd_available() -> str | None:

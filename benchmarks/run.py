@@ -1,14 +1,25 @@
 """ferrograd against its peers, side by side in one run: ``python benchmarks/run.py [--quick]``.
 
 Workloads (see workloads.py):
-  W1  a seeded random graph of op nodes: ns per node to build, and to back-propagate
+  W1  a seeded random graph of op nodes: ns per node to build, and to back-propagate; three op
+      mixes: micrograd's ops, + tanh and exp, and tanh and exp without relu
   W2  a training step of MLP(2, [16, 16, 1]) on 100 moons points: ms per step
   W3  a chain x = tanh(0.9 x + 0.1), depth counted in op nodes, each depth in a fresh process:
-      ns per node and peak bytes per node, or how the engine failed
+      ns per node and peak bytes per node, or how the engine failed (a crash is named by its
+      signal)
   W4  a 10-input function with its gradient at many points: us per point
 Every figure is the median of at least five repetitions; "vs micrograd" is micrograd's time
-divided by the engine's (above 1 is faster). Results also go to benchmarks/results.json.
-The pure-Rust rows come from ``cargo run --release --example bench_core`` (benchmarks/core.rs).
+divided by the engine's (above 1 is faster). "agrees" compares an engine's results (W1 root and
+leaf grads, W2 loss at step 1, W4 grads) with the first engine's, to 1e-9 relative. An engine
+that lacks an op a workload needs is listed with the reason instead of a time.
+Results also go to benchmarks/results.json. The pure-Rust rows come from
+``cargo run --release --example bench_core`` (benchmarks/core.rs).
+
+The peers are optional; each one not installed is reported as not measured:
+  pip install micrograd==0.1.0 autograd     (or: pip install -e ".[bench]")
+  pip install micrograd-rust oxigrad torch  (Rust-backed micrograd ports, PyTorch scalars)
+micrograd-rust and oxigrad publish no Linux wheels: there pip builds them from their source
+distributions, which needs a Rust toolchain (as building ferrograd does).
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -30,7 +42,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import workloads as wl
-from engines import GraphEngine, Missing, autograd_available, graph_engines
+from engines import (
+    GraphEngine,
+    Missing,
+    autograd_available,
+    graph_engines,
+    missing_ops,
+    versions,
+)
 
 MICROGRAD = "micrograd"
 AUTOGRAD = "autograd"
@@ -79,7 +98,9 @@ def ratio_text(base: float | None, x: float | None) -> str:
     return f"{r:,.0f}x" if r >= 100 else f"{r:.3g}x"
 
 
-def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+def print_table(
+    title: str, header: list[str], rows: list[list[str]], notes: list[str] | None = None
+) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     print(f"\n{title}")
     print(
@@ -94,12 +115,39 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
                 c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
             )
         )
+    for note in notes or []:
+        print(f"  {note}")
+
+
+def measured_first(rows: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The rows in engine order, those not measured last."""
+    return sorted(rows.items(), key=lambda kv: "skipped" in kv[1])
+
+
+def skipped_cell(name: str, reason: str, notes: list[str]) -> str:
+    """The short reason (up to its first colon) for the table; the whole one goes in ``notes``."""
+    short, _, rest = reason.partition(":")
+    if rest:
+        notes.append(f"{name}: {reason}")
+    return "not measured: " + short
 
 
 def agree(a: list[float], b: list[float], tol: float = 1e-9) -> bool:
     return len(a) == len(b) and all(
         abs(x - y) <= tol * max(1.0, abs(x), abs(y)) for x, y in zip(a, b)
     )
+
+
+def yes_no(ok: bool | None) -> str:
+    return "-" if ok is None else "yes" if ok else "NO"
+
+
+#: W1's op mixes: (key in results.json, ops, table label).
+W1_VARIANTS = (
+    ("basic", wl.W1_OPS, "add sub mul pow relu"),
+    ("tanh_exp", wl.W1_OPS_TRANSCENDENTAL, "+ tanh exp"),
+    ("smooth", wl.W1_OPS_SMOOTH, "add sub mul pow tanh exp, no relu"),
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,16 +157,18 @@ def agree(a: list[float], b: list[float], tol: float = 1e-9) -> bool:
 
 def run_w1(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for variant, ops in (("basic", wl.W1_OPS), ("tanh_exp", wl.W1_OPS_TRANSCENDENTAL)):
+    for variant, ops, _ in W1_VARIANTS:
         leaves, program, root = wl.random_graph(cfg["w1_nodes"], ops, cfg["w1_leaves"])
         n = len(program)
         rows: dict[str, Any] = {}
         runners: list[tuple[str, Any]] = []
         for e in engines:
-            if variant == "tanh_exp" and (e.tanh is None or e.exp is None):
-                rows[e.name] = {"skipped": "no tanh/exp"}
+            why = missing_ops(e, ops) or e.limits.get("w1")
+            if why:
+                rows[e.name] = {"skipped": why}
                 continue
             runners.append((e.name, lambda e=e, lv=leaves, pr=program: wl.w1_graph(e, lv, pr)))
+        by_name = {e.name: e for e in engines}
         if autograd_ok:
             runners.append((AUTOGRAD, lambda lv=leaves, pr=program: wl.w1_autograd(lv, pr)))
         check: list[float] | None = None
@@ -137,10 +187,15 @@ def run_w1(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
                 "total_ns_per_node": statistics.median(b + k for b, k in zip(builds, backs))
                 / n
                 * 1e9,
+                "root": value,
                 "root_matches": abs(value - root) <= 1e-9 * max(1.0, abs(root)),
                 "grads_match_first_engine": agree(check, grads),
             }
-        out[variant] = {"nodes": n, "ops": list(ops), "engines": rows}
+            if name in by_name and not (
+                rows[name]["root_matches"] and rows[name]["grads_match_first_engine"]
+            ):
+                rows[name]["why"] = wl.w1_first_wrong_value(by_name[name], leaves, program)
+        out[variant] = {"nodes": n, "ops": list(ops), "root": root, "engines": rows}
     return out
 
 
@@ -148,7 +203,12 @@ def run_w2(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
     x, y = wl.moons()
     xs, ys = x.tolist(), y.tolist()
     rows: dict[str, Any] = {}
+    check: float | None = None
     for e in engines:
+        why = e.limits.get("w2") or (missing_ops(e, ("relu",)) if e.mlp is None else None)
+        if why:
+            rows[e.name] = {"skipped": why}
+            continue
         print(f"  W2: {e.name} ...", file=sys.stderr, flush=True)
         model = wl.make_model(e, seed=1337)
         times, losses = [], []
@@ -156,9 +216,12 @@ def run_w2(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
             t, loss = wl.w2_step(e, model, xs, ys)
             times.append(t)
             losses.append(loss)
+        check = losses[0] if check is None else check
         rows[e.name] = {
             "ms_per_step": statistics.median(times) * 1e3,
             "first_loss": losses[0],
+            "loss_matches_first_engine": agree([check], [losses[0]]),
+            "model": "own MLP" if e.mlp is not None else "MLP of its Values",
             "fused_ops": e.dot is not None,
         }
     if autograd_ok:
@@ -167,6 +230,8 @@ def run_w2(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
         rows[AUTOGRAD + " (numpy matrices)"] = {
             "ms_per_step": statistics.median(times) * 1e3,
             "first_loss": first,
+            "loss_matches_first_engine": None if check is None else agree([check], [first]),
+            "model": "numpy matrices",
         }
     return {"points": len(xs), "engines": rows}
 
@@ -225,6 +290,14 @@ def w3_child(name: str, depth: int) -> None:
     os._exit(0)  # skip freeing a huge graph: the parent only needs the line above
 
 
+def signal_name(number: int) -> str:
+    """``SIGSEGV`` for 11, and so on; the number itself for a signal Python does not name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def run_w3(names: list[str], cfg: dict[str, Any], mem_budget: float) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     budget = cfg["w3_time_budget_s"]
@@ -262,7 +335,7 @@ def run_w3(names: list[str], cfg: dict[str, Any], mem_budget: float) -> dict[str
                 if lines:
                     res = json.loads(lines[-1])
                 elif proc.returncode < 0:
-                    res = {"failure": f"killed by signal {-proc.returncode}"}
+                    res = {"failure": f"crashed: {signal_name(-proc.returncode)}"}
                 else:
                     tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
                     res = {"failure": f"exit {proc.returncode}: {tail[0][:80]}"}
@@ -279,15 +352,19 @@ def run_w3(names: list[str], cfg: dict[str, Any], mem_budget: float) -> dict[str
 def run_w4(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -> dict[str, Any]:
     points = wl.w4_points(cfg["w4_points"])
     rows_list = points.tolist()
-    runners: list[tuple[str, Any]] = [
-        (e.name, lambda e=e: wl.w4_graph(e, rows_list)) for e in engines
-    ]
+    rows: dict[str, Any] = {}
+    runners: list[tuple[str, Any]] = []
+    for e in engines:
+        why = missing_ops(e, ("relu",)) or e.limits.get("w4")
+        if why:
+            rows[e.name] = {"skipped": why}
+        else:
+            runners.append((e.name, lambda e=e: wl.w4_graph(e, rows_list)))
     if autograd_ok:
         runners.append((AUTOGRAD + " (grad of a numpy function)", lambda: wl.w4_autograd(points)))
     # Compiled-tape rows: the graph recorded once, then re-run in Rust.
     runners.append(("ferrograd.compile: tape.grad per point", lambda: wl.w4_tape_per_point(points)))
     runners.append(("ferrograd.compile: tape.grad_batch", lambda: wl.w4_tape_batch(points)))
-    rows: dict[str, Any] = {}
     check: list[float] | None = None
     for name, once in runners:
         print(f"  W4: {name} ...", file=sys.stderr, flush=True)
@@ -329,14 +406,17 @@ def report(results: dict[str, Any], missing: list[Missing]) -> None:
     w1 = results.get("w1")
     rust = results.get("rust", {})
     if w1:
-        for variant, label in (("basic", "add sub mul pow relu"), ("tanh_exp", "+ tanh exp")):
+        for variant, _, label in W1_VARIANTS:
+            if variant not in w1:
+                continue
             data = w1[variant]
             rows = data["engines"]
             base = rows.get(MICROGRAD, {})
             table = []
-            for name, r in rows.items():
+            notes: list[str] = []
+            for name, r in measured_first(rows):
                 if "skipped" in r:
-                    table.append([name, r["skipped"], "", "", "", "", ""])
+                    table.append([name, skipped_cell(name, r["skipped"], notes), *[""] * 6])
                     continue
                 table.append([
                     name, fmt(r["build_ns_per_node"]), fmt(r["backward_ns_per_node"]),
@@ -344,7 +424,11 @@ def report(results: dict[str, Any], missing: list[Missing]) -> None:
                     ratio_text(base.get("build_ns_per_node"), r["build_ns_per_node"]),
                     ratio_text(base.get("backward_ns_per_node"), r["backward_ns_per_node"]),
                     ratio_text(base.get("total_ns_per_node"), r["total_ns_per_node"]),
+                    yes_no(r["root_matches"] and r["grads_match_first_engine"]),
                 ])  # fmt: skip
+                if "why" in r:
+                    notes.append(f"{name} disagrees: root {r['root']:.6g}, not "
+                                 f"{data['root']:.6g}; {r['why']}")  # fmt: skip
             for key, name in (
                 ("core", "ferrograd core, Rust only"),
                 ("arena", "flat arena tape, Rust"),
@@ -354,30 +438,34 @@ def report(results: dict[str, Any], missing: list[Missing]) -> None:
                     total = r["build_ns_per_node"] + r["backward_ns_per_node"]
                     table.append([
                         name, fmt(r["build_ns_per_node"]), fmt(r["backward_ns_per_node"]),
-                        fmt(total), "", "", "",
+                        fmt(total), "", "", "", "",
                     ])  # fmt: skip
             print_table(
                 f"W1 random graph, {data['nodes']:,} nodes ({label}): ns per node",
-                ["engine", "build", "backward", "total", "build vs mg", "bwd vs mg", "total vs mg"],
+                ["engine", "build", "backward", "total", "build vs mg", "bwd vs mg", "total vs mg",
+                 "agrees"],
                 table,
-            )
+                notes,
+            )  # fmt: skip
     w2 = results.get("w2")
     if w2:
         rows = w2["engines"]
         base = rows.get(MICROGRAD, {}).get("ms_per_step")
-        table = [
-            [
-                name,
-                fmt(r["ms_per_step"]),
-                ratio_text(base, r["ms_per_step"]),
-                f"{r['first_loss']:.6f}",
-            ]
-            for name, r in rows.items()
-        ]
+        table = []
+        notes = []
+        for name, r in measured_first(rows):
+            if "skipped" in r:
+                table.append([name, skipped_cell(name, r["skipped"], notes), "", "", "", ""])
+                continue
+            table.append([
+                name, r.get("model", ""), fmt(r["ms_per_step"]), ratio_text(base, r["ms_per_step"]),
+                f"{r['first_loss']:.6f}", yes_no(r.get("loss_matches_first_engine")),
+            ])  # fmt: skip
         print_table(
             f"W2 MLP(2, [16, 16, 1]) training step on {w2['points']} moons points",
-            ["engine", "ms/step", "vs micrograd", "loss at step 1"],
+            ["engine", "model", "ms/step", "vs micrograd", "loss at step 1", "agrees"],
             table,
+            notes,
         )
     w3 = results.get("w3")
     if w3:
@@ -408,9 +496,10 @@ def report(results: dict[str, Any], missing: list[Missing]) -> None:
                 f" ({chain['nodes']:,} tanh nodes)"
             )
             table.append(cells)
+        relu = w3.get("relu_instead_of_tanh", [])
         print_table(
-            "W3 chain x = tanh(0.9 x + 0.1), depth in op nodes: ns per node, peak bytes per node "
-            "(micrograd: relu, it has no tanh)",
+            "W3 chain x = tanh(0.9 x + 0.1), depth in op nodes: ns per node, peak bytes per node"
+            + (f" ({', '.join(relu)}: relu, no tanh)" if relu else ""),
             ["engine", *[f"{int(d):,}" for d in depths]],
             table,
         )
@@ -418,15 +507,21 @@ def report(results: dict[str, Any], missing: list[Missing]) -> None:
     if w4:
         rows = w4["engines"]
         base = rows.get(MICROGRAD, {}).get("us_per_point")
-        table = [
-            [name, fmt(r["us_per_point"]), ratio_text(base, r["us_per_point"]),
-             "yes" if r["grads_match_first_engine"] else "NO"]
-            for name, r in rows.items()
-        ]  # fmt: skip
+        table = []
+        notes = []
+        for name, r in measured_first(rows):
+            if "skipped" in r:
+                table.append([name, skipped_cell(name, r["skipped"], notes), "", ""])
+                continue
+            table.append([
+                name, fmt(r["us_per_point"]), ratio_text(base, r["us_per_point"]),
+                yes_no(r["grads_match_first_engine"]),
+            ])  # fmt: skip
         print_table(
             f"W4 f of 10 inputs with its gradient at {w4['points']:,} points",
             ["engine", "us/point", "vs micrograd", "grads agree"],
             table,
+            notes,
         )
     for m in missing:
         print(f"\nnot measured: {m.name} ({m.reason})")
@@ -468,7 +563,7 @@ def main() -> None:
             "processor": platform.processor(),
             "cpus": os.cpu_count(),
         },
-        "versions": {"ferrograd": ferrograd.__version__},
+        "versions": {**versions(), "ferrograd": ferrograd.__version__},
     }
     t0 = time.perf_counter()
     if "w1" in only:
@@ -478,6 +573,7 @@ def main() -> None:
     if "w3" in only:
         names = [e.name for e in engines] + ([AUTOGRAD] if autograd_reason is None else [])
         results["w3"] = run_w3(names, cfg, args.mem_budget_gb * 1e9)
+        results["w3"]["relu_instead_of_tanh"] = [e.name for e in engines if e.tanh is None]
     if "w4" in only:
         results["w4"] = run_w4(engines, cfg, autograd_reason is None)
     if "rust" in only:

@@ -23,9 +23,11 @@ from engines import GraphEngine
 
 MASK64 = (1 << 64) - 1
 
-#: The ops every engine has (micrograd has no tanh or exp), and the variant with them.
+#: The ops micrograd has (it has no tanh or exp), the variant with tanh and exp too, and one
+#: without relu (micrograd-rust has none).
 W1_OPS = ("add", "sub", "mul", "pow", "relu")
 W1_OPS_TRANSCENDENTAL = ("add", "sub", "mul", "pow", "relu", "tanh", "exp")
+W1_OPS_SMOOTH = ("add", "sub", "mul", "pow", "tanh", "exp")
 BINARY = {"add", "sub", "mul"}
 
 
@@ -86,7 +88,7 @@ def random_graph(
     random earlier node, so every node is an ancestor of the root and the depth stays near
     ``n_nodes / n_leaves`` (micrograd's recursive sort survives). A pairwise sum of what is left
     in the FIFO ends the graph. An op whose result would be non-finite or extreme gives way to
-    the next op in the list (ReLU always fits). Program entries are ``(op, i, j)`` with ``j`` an
+    the next op in the list (ReLU always fits; without it, tanh or exp does). Program entries are ``(op, i, j)`` with ``j`` an
     operand index, the exponent for ``pow``, or -1 for a unary op.
     """
     rng = SplitMix64(seed)
@@ -171,6 +173,33 @@ def w1_graph(
     result = (engine.data(root), [engine.grad(v) for v in nodes[:8]])
     del nodes, root
     return t1 - t0, t2 - t1, result
+
+
+def w1_first_wrong_value(engine: GraphEngine, leaves: list[float], program: Program) -> str:
+    """Where the engine's forward values first leave plain Python floats, e.g. ``tanh(707): nan``.
+
+    Run only to explain a disagreement; an engine whose values all agree gets a line saying so
+    (its gradients are then what differs).
+    """
+    fns = _graph_fns(engine)
+    values = list(leaves)
+    nodes = [engine.leaf(x) for x in leaves]
+    for op, i, j in program:
+        y = values[int(j)] if op in BINARY else j
+        expected = _forward(op, values[i], y)
+        if op in BINARY:
+            node = fns[op](nodes[i], nodes[int(j)])
+        elif op == "pow":
+            node = fns[op](nodes[i], j)
+        else:
+            node = fns[op](nodes[i])
+        got = engine.data(node)
+        if not abs(got - expected) <= 1e-9 * max(1.0, abs(expected)):
+            args = f"{values[i]:.6g}" + (f", {y:.6g}" if op in BINARY or op == "pow" else "")
+            return f"first wrong value: {op}({args}) = {got:.6g}, not {expected:.6g}"
+        values.append(expected)
+        nodes.append(node)
+    return "every value agrees; the gradients differ"
 
 
 def w1_autograd(leaves: list[float], program: Program) -> tuple[float, float, Any]:
@@ -328,14 +357,17 @@ def w2_autograd(xs: np.ndarray, ys: np.ndarray, seed: int, steps: int) -> tuple[
 def w3_chain(engine: GraphEngine, depth: int) -> tuple[float, float, float]:
     """Builds and back-propagates a chain ``depth`` op nodes deep: ``(build s, backward s, dx)``.
 
-    An engine without tanh (micrograd) uses ReLU, which makes the same graph shape.
+    An engine without tanh (micrograd, oxigrad) uses ReLU, which makes the same graph shape.
+    The constant goes on the left of ``+``: micrograd-rust takes plain numbers only there.
     """
     act = engine.tanh or engine.relu
+    if act is None:
+        raise TypeError(f"{engine.name} has neither tanh nor relu")
     x = engine.leaf(0.5)
     t0 = time.perf_counter()
     y = x
     for _ in range(depth // 3):
-        y = act(0.9 * y + 0.1)
+        y = act(0.1 + 0.9 * y)
     t1 = time.perf_counter()
     engine.backward(y)
     t2 = time.perf_counter()
