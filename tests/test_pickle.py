@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import pickle
 import subprocess
 import sys
@@ -126,7 +127,8 @@ def test_checked_tape_of_a_lambda_says_how_to_pickle_it():
 
 def test_tapes_and_graphs_travel_to_worker_processes():
     tape = ferrograd.compile(quadratic, 2)
-    with ProcessPoolExecutor(max_workers=1) as pool:
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing inherited
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
         value, grad = pool.submit(tape.grad, [1.5, 0.5]).result(timeout=60)
         data = pool.submit(getattr, build(), "data").result(timeout=60)
     assert (value, grad.tolist()) == (tape.grad([1.5, 0.5])[0], tape.grad([1.5, 0.5])[1].tolist())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -31,7 +32,10 @@ def assert_identical(got, expected):
 
 def test_process_pool_matches_one_process(problem):
     tape, xs, expected = problem
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    # Fresh interpreters (spawn): the tape must really travel pickled, and no thread of this
+    # process is forked mid-flight.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
         assert_identical(parallel.grad_batch(tape, xs, pool, chunks=5, timeout=120), expected)
         values = parallel.eval_batch(tape, xs, pool, timeout=120)
     assert values.tobytes() == expected[0].tobytes()
