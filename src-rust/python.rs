@@ -140,6 +140,30 @@ fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
     Ok(real_number(obj)?.map(Value::new))
 }
 
+/// `f(other)` as a new Python Value where `other` is a Value or a number, else NotImplemented
+/// (so Python tries the reflected operator, then raises `TypeError`).
+fn with_operand(
+    py: Python<'_>,
+    other: &Bound<'_, PyAny>,
+    f: impl FnOnce(Value) -> Value,
+) -> PyResult<Py<PyAny>> {
+    match operand(other)? {
+        Some(o) => wrap(py, f(o)),
+        None => Ok(py.NotImplemented()),
+    }
+}
+
+/// Three-argument `pow(x, y, m)` has no meaning for these numbers.
+fn no_modulus(modulo: &Bound<'_, PyAny>, class: &str) -> PyResult<()> {
+    if modulo.is_none() {
+        Ok(())
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "pow() with a modulus is not defined for {class}"
+        )))
+    }
+}
+
 fn values_from(iterable: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
     let mut out = Vec::with_capacity(iterable.len().unwrap_or(0));
     push_values(iterable, what, &mut out)?;
@@ -181,59 +205,35 @@ fn push_values(iterable: &Bound<'_, PyAny>, what: &str, out: &mut Vec<Value>) ->
 #[pymethods]
 impl PyValue {
     fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match operand(other)? {
-            Some(o) => wrap(py, self.inner.add(&o)),
-            None => Ok(py.NotImplemented()),
-        }
+        with_operand(py, other, |o| self.inner.add(&o))
     }
 
     fn __radd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match operand(other)? {
-            Some(o) => wrap(py, o.add(&self.inner)),
-            None => Ok(py.NotImplemented()),
-        }
+        with_operand(py, other, |o| o.add(&self.inner))
     }
 
     fn __sub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match operand(other)? {
-            Some(o) => wrap(py, self.inner.sub(&o)),
-            None => Ok(py.NotImplemented()),
-        }
+        with_operand(py, other, |o| self.inner.sub(&o))
     }
 
     fn __rsub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match operand(other)? {
-            Some(o) => wrap(py, o.sub(&self.inner)),
-            None => Ok(py.NotImplemented()),
-        }
+        with_operand(py, other, |o| o.sub(&self.inner))
     }
 
     fn __mul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match operand(other)? {
-            Some(o) => wrap(py, self.inner.mul(&o)),
-            None => Ok(py.NotImplemented()),
-        }
+        with_operand(py, other, |o| self.inner.mul(&o))
     }
 
     fn __rmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match operand(other)? {
-            Some(o) => wrap(py, o.mul(&self.inner)),
-            None => Ok(py.NotImplemented()),
-        }
+        with_operand(py, other, |o| o.mul(&self.inner))
     }
 
     fn __truediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match operand(other)? {
-            Some(o) => wrap(py, self.inner.div(&o)),
-            None => Ok(py.NotImplemented()),
-        }
+        with_operand(py, other, |o| self.inner.div(&o))
     }
 
     fn __rtruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match operand(other)? {
-            Some(o) => wrap(py, o.div(&self.inner)),
-            None => Ok(py.NotImplemented()),
-        }
+        with_operand(py, other, |o| o.div(&self.inner))
     }
 
     fn __neg__(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
@@ -366,15 +366,8 @@ impl PyValue {
         exponent: &Bound<'_, PyAny>,
         modulo: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        if !modulo.is_none() {
-            return Err(PyTypeError::new_err(
-                "pow() with a modulus is not defined for Value",
-            ));
-        }
-        match operand(exponent)? {
-            Some(e) => wrap(py, self.inner.pow(&e)),
-            None => Ok(py.NotImplemented()),
-        }
+        no_modulus(modulo, "Value")?;
+        with_operand(py, exponent, |e| self.inner.pow(&e))
     }
 
     fn __rpow__(
@@ -383,15 +376,8 @@ impl PyValue {
         base: &Bound<'_, PyAny>,
         modulo: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        if !modulo.is_none() {
-            return Err(PyTypeError::new_err(
-                "pow() with a modulus is not defined for Value",
-            ));
-        }
-        match operand(base)? {
-            Some(b) => wrap(py, b.pow(&self.inner)),
-            None => Ok(py.NotImplemented()),
-        }
+        no_modulus(modulo, "Value")?;
+        with_operand(py, base, |b| b.pow(&self.inner))
     }
 
     /// `x` where positive, else `slope * x` (slope 0.01 when None).
@@ -708,11 +694,7 @@ impl PyDual {
         exponent: &Bound<'_, PyAny>,
         modulo: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        if !modulo.is_none() {
-            return Err(PyTypeError::new_err(
-                "pow() with a modulus is not defined for Dual",
-            ));
-        }
+        no_modulus(modulo, "Dual")?;
         self.binary(py, exponent, Code::Pow, false)
     }
 
@@ -722,11 +704,7 @@ impl PyDual {
         base: &Bound<'_, PyAny>,
         modulo: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        if !modulo.is_none() {
-            return Err(PyTypeError::new_err(
-                "pow() with a modulus is not defined for Dual",
-            ));
-        }
+        no_modulus(modulo, "Dual")?;
         self.binary(py, base, Code::Pow, true)
     }
 
