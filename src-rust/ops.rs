@@ -393,6 +393,23 @@ pub(crate) static OPS: [&Op; 20] = [
     &DOT,
 ];
 
+impl Code {
+    /// The code whose number (`code as u64`, its index in the op table) is `x`, if any.
+    pub fn from_index(x: u64) -> Option<Code> {
+        OPS.get(usize::try_from(x).ok()?).map(|op| op.code)
+    }
+
+    /// How many operands the op takes; `None` for the n-ary `sum` and `dot`.
+    pub fn arity(self) -> Option<usize> {
+        match self {
+            Code::Leaf => Some(0),
+            Code::Add | Code::Sub | Code::Mul | Code::Div | Code::Pow => Some(2),
+            Code::Sum | Code::Dot => None,
+            _ => Some(1),
+        }
+    }
+}
+
 /// Every op by code, for rebuilding nodes from a tag.
 #[inline]
 pub fn op_for(code: Code) -> &'static Op {
@@ -626,6 +643,16 @@ mod tests {
             OpError::LengthMismatch { left: 3, right: 2 }
         );
         assert_eq!(Value::sum(&[]).data(), 0.0);
+    }
+
+    #[test]
+    fn the_op_table_is_indexed_by_code() {
+        for (i, op) in OPS.iter().enumerate() {
+            assert_eq!(op.code as usize, i, "{}", op.name);
+            assert_eq!(Code::from_index(i as u64), Some(op.code));
+        }
+        assert_eq!(Code::from_index(OPS.len() as u64), None);
+        assert_eq!(Code::from_index(u64::MAX), None);
     }
 
     #[test]

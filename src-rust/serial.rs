@@ -20,39 +20,6 @@ impl std::fmt::Display for CorruptGraph {
 
 impl std::error::Error for CorruptGraph {}
 
-const CODES: [Code; 20] = [
-    Code::Leaf,
-    Code::Add,
-    Code::Sub,
-    Code::Mul,
-    Code::Div,
-    Code::Pow,
-    Code::Neg,
-    Code::Relu,
-    Code::LeakyRelu,
-    Code::Tanh,
-    Code::Sigmoid,
-    Code::Exp,
-    Code::Log,
-    Code::Sin,
-    Code::Cos,
-    Code::Tan,
-    Code::Sqrt,
-    Code::Abs,
-    Code::Sum,
-    Code::Dot,
-];
-
-/// The number of operands an op takes, `None` for the n-ary ones.
-fn arity(code: Code) -> Option<usize> {
-    match code {
-        Code::Leaf => Some(0),
-        Code::Add | Code::Sub | Code::Mul | Code::Div | Code::Pow => Some(2),
-        Code::Sum | Code::Dot => None,
-        _ => Some(1),
-    }
-}
-
 impl Value {
     /// The graph of this node as bytes (see `from_bytes`).
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -66,7 +33,7 @@ impl Value {
         out.extend_from_slice(&(order.len() as u64).to_le_bytes());
         for v in &order {
             let node = v.node();
-            let code = CODES.iter().position(|c| *c == node.op().code).unwrap() as u8;
+            let code = node.op().code as u8;
             out.push(code);
             for x in [node.data(), node.grad(), node.param()] {
                 out.extend_from_slice(&x.to_le_bytes());
@@ -101,9 +68,8 @@ impl Value {
         let count = u64::from_le_bytes(take(8)?.try_into().unwrap()) as usize;
         let mut nodes: Vec<Value> = Vec::with_capacity(count.min(1 << 20));
         for _ in 0..count {
-            let code = *CODES
-                .get(take(1)?[0] as usize)
-                .ok_or(CorruptGraph("unknown op"))?;
+            let code =
+                Code::from_index(u64::from(take(1)?[0])).ok_or(CorruptGraph("unknown op"))?;
             let mut f = [0.0; 3];
             for x in &mut f {
                 *x = f64::from_le_bytes(take(8)?.try_into().unwrap());
@@ -113,7 +79,7 @@ impl Value {
                 .map_err(|_| CorruptGraph("label is not UTF-8"))?
                 .to_owned();
             let n = u32::from_le_bytes(take(4)?.try_into().unwrap()) as usize;
-            let ok = match arity(code) {
+            let ok = match code.arity() {
                 Some(k) => n == k,
                 None => code == Code::Sum || n % 2 == 0,
             };

@@ -887,8 +887,8 @@ fn check_out(len: usize, expected: usize) -> Result<(), TapeError> {
 fn check_codes(instrs: &[Instr]) -> Result<(), TapeError> {
     for instr in instrs {
         let ok = match instr {
-            Instr::Unary { code, .. } => UNARY.contains(code),
-            Instr::Binary { code, .. } => BINARY.contains(code),
+            Instr::Unary { code, .. } => code.arity() == Some(1),
+            Instr::Binary { code, .. } => code.arity() == Some(2),
             _ => true,
         };
         if !ok {
@@ -898,28 +898,10 @@ fn check_codes(instrs: &[Instr]) -> Result<(), TapeError> {
     Ok(())
 }
 
-const UNARY: [Code; 12] = [
-    Code::Neg,
-    Code::Relu,
-    Code::LeakyRelu,
-    Code::Tanh,
-    Code::Sigmoid,
-    Code::Exp,
-    Code::Log,
-    Code::Sin,
-    Code::Cos,
-    Code::Tan,
-    Code::Sqrt,
-    Code::Abs,
-];
-const BINARY: [Code; 5] = [Code::Add, Code::Sub, Code::Mul, Code::Div, Code::Pow];
-
+/// The unary or binary op numbered `x`; the tape's other instructions are not ops.
 fn code_from(x: u64) -> Result<Code, TapeError> {
-    UNARY
-        .iter()
-        .chain(&BINARY)
-        .find(|c| **c as u64 == x)
-        .copied()
+    Code::from_index(x)
+        .filter(|c| matches!(c.arity(), Some(1 | 2)))
         .ok_or(TapeError::Corrupt("unknown op"))
 }
 
