@@ -135,6 +135,9 @@ def test_demo_help_documents_every_option() -> None:
     assert proc.returncode == 0
     for option in ("--engine", "--seed", "--steps", "--plot", "--no-progress", "reference"):
         assert option in proc.stdout
+    # The description is shown as written: argparse does not %-format it, so "%%" would show.
+    assert "until 100% training accuracy" in " ".join(proc.stdout.split())
+    assert "%%" not in proc.stdout
 
 
 def test_demo_on_the_reference_engine_compares_against_rust(

@@ -256,7 +256,7 @@ def register(commands: Any) -> None:
         description=(
             "Train MLP(2, [16, 16, 1]) on a generated two-moons data set (100 points, noise 0.1) "
             "with the hinge loss, 1e-4 L2 and SGD (learning rate 1.0 falling to 0.1), until "
-            "100%% training accuracy or --steps steps. Then run one gradient step on both "
+            "100% training accuracy or --steps steps. Then run one gradient step on both "
             "engines from the same parameters and print the largest relative gradient "
             "difference and the speedup."
         ),
