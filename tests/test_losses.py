@@ -280,3 +280,14 @@ def test_cross_entropy_takes_a_2d_array_of_logits_as_a_batch():
     batch = nn.cross_entropy(logits, np.array([1, 2]))
     each = [nn.cross_entropy(list(row), t) for row, t in zip(logits.tolist(), [1, 2])]
     assert batch.data == pytest.approx((each[0].data + each[1].data) / 2, rel=1e-15)
+
+
+def test_sgd_refuses_what_it_cannot_update_or_use_as_a_rate():
+    with pytest.raises(TypeError, match="SGD.*Values.*float"):
+        nn.SGD([1.0], lr=0.1)
+    with pytest.raises(TypeError, match="lr must be a number, got str"):
+        nn.SGD([ferrograd.Value(1.0)], lr="a")
+    with pytest.raises(TypeError, match="momentum must be a number, got NoneType"):
+        nn.SGD([ferrograd.Value(1.0)], lr=0.1, momentum=None)
+    opt = nn.SGD([reference.Value(1.0)], lr=np.float32(0.5))
+    assert opt.lr == 0.5

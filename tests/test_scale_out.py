@@ -78,3 +78,12 @@ def test_dask_local_cluster_matches_one_process(problem):
         workers = client.run(lambda: __import__("os").getpid())
     assert len(set(workers.values())) == 2  # two separate worker processes did the work
     assert_identical(got, expected)
+
+
+def test_something_that_cannot_run_work_is_refused(problem):
+    tape, xs, _ = problem
+    for not_an_executor in ("pool", None, 2):
+        with pytest.raises(TypeError, match="concurrent.futures.Executor"):
+            parallel.grad_batch(tape, xs, not_an_executor)
+        with pytest.raises(TypeError, match="concurrent.futures.Executor"):
+            parallel.eval_batch(tape, xs, not_an_executor)

@@ -434,6 +434,13 @@ def cross_entropy(logits: object, target: object) -> AnyValue:
 # ------------------------------------------------------------------------------------------------
 
 
+def _number(x: object, what: str) -> float:
+    """``x`` as a float when it is a real number; ``TypeError`` naming ``what`` otherwise."""
+    if isinstance(x, (str, bytes)) or not isinstance(x, (int, float, np.number)):
+        raise TypeError(f"{what} must be a number, got {type(x).__name__}")
+    return float(x)
+
+
 class SGD:
     """Stochastic gradient descent, with optional (heavy-ball) momentum.
 
@@ -444,8 +451,11 @@ class SGD:
 
     def __init__(self, params: Iterable[AnyValue], lr: float, momentum: float = 0.0) -> None:
         self.params = list(params)
+        for p in self.params:
+            if not all(hasattr(p, a) for a in ("data", "grad", "backward")):
+                raise TypeError(f"SGD() needs Values to update, got {type(p).__name__}")
         self.lr = lr
-        momentum = float(momentum)
+        momentum = _number(momentum, "momentum")
         if not (0.0 <= momentum < 1.0):
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         self.momentum = momentum
@@ -458,7 +468,7 @@ class SGD:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        value = float(value)
+        value = _number(value, "lr")
         if not math.isfinite(value) or value < 0.0:
             raise ValueError(f"lr must be a finite number >= 0, got {value}")
         self._lr = value

@@ -40,6 +40,16 @@ def _rows(tape: Tape, xs: object) -> np.ndarray:
     return rows
 
 
+def _submitter(executor: object) -> Executor:
+    """``executor`` when it can run work (anything with ``submit``, as every Executor has)."""
+    if not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            "needs a concurrent.futures.Executor (ProcessPoolExecutor, or a Dask client's "
+            f"get_executor()), got {type(executor).__name__}"
+        )
+    return executor  # type: ignore[return-value]
+
+
 def _shares(array: np.ndarray, chunks: int | None) -> list[np.ndarray]:
     if chunks is None:
         chunks = 2 * (os.cpu_count() or 1)
@@ -68,8 +78,8 @@ def grad_batch(
     ``chunks`` defaults to twice the cores here; ``timeout`` (seconds) bounds the wait for each
     share (``TimeoutError`` past it). Returns values ``(m,)`` and gradients ``(m, n_inputs)``.
     """
-    array = _rows(tape, xs)
-    futures = [executor.submit(_grad_share, tape, share) for share in _shares(array, chunks)]
+    array, pool = _rows(tape, xs), _submitter(executor)
+    futures = [pool.submit(_grad_share, tape, share) for share in _shares(array, chunks)]
     results = [future.result(timeout=timeout) for future in futures]
     values = np.concatenate([values for values, _ in results])
     grads = np.concatenate([grads for _, grads in results]).reshape(len(array), tape.n_inputs)
@@ -84,7 +94,7 @@ def eval_batch(
     timeout: float | None = None,
 ) -> np.ndarray:
     """``tape.eval_batch(xs)`` spread over ``executor`` as :func:`grad_batch` does."""
-    array = _rows(tape, xs)
-    futures = [executor.submit(_eval_share, tape, share) for share in _shares(array, chunks)]
+    array, pool = _rows(tape, xs), _submitter(executor)
+    futures = [pool.submit(_eval_share, tape, share) for share in _shares(array, chunks)]
     values: np.ndarray = np.concatenate([future.result(timeout=timeout) for future in futures])
     return values
