@@ -86,6 +86,17 @@ fn real_number(obj: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
     if let Ok(f) = obj.cast::<PyFloat>() {
         return Ok(Some(f.value()));
     }
+    if obj.is_exact_instance_of::<PyInt>() {
+        // A plain int converts directly; going through `float()` would build a float object.
+        // SAFETY: `obj` is a live int and the GIL is held.
+        let x = unsafe { pyo3::ffi::PyLong_AsDouble(obj.as_ptr()) };
+        if x == -1.0 {
+            if let Some(err) = PyErr::take(obj.py()) {
+                return Err(err);
+            }
+        }
+        return Ok(Some(x));
+    }
     if obj.is_instance_of::<PyInt>() {
         return obj.extract::<f64>().map(Some);
     }
