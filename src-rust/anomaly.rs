@@ -4,20 +4,44 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::value::{Node, Value};
 
+/// How many threads have the mode on. Every forward op asks whether the mode is on; while no
+/// thread has it on, one relaxed load of this count answers, without the thread-local lookup.
+/// A thread sees its own updates of the count, so for a thread with the mode on the count is
+/// never 0; another thread's setting only sends a reader on to its own flag.
+static THREADS_ON: AtomicUsize = AtomicUsize::new(0);
+
+/// This thread's setting; a thread that ends with the mode on takes itself out of the count.
+struct Flag(Cell<bool>);
+
+impl Drop for Flag {
+    fn drop(&mut self) {
+        if self.0.get() {
+            THREADS_ON.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 thread_local! {
-    static ENABLED: Cell<bool> = const { Cell::new(false) };
+    static ENABLED: Flag = const { Flag(Cell::new(false)) };
 }
 
 /// Turns anomaly detection on or off for this thread; returns the previous setting.
 pub fn set_detect_anomaly(on: bool) -> bool {
-    ENABLED.with(|e| e.replace(on))
+    let previous = ENABLED.with(|e| e.0.replace(on));
+    match (previous, on) {
+        (false, true) => THREADS_ON.fetch_add(1, Ordering::Relaxed),
+        (true, false) => THREADS_ON.fetch_sub(1, Ordering::Relaxed),
+        _ => 0,
+    };
+    previous
 }
 
 pub fn detect_anomaly_enabled() -> bool {
-    ENABLED.with(|e| e.get())
+    THREADS_ON.load(Ordering::Relaxed) != 0 && ENABLED.try_with(|e| e.0.get()).unwrap_or(false)
 }
 
 /// Which pass produced the non-finite number.
@@ -124,3 +148,31 @@ impl fmt::Display for Anomaly {
 }
 
 impl std::error::Error for Anomaly {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mode_belongs_to_one_thread_and_leaves_with_it() {
+        // No other Rust test turns the mode on, so the count is this test's alone.
+        let before = THREADS_ON.load(Ordering::Relaxed);
+        let (on_here, count_while_on) = std::thread::spawn(|| {
+            assert!(!set_detect_anomaly(true));
+            let seen = (detect_anomaly_enabled(), THREADS_ON.load(Ordering::Relaxed));
+            assert!(!detect_anomaly_enabled_elsewhere());
+            seen // the thread ends with the mode still on
+        })
+        .join()
+        .unwrap();
+        assert!(on_here);
+        assert_eq!(count_while_on, before + 1);
+        assert!(!detect_anomaly_enabled());
+        assert_eq!(THREADS_ON.load(Ordering::Relaxed), before);
+    }
+
+    /// Whether a fresh thread sees the mode on.
+    fn detect_anomaly_enabled_elsewhere() -> bool {
+        std::thread::spawn(detect_anomaly_enabled).join().unwrap()
+    }
+}

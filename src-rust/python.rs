@@ -86,6 +86,17 @@ fn real_number(obj: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
     if let Ok(f) = obj.cast::<PyFloat>() {
         return Ok(Some(f.value()));
     }
+    if obj.is_exact_instance_of::<PyInt>() {
+        // A plain int converts directly; going through `float()` would build a float object.
+        // SAFETY: `obj` is a live int and the GIL is held.
+        let x = unsafe { pyo3::ffi::PyLong_AsDouble(obj.as_ptr()) };
+        if x == -1.0 {
+            if let Some(err) = PyErr::take(obj.py()) {
+                return Err(err);
+            }
+        }
+        return Ok(Some(x));
+    }
     if obj.is_instance_of::<PyInt>() {
         return obj.extract::<f64>().map(Some);
     }
@@ -135,20 +146,24 @@ fn require_real(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<f64> {
 /// anything else `None` (so the operator returns NotImplemented).
 fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
     if let Ok(v) = obj.cast::<PyValue>() {
-        return Ok(Some(v.borrow().inner.clone()));
+        return Ok(Some(v.get().inner.clone()));
     }
     Ok(real_number(obj)?.map(Value::new))
 }
 
 /// `f(other)` as a new Python Value where `other` is a Value or a number, else NotImplemented
-/// (so Python tries the reflected operator, then raises `TypeError`).
+/// (so Python tries the reflected operator, then raises `TypeError`). A Value operand is lent
+/// to `f` as it is, so the node `f` builds holds the only new handle to it.
 fn with_operand(
     py: Python<'_>,
     other: &Bound<'_, PyAny>,
-    f: impl FnOnce(Value) -> Value,
+    f: impl FnOnce(&Value) -> Value,
 ) -> PyResult<Py<PyAny>> {
-    match operand(other)? {
-        Some(o) => wrap(py, f(o)),
+    if let Ok(v) = other.cast::<PyValue>() {
+        return wrap(py, f(&v.get().inner));
+    }
+    match real_number(other)? {
+        Some(x) => wrap(py, f(&Value::new(x))),
         None => Ok(py.NotImplemented()),
     }
 }
@@ -205,7 +220,7 @@ fn push_values(iterable: &Bound<'_, PyAny>, what: &str, out: &mut Vec<Value>) ->
 #[pymethods]
 impl PyValue {
     fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| self.inner.add(&o))
+        with_operand(py, other, |o| self.inner.add(o))
     }
 
     fn __radd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -213,7 +228,7 @@ impl PyValue {
     }
 
     fn __sub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| self.inner.sub(&o))
+        with_operand(py, other, |o| self.inner.sub(o))
     }
 
     fn __rsub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -221,7 +236,7 @@ impl PyValue {
     }
 
     fn __mul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| self.inner.mul(&o))
+        with_operand(py, other, |o| self.inner.mul(o))
     }
 
     fn __rmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -229,7 +244,7 @@ impl PyValue {
     }
 
     fn __truediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| self.inner.div(&o))
+        with_operand(py, other, |o| self.inner.div(o))
     }
 
     fn __rtruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -367,7 +382,7 @@ impl PyValue {
         modulo: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         no_modulus(modulo, "Value")?;
-        with_operand(py, exponent, |e| self.inner.pow(&e))
+        with_operand(py, exponent, |e| self.inner.pow(e))
     }
 
     fn __rpow__(
@@ -431,7 +446,7 @@ impl PyValue {
 
     fn __richcmp__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, op: CompareOp) -> Py<PyAny> {
         let same = match other.cast::<PyValue>() {
-            Ok(o) => o.borrow().inner.ptr_eq(&self.inner),
+            Ok(o) => o.get().inner.ptr_eq(&self.inner),
             Err(_) => return py.NotImplemented(),
         };
         match op {
