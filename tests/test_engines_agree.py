@@ -8,6 +8,7 @@ contract's floor is 1e-12 relative, checked as well.
 from __future__ import annotations
 
 import math
+import operator
 import random
 import struct
 from typing import Any
@@ -17,7 +18,14 @@ from conftest import ENGINES, REFERENCE, Engine
 
 from ferrograd import reference
 
-BINARY = ["+", "-", "*", "/", "**"]
+OPERATORS = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
+}
+BINARY = list(OPERATORS)
 UNARY = [
     "neg",
     "abs",
@@ -81,15 +89,7 @@ def make_program(seed: int, steps: int = 40) -> tuple[list[float], list[Instruct
 
 
 def _apply(symbol: str, a: Any, b: Any) -> Any:
-    if symbol == "+":
-        return a + b
-    if symbol == "-":
-        return a - b
-    if symbol == "*":
-        return a * b
-    if symbol == "/":
-        return a / b
-    return a**b
+    return OPERATORS[symbol](a, b)
 
 
 def _step(engine: Engine, nodes: list[Any], ins: Instruction) -> Any:

@@ -9,9 +9,10 @@ becomes a list of stack instructions that run on any engine's Value.
 from __future__ import annotations
 
 import ast
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 __all__ = ["FUNCTIONS", "Expression", "ExpressionError", "parse_expression"]
 
@@ -124,7 +125,7 @@ class Expression:
                 stack.append(-x if instruction[1] == "-" else x)
             elif kind == "binary":
                 y, x = stack.pop(), stack.pop()
-                stack.append(_apply_binary(instruction[1], x, y))
+                stack.append(_APPLY_BINARY[instruction[1]](x, y))
             else:
                 _, function, slope = instruction
                 x = stack.pop()
@@ -138,16 +139,14 @@ class Expression:
         return result
 
 
-def _apply_binary(op: str, x: Any, y: Any) -> Any:
-    if op == "+":
-        return x + y
-    if op == "-":
-        return x - y
-    if op == "*":
-        return x * y
-    if op == "/":
-        return x / y
-    return x**y
+# What each binary symbol does, on whatever Values the expression is evaluated with.
+_APPLY_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
+}
 
 
 def _call_parts(node: ast.Call) -> tuple[str, ast.expr, list[ast.expr]]:
