@@ -35,10 +35,11 @@ pub struct PyValue {
 
 // SAFETY: a node's `Rc` counts and `Cell` fields are only touched by code holding the GIL:
 // every binding below runs with it, none releases it while it holds a `Value` (the tape's
-// batch methods release it, but a `Tape` owns no nodes), and the module does not declare
-// itself free-threaded, so CPython keeps the GIL on while it is loaded. The GIL therefore
-// serialises all access, which is what `Send + Sync` asks for, and Python threads can share
-// Values as they share any other object.
+// batch methods release it, but a `Tape` owns no nodes), and the module declares that it
+// needs the GIL (`gil_used = true` on `_core` below: PyO3 0.30 would otherwise declare it
+// free-threaded), so even a free-threaded CPython turns the GIL on when it loads it. The GIL
+// therefore serialises all access, which is what `Send + Sync` asks for, and Python threads
+// can share Values as they share any other object.
 unsafe impl Send for PyValue {}
 unsafe impl Sync for PyValue {}
 
@@ -944,7 +945,9 @@ fn _set_detect_anomaly(on: bool) -> bool {
     set_detect_anomaly(on)
 }
 
-#[pymodule]
+/// `gil_used = true`: the soundness of sharing Values between threads rests on the GIL (see the
+/// SAFETY note on `PyValue`), so a free-threaded interpreter must keep it on for this module.
+#[pymodule(gil_used = true)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyValue>()?;
     m.add_function(wrap_pyfunction!(sum, m)?)?;
