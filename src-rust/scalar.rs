@@ -32,6 +32,9 @@ pub trait Real:
     fn tanh(self) -> Self;
     fn sqrt(self) -> Self;
     fn abs(self) -> Self;
+    /// `self * self`; for a dual number, with `pow`'s rule that a zero tangent stays exactly
+    /// zero (a plain product would give `0 · inf = NaN` at an infinite value).
+    fn square(self) -> Self;
 }
 
 /// A constant of whatever `Real` type the context asks for.
@@ -84,6 +87,10 @@ impl Real for f64 {
     #[inline]
     fn abs(self) -> f64 {
         f64::abs(self)
+    }
+    #[inline]
+    fn square(self) -> f64 {
+        self * self
     }
 }
 
@@ -204,5 +211,8 @@ impl Real for Dual {
             0.0
         };
         self.chain(self.re.abs(), sign)
+    }
+    fn square(self) -> Dual {
+        self.chain(self.re * self.re, 2.0 * self.re)
     }
 }

@@ -287,7 +287,7 @@ impl Plan {
                 }
                 Step::BinaryK { code, x, k } => binary_forward(code, vals[x as usize], T::lift(k)),
                 Step::KBinary { code, k, y } => binary_forward(code, T::lift(k), vals[y as usize]),
-                Step::Square { x } => vals[x as usize] * vals[x as usize],
+                Step::Square { x } => vals[x as usize].square(),
                 Step::Sum { start, len } => self
                     .operands(start, len)
                     .iter()

@@ -135,3 +135,13 @@ def test_jvp_bad_input_and_constant_functions():
     with pytest.raises(TypeError, match="return a Dual"):
         jvp(lambda x: "nope", [1.0], [1.0])
     assert jvp(lambda x: 3, [1.0], [1.0]) == (3.0, 0.0)
+
+
+def test_tape_squares_keep_a_zero_tangent_zero_at_an_infinite_base():
+    # The tape computes x**2 as a square; along a direction that leaves x alone, its tangent
+    # must stay 0 as pow's does (a plain dual product would give 0 * inf = nan).
+    inf = float("inf")
+    for power in (2, 3):
+        tape = ferrograd.compile(lambda x, y, p=power: x**p + y, 2)
+        graphless = ferrograd.jvp(lambda x, y, p=power: x**p + y, [inf, 1.0], [0.0, 1.0])
+        assert tape.jvp([inf, 1.0], [0.0, 1.0]) == graphless == (inf, 1.0)
