@@ -410,6 +410,16 @@ impl Code {
     }
 }
 
+/// `slope` when leaky ReLU may take it: finite and >= 0 (wherever a slope comes from: a call,
+/// or bytes being read back).
+pub fn check_slope(slope: f64) -> Result<f64, OpError> {
+    if slope.is_finite() && slope >= 0.0 {
+        Ok(slope)
+    } else {
+        Err(OpError::BadSlope(slope))
+    }
+}
+
 /// Every op by code, for rebuilding nodes from a tag.
 #[inline]
 pub fn op_for(code: Code) -> &'static Op {
@@ -487,9 +497,7 @@ impl Value {
 
     /// `self` where positive, else `slope · self`. The slope must be finite and >= 0.
     pub fn leaky_relu(&self, slope: f64) -> Result<Value, OpError> {
-        if !(slope.is_finite() && slope >= 0.0) {
-            return Err(OpError::BadSlope(slope));
-        }
+        let slope = check_slope(slope)?;
         let data = leaky_relu::forward(self.data(), slope);
         let z = Value::from_op(&LEAKY_RELU, data, Operands::One([self.clone()]));
         z.set_param(slope);

@@ -10,7 +10,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use crate::anomaly::{detect_anomaly_enabled, set_detect_anomaly, Anomaly};
-use crate::ops::{binary_forward, unary_forward, Code, OpError};
+use crate::ops::{binary_forward, check_slope, unary_forward, Code, OpError};
 use crate::scalar::{Dual, Real};
 use crate::tape::{Tape, TapeError};
 use crate::value::Value;
@@ -731,9 +731,7 @@ impl PyDual {
             Some(s) => require_real(s, "leaky_relu() slope")?,
             None => 0.01,
         };
-        if !(slope.is_finite() && slope >= 0.0) {
-            return Err(OpError::BadSlope(slope).into());
-        }
+        let slope = check_slope(slope)?;
         Ok(self.unary(Code::LeakyRelu, slope))
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::ops::{op_for, Code};
+use crate::ops::{check_slope, op_for, Code};
 use crate::value::{Operands, Value};
 
 const MAGIC: &[u8; 4] = b"FGV1";
@@ -104,7 +104,7 @@ impl Value {
             let v = Value::from_op(op_for(code), f[0], prev);
             v.set_grad(f[1]);
             if code == Code::LeakyRelu {
-                v.set_param(f[2]);
+                v.set_param(check_slope(f[2]).map_err(|_| CorruptGraph("bad leaky_relu slope"))?);
             }
             v.set_label(&label);
             nodes.push(v);
@@ -140,6 +140,37 @@ mod tests {
         copy.backward();
         let a2 = after.iter().find(|v| v.label() == "a").unwrap();
         assert_eq!(a2.grad(), 2.0 * a.grad());
+    }
+
+    /// `bytes` with every copy of `from`'s eight bytes replaced by `to`'s.
+    fn replace_f64(bytes: &[u8], from: f64, to: f64) -> Vec<u8> {
+        let (from, to) = (from.to_le_bytes(), to.to_le_bytes());
+        let mut out = bytes.to_vec();
+        let mut i = 0;
+        while i + 8 <= out.len() {
+            if out[i..i + 8] == from {
+                out[i..i + 8].copy_from_slice(&to);
+                i += 8;
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_slope_leaky_relu_would_refuse_is_refused_when_read_back() {
+        let c = Value::new(-2.0).leaky_relu(0.375).unwrap();
+        let bytes = c.to_bytes();
+        assert!(Value::from_bytes(&bytes).is_ok());
+        for bad in [-3.0, f64::NAN, f64::INFINITY] {
+            let err = Value::from_bytes(&replace_f64(&bytes, 0.375, bad)).err();
+            assert_eq!(
+                err.map(|e| e.0),
+                Some("bad leaky_relu slope"),
+                "slope {bad}"
+            );
+        }
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use crate::ops::{
     binary_backward, binary_backward_lanes, binary_backward_one_lanes, binary_forward,
-    binary_forward_lanes, unary_backward, unary_backward_lanes, unary_forward, unary_forward_lanes,
-    Code,
+    binary_forward_lanes, check_slope, unary_backward, unary_backward_lanes, unary_forward,
+    unary_forward_lanes, Code,
 };
 use crate::scalar::{Dual, Lanes, Real, LANES};
 use crate::value::Value;
@@ -894,6 +894,14 @@ fn check_codes(instrs: &[Instr]) -> Result<(), TapeError> {
         if !ok {
             return Err(TapeError::Corrupt("op of the wrong arity"));
         }
+        if let Instr::Unary {
+            code: Code::LeakyRelu,
+            p,
+            ..
+        } = *instr
+        {
+            check_slope(p).map_err(|_| TapeError::Corrupt("bad leaky_relu slope"))?;
+        }
     }
     Ok(())
 }
@@ -1077,6 +1085,22 @@ mod tests {
         y.backward();
         assert_eq!(value, y.data());
         assert_eq!(grad, [xs[0].grad(), 0.0]);
+    }
+
+    #[test]
+    fn a_tape_with_a_slope_leaky_relu_would_refuse_is_refused() {
+        let xs = leaves(&[-2.0]);
+        let y = xs[0].leaky_relu(0.375).unwrap();
+        let bytes = Tape::record(&xs, &y).unwrap().to_bytes();
+        assert!(Tape::from_bytes(&bytes).is_ok());
+        let (good, bad) = (0.375f64.to_le_bytes(), (-3.0f64).to_le_bytes());
+        let at = bytes.windows(8).position(|w| w == good).unwrap();
+        let mut edited = bytes.clone();
+        edited[at..at + 8].copy_from_slice(&bad);
+        assert_eq!(
+            Tape::from_bytes(&edited),
+            Err(TapeError::Corrupt("bad leaky_relu slope"))
+        );
     }
 
     #[test]

@@ -133,3 +133,15 @@ def test_tapes_and_graphs_travel_to_worker_processes():
         data = pool.submit(getattr, build(), "data").result(timeout=60)
     assert (value, grad.tolist()) == (tape.grad([1.5, 0.5])[0], tape.grad([1.5, 0.5])[1].tolist())
     assert data == build().data
+
+
+def test_edited_bytes_with_a_slope_leaky_relu_refuses_are_refused():
+    import struct
+
+    good, bad = struct.pack("<d", 0.375), struct.pack("<d", -3.0)
+    graph = pickle.dumps(Value(-2.0).leaky_relu(0.375))
+    tape = pickle.dumps(ferrograd.compile(lambda x: x.leaky_relu(0.375), 1).unchecked())
+    with pytest.raises(ValueError, match="bad leaky_relu slope"):
+        pickle.loads(graph.replace(good, bad))
+    with pytest.raises(ValueError, match="bad leaky_relu slope"):
+        pickle.loads(tape.replace(good, bad))
