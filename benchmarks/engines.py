@@ -62,43 +62,37 @@ class Missing:
     reason: str
 
 
-def _ferrograd() -> GraphEngine:
-    import ferrograd
+def _twin(module: Any) -> GraphEngine:
+    """``ferrograd`` or ``ferrograd.reference``: one contract, so one adapter serves both."""
     from ferrograd import nn
 
     return GraphEngine(
-        name="ferrograd",
-        leaf=ferrograd.Value,
-        relu=ferrograd.Value.relu,
-        tanh=ferrograd.Value.tanh,
-        exp=ferrograd.Value.exp,
-        backward=ferrograd.Value.backward,
+        name=module.__name__,
+        leaf=module.Value,
+        relu=module.Value.relu,
+        tanh=module.Value.tanh,
+        exp=module.Value.exp,
+        backward=module.Value.backward,
         grad=lambda v: v.grad,
         data=lambda v: v.data,
-        dot=ferrograd.dot,
-        total=ferrograd.sum,
+        dot=module.dot,
+        total=module.sum,
         # ferrograd.nn without a seed draws from the global `random` as micrograd does, so the
         # benchmark's `random.seed` gives every engine the same initial weights.
-        mlp=lambda nin, nouts: nn.MLP(nin, nouts),
+        mlp=lambda nin, nouts: nn.MLP(nin, nouts, engine=module),
     )
+
+
+def _ferrograd() -> GraphEngine:
+    import ferrograd
+
+    return _twin(ferrograd)
 
 
 def _reference() -> GraphEngine:
-    from ferrograd import nn, reference
+    from ferrograd import reference
 
-    return GraphEngine(
-        name="ferrograd.reference",
-        leaf=reference.Value,
-        relu=reference.Value.relu,
-        tanh=reference.Value.tanh,
-        exp=reference.Value.exp,
-        backward=reference.Value.backward,
-        grad=lambda v: v.grad,
-        data=lambda v: v.data,
-        dot=reference.dot,
-        total=reference.sum,
-        mlp=lambda nin, nouts: nn.MLP(nin, nouts, engine="reference"),
-    )
+    return _twin(reference)
 
 
 def _micrograd() -> GraphEngine:
