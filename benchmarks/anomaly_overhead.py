@@ -20,6 +20,7 @@ import json
 import math
 import subprocess
 import time
+from typing import Any
 
 import ferrograd
 from ferrograd import reference
@@ -28,21 +29,22 @@ STEPS = 2_000
 ROUNDS = 15
 
 
-def workload(value: type) -> None:
+def build(value: type) -> Any:
+    """The measured graph: a chain of ``STEPS`` links ``tanh(y * w + b)``."""
     x = value(0.3, "x")
     w, b = value(0.9, "w"), value(0.05, "b")
     y = x
     for _ in range(STEPS):
         y = (y * w + b).tanh()
-    y.backward()
+    return y
+
+
+def workload(value: type) -> None:
+    build(value).backward()
 
 
 def nodes_per_run(value: type) -> int:
-    x = value(0.3, "x")
-    w, b = value(0.9, "w"), value(0.05, "b")
-    y = x
-    for _ in range(STEPS):
-        y = (y * w + b).tanh()
+    y = build(value)
     seen, stack = {y}, [y]
     while stack:
         for c in stack.pop().children:
