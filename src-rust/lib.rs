@@ -21,6 +21,7 @@ pub mod scalar;
 mod serial;
 pub mod tape;
 mod value;
+pub mod vmath;
 
 pub use anomaly::{set_detect_anomaly, Anomaly};
 pub use ops::{Code, Op, OpError};
