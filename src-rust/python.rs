@@ -955,5 +955,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_value_from_bytes, m)?)?;
     m.add_class::<PyTape>()?;
     m.add_class::<PyDual>()?;
+    crate::vmath::python::register(m)?;
     Ok(())
 }

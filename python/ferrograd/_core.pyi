@@ -15,6 +15,8 @@ __all__ = [
     "_dense",
     "_set_detect_anomaly",
     "_value_from_bytes",
+    "_vmath",
+    "_vmath_isas",
     "dot",
     "sum",
 ]
@@ -274,3 +276,10 @@ def _value_from_bytes(data: bytes) -> Value:
 
 def _set_detect_anomaly(on: bool) -> bool:
     """Turns anomaly detection on or off for this thread; returns the previous setting."""
+
+def _vmath(name: str, isa: str, xs: bytes) -> bytes:
+    """``name`` ("exp", ... or "exp'" for the slope backward uses) of every f64 in ``xs`` with
+    the fast lane loops compiled for ``isa``, as f64 bytes: for testing their error bounds."""
+
+def _vmath_isas() -> list[str]:
+    """The instruction sets this build carries and this CPU runs, baseline first, best last."""

@@ -73,30 +73,80 @@ fn two_to(t: f64) -> f64 {
     f64::from_bits(t.to_bits().wrapping_sub(MAGIC_BITS).wrapping_add(1023) << 52)
 }
 
+// Double-double arithmetic: a number as an unevaluated sum `hi + lo`, `|lo| <= ulp(hi) / 2`,
+// so that a chain of operations rounds once, at the end.
+
+/// `a + b = s + e` exactly, given `|a| >= |b|` (or `a = 0`).
+#[inline(always)]
+fn fast_two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    (s, b - (s - a))
+}
+
+/// `a + b = s + e` exactly, whatever their sizes.
+#[inline(always)]
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    (s, (a - (s - bb)) + (b - bb))
+}
+
+/// `a * b = p + e` exactly (barring underflow): by FMA, or by Dekker's splitting without it.
+#[inline(always)]
+fn two_prod<const F: bool>(a: f64, b: f64) -> (f64, f64) {
+    let p = a * b;
+    if F {
+        (p, a.mul_add(b, -p))
+    } else {
+        const SPLIT: f64 = 134217729.0; // 2^27 + 1
+        let split = |x: f64| {
+            let t = SPLIT * x;
+            let hi = t - (t - x);
+            (hi, x - hi)
+        };
+        let ((ah, al), (bh, bl)) = (split(a), split(b));
+        (p, ((ah * bh - p) + ah * bl + al * bh) + al * bl)
+    }
+}
+
+#[inline(always)]
+fn dd_mul<const F: bool>((ah, al): (f64, f64), (bh, bl): (f64, f64)) -> (f64, f64) {
+    let (p, e) = two_prod::<F>(ah, bh);
+    fast_two_sum(p, e + (ah * bl + al * bh))
+}
+
+#[inline(always)]
+fn dd_div<const F: bool>((ah, al): (f64, f64), (bh, bl): (f64, f64)) -> (f64, f64) {
+    let q = ah / bh;
+    let (p, e) = two_prod::<F>(q, bh);
+    let r = (((ah - p) - e) + al) - q * bl;
+    fast_two_sum(q, r / bh)
+}
+
+/// `e^x = 2^k (hi + lo)` for `|x| <= EXP_LIMIT`: returns `(k + MAGIC, hi, lo)`, the sum good
+/// to far better than an ulp.
+#[inline(always)]
+fn exp_dd<const F: bool>(x: f64) -> (f64, f64, f64) {
+    let t = mla::<F>(x, LOG2E, MAGIC);
+    let k = t - MAGIC;
+    // x - k ln 2 = r + r_lo: the first difference is exact, the second's error kept.
+    let (r, r_lo) = two_sum(x - k * LN2_HI, -(k * LN2_LO));
+    let c = r * r * poly::<F, 11>(r, &coeffs::EXP);
+    let (p, p_lo) = fast_two_sum(r, c);
+    // e^(r + r_lo) - 1 ≈ p + p_lo + r_lo (1 + p)
+    let p_lo = p_lo + mla::<F>(r_lo, p, r_lo);
+    let (hi, lo) = fast_two_sum(1.0, p);
+    (t, hi, lo + p_lo)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cores: one lane, valid where the flag is false ("no fallback needed").
 // ---------------------------------------------------------------------------------------------
 
-/// `e^r - 1` for `|r| <= ln 2 / 2 + 0.001`.
-#[inline(always)]
-fn expm1_reduced<const F: bool>(r: f64) -> f64 {
-    mla::<F>(r * r, poly::<F, 11>(r, &coeffs::EXP), r)
-}
-
-/// `(k + MAGIC, r)` with `x = k ln 2 + r`, `|r| <= ln 2 / 2` (up to rounding).
-#[inline(always)]
-fn exp_reduce<const F: bool>(x: f64) -> (f64, f64) {
-    let t = mla::<F>(x, LOG2E, MAGIC);
-    let k = t - MAGIC;
-    let r = (x - k * LN2_HI) - k * LN2_LO;
-    (t, r)
-}
-
 #[inline(always)]
 fn exp_core<const F: bool>(x: f64) -> (f64, bool) {
-    let (t, r) = exp_reduce::<F>(x);
-    let e = 1.0 + expm1_reduced::<F>(r);
-    (e * two_to(t), !(x.abs() <= EXP_LIMIT))
+    let (t, hi, lo) = exp_dd::<F>(x);
+    ((hi + lo) * two_to(t), !(x.abs() <= EXP_LIMIT))
 }
 
 #[inline(always)]
@@ -137,15 +187,15 @@ fn trig_reduce<const F: bool>(x: f64) -> (f64, f64, f64, bool) {
     (y, ylo, t, bad)
 }
 
-/// `(sin(y + ylo), cos(y + ylo))` for `|y| <= π/4` (plus rounding).
+/// `(sin(y + ylo), cos(y + ylo))` for `|y| <= π/4` (plus rounding), each as `hi + lo`.
 #[inline(always)]
-fn sincos_reduced<const F: bool>(y: f64, ylo: f64) -> (f64, f64) {
+fn sincos_reduced<const F: bool>(y: f64, ylo: f64) -> ((f64, f64), (f64, f64)) {
     let z = y * y;
-    let s = y + mla::<F>(y * z, poly::<F, 7>(z, &coeffs::SIN), ylo * (1.0 - 0.5 * z));
+    let s_tail = mla::<F>(y * z, poly::<F, 7>(z, &coeffs::SIN), ylo * (1.0 - 0.5 * z));
     let hz = 0.5 * z;
     let w = 1.0 - hz;
-    let c = w + (((1.0 - w) - hz) + mla::<F>(z * z, poly::<F, 6>(z, &coeffs::COS), -(y * ylo)));
-    (s, c)
+    let c_tail = ((1.0 - w) - hz) + mla::<F>(z * z, poly::<F, 6>(z, &coeffs::COS), -(y * ylo));
+    (fast_two_sum(y, s_tail), fast_two_sum(w, c_tail))
 }
 
 #[inline(always)]
@@ -156,21 +206,19 @@ fn flip_if(c: bool, v: f64) -> f64 {
 #[inline(always)]
 fn sin_core<const F: bool>(x: f64) -> (f64, bool) {
     let (y, ylo, t, bad) = trig_reduce::<F>(x);
-    let (s, c) = sincos_reduced::<F>(y, ylo);
+    let ((s, s_lo), (c, c_lo)) = sincos_reduced::<F>(y, ylo);
     let q = t.to_bits();
-    let v = flip_if(q & 2 != 0, select(q & 1 != 0, c, s));
+    let v = flip_if(q & 2 != 0, select(q & 1 != 0, c + c_lo, s + s_lo));
     (select(x == 0.0, x, v), bad) // sin(±0) = ±0
 }
 
 #[inline(always)]
 fn cos_core<const F: bool>(x: f64) -> (f64, bool) {
     let (y, ylo, t, bad) = trig_reduce::<F>(x);
-    let (s, c) = sincos_reduced::<F>(y, ylo);
+    let ((s, s_lo), (c, c_lo)) = sincos_reduced::<F>(y, ylo);
     let q = t.to_bits();
-    (
-        flip_if(q.wrapping_add(1) & 2 != 0, select(q & 1 != 0, s, c)),
-        bad,
-    )
+    let v = select(q & 1 != 0, s + s_lo, c + c_lo);
+    (flip_if(q.wrapping_add(1) & 2 != 0, v), bad)
 }
 
 #[inline(always)]
@@ -178,54 +226,80 @@ fn tan_core<const F: bool>(x: f64) -> (f64, bool) {
     let (y, ylo, t, bad) = trig_reduce::<F>(x);
     let (s, c) = sincos_reduced::<F>(y, ylo);
     let odd = t.to_bits() & 1 != 0;
-    let v = select(odd, -c, s) / select(odd, s, c);
-    (select(x == 0.0, x, v), bad) // tan(±0) = ±0
+    let pick = |a: (f64, f64), b: (f64, f64)| (select(odd, a.0, b.0), select(odd, a.1, b.1));
+    let (num, den) = (pick((-c.0, -c.1), s), pick(s, c));
+    let (hi, lo) = dd_div::<F>(num, den);
+    (select(x == 0.0, x, hi + lo), bad) // tan(±0) = ±0
 }
 
-/// `e^y - 1` for `0 <= y <= 2 · TANH_ONE`.
+/// `tan'(x) = 1 / cos² x`.
 #[inline(always)]
-fn expm1_pos<const F: bool>(y: f64) -> f64 {
-    let (t, r) = exp_reduce::<F>(y);
-    let scale = two_to(t);
-    mla::<F>(scale, expm1_reduced::<F>(r), scale - 1.0)
+fn tan_slope_core<const F: bool>(x: f64) -> (f64, bool) {
+    let (y, ylo, t, bad) = trig_reduce::<F>(x);
+    let (s, c) = sincos_reduced::<F>(y, ylo);
+    let odd = t.to_bits() & 1 != 0;
+    let cos = (select(odd, s.0, c.0), select(odd, s.1, c.1));
+    let (hi, lo) = dd_div::<F>((1.0, 0.0), dd_mul::<F>(cos, cos));
+    (hi + lo, bad)
 }
 
 #[inline(always)]
 fn tanh_core<const F: bool>(x: f64) -> (f64, bool) {
+    // tanh |x| = m / (m + 2) with m = e^(2|x|) - 1, all in two parts.
     let ax = x.abs();
-    let em = expm1_pos::<F>(2.0 * ax.min(TANH_ONE));
-    let t = select(ax > TANH_ONE, 1.0, em / (em + 2.0));
-    (t.copysign(x), x.is_nan())
+    let (t, hi, lo) = exp_dd::<F>(2.0 * ax.min(TANH_ONE));
+    let scale = two_to(t);
+    let (m, m_err) = two_sum(scale * hi, -1.0);
+    let (m, m_lo) = fast_two_sum(m, m_err + scale * lo);
+    let (d, d_err) = two_sum(m, 2.0);
+    let (d, d_lo) = fast_two_sum(d, d_err + m_lo);
+    let (q, q_lo) = dd_div::<F>((m, m_lo), (d, d_lo));
+    let v = select(ax > TANH_ONE, 1.0, q + q_lo);
+    (v.copysign(x), x.is_nan())
+}
+
+/// `e^-|x|` as `hi + lo` (scaled), for `|x| <= EXP_LIMIT`.
+#[inline(always)]
+fn exp_neg_abs<const F: bool>(x: f64) -> (f64, f64) {
+    let (t, hi, lo) = exp_dd::<F>(-x.abs());
+    let scale = two_to(t);
+    (scale * hi, scale * lo)
+}
+
+/// `1 + e` in two parts, `0 <= e <= 1`.
+#[inline(always)]
+fn one_plus(e: (f64, f64)) -> (f64, f64) {
+    let (s, s_lo) = fast_two_sum(1.0, e.0);
+    (s, s_lo + e.1)
 }
 
 #[inline(always)]
 fn sigmoid_core<const F: bool>(x: f64) -> (f64, bool) {
-    let (e, bad) = exp_core::<F>(-x.abs());
-    let v = select(x >= 0.0, 1.0, e) / (1.0 + e);
-    (v, bad)
+    let e = exp_neg_abs::<F>(x);
+    let num = (select(x >= 0.0, 1.0, e.0), select(x >= 0.0, 0.0, e.1));
+    let (q, q_lo) = dd_div::<F>(num, one_plus(e));
+    (q + q_lo, !(x.abs() <= EXP_LIMIT))
 }
 
-/// `e / (1 + e)²` for `0 <= e <= 1`, with `1 + e` carried in two parts.
+/// `e / (1 + e)²` for `0 <= e <= 1`, rounded once.
 #[inline(always)]
-fn bell(e: f64) -> f64 {
-    let s = 1.0 + e;
-    let s_lo = (1.0 - s) + e;
-    let q = e / (s * s);
-    q - q * (2.0 * s_lo / s)
+fn bell<const F: bool>(e: (f64, f64)) -> f64 {
+    let d = one_plus(e);
+    let (hi, lo) = dd_div::<F>(e, dd_mul::<F>(d, d));
+    hi + lo
 }
 
 /// `tanh'(x) = sech² x = 4 e / (1 + e)²` with `e = exp(-2|x|)`.
 #[inline(always)]
 fn tanh_slope_core<const F: bool>(x: f64) -> (f64, bool) {
-    let (e, bad) = exp_core::<F>(-2.0 * x.abs());
-    (4.0 * bell(e), bad)
+    let e = exp_neg_abs::<F>(2.0 * x);
+    (4.0 * bell::<F>(e), !(2.0 * x.abs() <= EXP_LIMIT))
 }
 
 /// `sigmoid'(x) = e / (1 + e)²` with `e = exp(-|x|)`.
 #[inline(always)]
 fn sigmoid_slope_core<const F: bool>(x: f64) -> (f64, bool) {
-    let (e, bad) = exp_core::<F>(-x.abs());
-    (bell(e), bad)
+    (bell::<F>(exp_neg_abs::<F>(x)), !(x.abs() <= EXP_LIMIT))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,6 +317,12 @@ pub(super) fn sigmoid_libm(x: f64) -> f64 {
 
 fn bell_libm(e: f64) -> f64 {
     e / ((1.0 + e) * (1.0 + e))
+}
+
+pub(super) fn tan_slope_libm(x: f64) -> f64 {
+    let c = x.cos();
+    let (hi, lo) = dd_div::<false>((1.0, 0.0), dd_mul::<false>((c, 0.0), (c, 0.0)));
+    hi + lo
 }
 
 pub(super) fn tanh_slope_libm(x: f64) -> f64 {
@@ -350,10 +430,8 @@ pub fn cos_backward<const F: bool>(x: &Lanes, _z: &Lanes, g: &Lanes, dx: &mut La
 }
 
 #[inline(always)]
-pub fn tan_backward(_x: &Lanes, z: &Lanes, g: &Lanes, dx: &mut Lanes) {
-    for l in 0..LANES {
-        dx[l] = (1.0 + z[l] * z[l]) * g[l];
-    }
+pub fn tan_backward<const F: bool>(x: &Lanes, _z: &Lanes, g: &Lanes, dx: &mut Lanes) {
+    map_scaled(x, g, dx, tan_slope_core::<F>, tan_slope_libm);
 }
 
 #[inline(always)]

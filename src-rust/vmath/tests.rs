@@ -193,6 +193,7 @@ fn slope_libm(name: &str, x: f64) -> f64 {
         "sigmoid'" => kernels::sigmoid_slope_libm(x),
         "sin'" => x.cos(),
         "cos'" => -x.sin(),
+        "tan'" => kernels::tan_slope_libm(x),
         _ => unreachable!(),
     }
 }
@@ -210,7 +211,8 @@ fn fast_functions_are_close_to_libm_and_are_libm_at_special_points() {
             ("tanh", k.tanh, f64::tanh),
             ("sigmoid", k.sigmoid, kernels::sigmoid_libm),
         ];
-        let slopes: [(&str, Backward); 4] = [
+        let slopes: [(&str, Backward); 5] = [
+            ("tan'", k.tan_backward),
             ("sin'", k.sin_backward),
             ("cos'", k.cos_backward),
             ("tanh'", k.tanh_backward),
