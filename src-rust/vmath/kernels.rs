@@ -222,6 +222,12 @@ fn cos_core<const F: bool>(x: f64) -> (f64, bool) {
 }
 
 #[inline(always)]
+fn neg_sin_core<const F: bool>(x: f64) -> (f64, bool) {
+    let (v, bad) = sin_core::<F>(x);
+    (-v, bad)
+}
+
+#[inline(always)]
 fn tan_core<const F: bool>(x: f64) -> (f64, bool) {
     let (y, ylo, t, bad) = trig_reduce::<F>(x);
     let (s, c) = sincos_reduced::<F>(y, ylo);
@@ -337,45 +343,44 @@ pub(super) fn sigmoid_slope_libm(x: f64) -> f64 {
 // Lane drivers.
 // ---------------------------------------------------------------------------------------------
 
-/// `z = core(x)` lane by lane, then libm for the lanes the core flagged.
-#[inline(always)]
-fn map(x: &Lanes, z: &mut Lanes, core: impl Fn(f64) -> (f64, bool), libm: impl Fn(f64) -> f64) {
-    // Flags as 64-bit words, the width of the numbers, so they stay in vector registers.
-    let mut bad = [0u64; LANES];
-    for l in 0..LANES {
-        let (v, b) = core(x[l]);
-        z[l] = v;
-        bad[l] = b as u64;
-    }
-    if bad.iter().fold(0, |a, &b| a | b) != 0 {
+/// `z = core(x)` lane by lane, then libm for the lanes the core flagged. A macro, not a
+/// function taking closures: the core must be called directly to be inlined whatever its size.
+macro_rules! map {
+    ($x:expr, $z:expr, $core:path, $libm:expr) => {{
+        let (x, z): (&Lanes, &mut Lanes) = ($x, $z);
+        // Flags as 64-bit words, the width of the numbers, so they stay in vector registers.
+        let mut bad = [0u64; LANES];
         for l in 0..LANES {
-            if bad[l] != 0 {
-                z[l] = libm(x[l]);
+            let (v, b) = $core(x[l]);
+            z[l] = v;
+            bad[l] = b as u64;
+        }
+        if bad.iter().fold(0, |a, &b| a | b) != 0 {
+            for l in 0..LANES {
+                if bad[l] != 0 {
+                    z[l] = $libm(x[l]);
+                }
             }
         }
-    }
+    }};
 }
 
 /// `dx = slope(x) · g`, the slope from `core` or, for flagged lanes, `libm`.
-#[inline(always)]
-fn map_scaled(
-    x: &Lanes,
-    g: &Lanes,
-    dx: &mut Lanes,
-    core: impl Fn(f64) -> (f64, bool),
-    libm: impl Fn(f64) -> f64,
-) {
-    map(x, dx, core, libm);
-    for l in 0..LANES {
-        dx[l] *= g[l];
-    }
+macro_rules! map_scaled {
+    ($x:expr, $g:expr, $dx:expr, $core:path, $libm:expr) => {{
+        let (g, dx): (&Lanes, &mut Lanes) = ($g, $dx);
+        map!($x, dx, $core, $libm);
+        for l in 0..LANES {
+            dx[l] *= g[l];
+        }
+    }};
 }
 
 macro_rules! fast_value {
     ($($name:ident $core:ident $libm:expr;)*) => {$(
         #[inline(always)]
         pub fn $name<const F: bool>(x: &Lanes, z: &mut Lanes) {
-            map(x, z, $core::<F>, $libm);
+            map!(x, z, $core::<F>, $libm);
         }
     )*};
 }
@@ -412,36 +417,27 @@ pub fn log_backward(x: &Lanes, _z: &Lanes, g: &Lanes, dx: &mut Lanes) {
 
 #[inline(always)]
 pub fn sin_backward<const F: bool>(x: &Lanes, _z: &Lanes, g: &Lanes, dx: &mut Lanes) {
-    map_scaled(x, g, dx, cos_core::<F>, f64::cos);
+    map_scaled!(x, g, dx, cos_core::<F>, f64::cos);
 }
 
 #[inline(always)]
 pub fn cos_backward<const F: bool>(x: &Lanes, _z: &Lanes, g: &Lanes, dx: &mut Lanes) {
-    map_scaled(
-        x,
-        g,
-        dx,
-        |x| {
-            let (v, bad) = sin_core::<F>(x);
-            (-v, bad)
-        },
-        |x| -x.sin(),
-    );
+    map_scaled!(x, g, dx, neg_sin_core::<F>, |x: f64| -x.sin());
 }
 
 #[inline(always)]
 pub fn tan_backward<const F: bool>(x: &Lanes, _z: &Lanes, g: &Lanes, dx: &mut Lanes) {
-    map_scaled(x, g, dx, tan_slope_core::<F>, tan_slope_libm);
+    map_scaled!(x, g, dx, tan_slope_core::<F>, tan_slope_libm);
 }
 
 #[inline(always)]
 pub fn tanh_backward<const F: bool>(x: &Lanes, _z: &Lanes, g: &Lanes, dx: &mut Lanes) {
-    map_scaled(x, g, dx, tanh_slope_core::<F>, tanh_slope_libm);
+    map_scaled!(x, g, dx, tanh_slope_core::<F>, tanh_slope_libm);
 }
 
 #[inline(always)]
 pub fn sigmoid_backward<const F: bool>(x: &Lanes, _z: &Lanes, g: &Lanes, dx: &mut Lanes) {
-    map_scaled(x, g, dx, sigmoid_slope_core::<F>, sigmoid_slope_libm);
+    map_scaled!(x, g, dx, sigmoid_slope_core::<F>, sigmoid_slope_libm);
 }
 
 #[inline(always)]
