@@ -27,12 +27,15 @@
 
 mod coeffs;
 mod kernels;
+mod lanes;
 #[cfg(feature = "python")]
 pub(crate) mod python;
 
 use std::sync::OnceLock;
 
 use crate::scalar::Lanes;
+
+pub use lanes::{splat, LaneOps, Precision};
 
 /// and of the slope the backward pass computes from it (`name'`), on every instruction set.
 /// An instruction set a copy of the loops is compiled for.

@@ -293,3 +293,63 @@ fn special_points_follow_ieee() {
     (k.sigmoid)(&x, &mut z);
     assert_eq!((z[0], z[1], z[2]), (1.0, 0.0, 0.5));
 }
+
+#[test]
+fn lane_ops_in_default_precision_are_the_op_tables_formulas_bit_for_bit() {
+    use crate::ops::{
+        binary_backward_lanes, binary_backward_one_lanes, binary_forward_lanes,
+        unary_backward_lanes, unary_forward_lanes, Code,
+    };
+    let xs = samples(16 * LANES);
+    let ys: Vec<f64> = xs.iter().rev().copied().collect();
+    let gs: Vec<f64> = xs.iter().map(|x| x * 0.37 - 1.5).collect();
+    let unary = [
+        Code::Neg,
+        Code::Relu,
+        Code::LeakyRelu,
+        Code::Tanh,
+        Code::Sigmoid,
+        Code::Exp,
+        Code::Log,
+        Code::Sin,
+        Code::Cos,
+        Code::Tan,
+        Code::Sqrt,
+        Code::Abs,
+    ];
+    let binary = [Code::Add, Code::Sub, Code::Mul, Code::Div, Code::Pow];
+    let all_same = |a: &Lanes, b: &Lanes| (0..LANES).all(|l| same(a[l], b[l]));
+    for k in copies() {
+        let ops = LaneOps::new(k, Precision::Default);
+        for ((x, y), g) in blocks(&xs).zip(blocks(&ys)).zip(blocks(&gs)) {
+            let (mut a, mut b, mut c, mut d) =
+                ([0.0; LANES], [0.0; LANES], [0.0; LANES], [0.0; LANES]);
+            for code in unary {
+                ops.unary_forward(code, &x, 0.25, &mut a);
+                unary_forward_lanes(code, &x, 0.25, &mut b);
+                assert!(all_same(&a, &b), "{code:?} forward on {}", k.isa.name());
+                ops.unary_backward(code, [&x, &b, &g], 0.25, &mut a);
+                unary_backward_lanes(code, [&x, &b, &g], 0.25, &mut c);
+                assert!(all_same(&a, &c), "{code:?} backward on {}", k.isa.name());
+            }
+            for code in binary {
+                ops.binary_forward(code, &x, &y, &mut a);
+                binary_forward_lanes(code, &x, &y, &mut b);
+                assert!(all_same(&a, &b), "{code:?} forward on {}", k.isa.name());
+                let z = b;
+                ops.binary_backward(code, [&x, &y, &z, &g], &mut a, &mut b);
+                binary_backward_lanes(code, [&x, &y, &z, &g], &mut c, &mut d);
+                assert!(
+                    all_same(&a, &c) && all_same(&b, &d),
+                    "{code:?} on {}",
+                    k.isa.name()
+                );
+                for right in [false, true] {
+                    ops.binary_backward_one(code, [&x, &y, &z, &g], right, &mut a);
+                    binary_backward_one_lanes(code, [&x, &y, &z, &g], right, &mut c);
+                    assert!(all_same(&a, &c), "{code:?} one {right} on {}", k.isa.name());
+                }
+            }
+        }
+    }
+}
