@@ -297,3 +297,20 @@ def test_something_that_cannot_run_work_is_refused(problem):
             parallel.grad_batch(tape, xs, not_an_executor)
         with pytest.raises(TypeError, match="concurrent.futures.Executor"):
             parallel.eval_batch(tape, xs, not_an_executor)
+
+
+def test_the_dask_example_runs_and_agrees_with_one_process():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "scale_out.py"
+    done = subprocess.run(
+        [sys.executable, str(example), "--dask", "--points", "30000"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "30,000 gradients on the cluster; samples identical to one process: True" in done.stdout
+    assert "client peak memory:" in done.stdout
