@@ -600,14 +600,14 @@ def _adjoint_terms(z: Any, g: Any, needs: set[int]) -> list[tuple[Any, Any]]:
     if op == "/":
         return [(ch[0], g / ch[1]), (ch[1], -(z / ch[1]) * g)]
     if op == "**":
-        x, y = ch
+        base, power = ch
         terms = []
-        if y.data != 0.0 and id(x) in needs:
-            terms.append((x, y * x ** (y - 1.0) * g))
-        if not (x.data == 0.0 and y.data >= 0.0) and id(y) in needs:
-            terms.append((y, z * x.log() * g))
+        if power.data != 0.0 and id(base) in needs:
+            terms.append((base, power * base ** (power - 1.0) * g))
+        if not (base.data == 0.0 and power.data >= 0.0) and id(power) in needs:
+            terms.append((power, z * base.log() * g))
         return terms
-    x: Any = ch[0]
+    x = ch[0]
     if op == "neg":
         return [(x, -g)]
     if op == "relu":
