@@ -26,7 +26,7 @@ pub mod vmath;
 pub use anomaly::{set_detect_anomaly, Anomaly};
 pub use ops::{Code, Op, OpError};
 pub use scalar::{Dual, Real};
-pub use serial::CorruptGraph;
+pub use serial::{CorruptGraph, GraphTooLarge};
 pub use tape::{Tape, TapeError};
 pub use value::{Node, Operands, Value};
 
