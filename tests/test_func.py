@@ -331,3 +331,10 @@ def test_hessian_covers_every_op(engine):
         close(
             ferrograd.hessian(ours, engine=engine)(x), jax.hessian(theirs)(np.array(x)), rtol=1e-11
         )
+
+
+@pytest.mark.parametrize("transform", ["jacobian", "jacfwd"])
+def test_an_empty_argument_gives_an_empty_jacobian_of_jaxs_shape(transform):
+    ours = getattr(ferrograd, transform)(lambda x, y: [y * 2, y * 3])([], 1.0)
+    theirs = jax.jacfwd(lambda x, y: jnp.array([y * 2, y * 3]))(jnp.zeros(0), 1.0)
+    assert ours.shape == theirs.shape == (2, 0)
