@@ -287,9 +287,10 @@ unary_ops! {
     neg NEG Neg "neg"
         forward |x, p| -x,
         backward |x, z, g, p| -g;
-    /// `max(0, x)`; NaN passes through, and the derivative at 0 is 0.
+    /// `max(0, x)`; NaN passes through (with derivative 0, as reverse mode), and the derivative
+    /// at 0 is 0.
     relu RELU Relu "relu"
-        forward |x, p| if x.re() > 0.0 || x.re().is_nan() { x } else { k(0.0) },
+        forward |x, p| if x.re() > 0.0 { x } else if x.re().is_nan() { k(x.re()) } else { k(0.0) },
         backward |x, z, g, p| if x.re() > 0.0 { g } else { k(0.0) };
     /// `x` where positive, else `slope · x`; the slope `p` is kept in the node.
     leaky_relu LEAKY_RELU LeakyRelu "leaky_relu"
