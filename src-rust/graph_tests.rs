@@ -131,3 +131,38 @@ fn many_operand_node_of_deep_chains_drops() {
     assert_eq!(s.data(), (0..1_000).map(f64::from).sum::<f64>());
     drop(s);
 }
+
+/// `ln a + a·b − sin b` (the seed's example) plus every op of the first op table: the graph
+/// whose bytes `tests/golden/` pins (`tests/test_golden_bytes.py` builds the same one).
+pub(crate) fn every_op(xs: &[Value]) -> Value {
+    let (a, b, c) = (&xs[0], &xs[1], &xs[2]);
+    let seed = a.log() + a * b - b.sin();
+    let more = (a * c).tanh() + (b / c).sigmoid() + c.powf(3.0) + a.pow(c) - c.exp().sqrt()
+        + (a - c).abs()
+        + c.relu()
+        + (-b).leaky_relu(0.2).unwrap()
+        + a.cos() * b.tan();
+    Value::sum(&[seed, more]) + Value::dot(xs, xs).unwrap()
+}
+
+#[test]
+fn graphs_and_tapes_are_written_as_the_pinned_bytes() {
+    let xs = [
+        Value::with_label(2.0, "a"),
+        Value::with_label(5.0, "b"),
+        Value::with_label(0.7, "c"),
+    ];
+    let y = every_op(&xs);
+    y.set_label("y");
+    y.backward();
+    let graph: &[u8] = include_bytes!("../tests/golden/graph_v1.bin");
+    assert!(y.to_bytes() == graph, "the graph format changed");
+    let copy = Value::from_bytes(graph).unwrap();
+    assert!(copy.to_bytes() == graph);
+
+    let xs = leaves(&[2.0, 5.0, 0.7]);
+    let tape = crate::Tape::record(&xs, &every_op(&xs)).unwrap();
+    let pinned: &[u8] = include_bytes!("../tests/golden/tape_v1.bin");
+    assert!(tape.to_bytes() == pinned, "the tape format changed");
+    assert_eq!(crate::Tape::from_bytes(pinned).unwrap(), tape);
+}
