@@ -10,7 +10,10 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use crate::anomaly::{detect_anomaly_enabled, set_detect_anomaly, Anomaly};
-use crate::ops::{binary_forward, check_slope, unary_forward, Code, OpError};
+use crate::ops::{
+    binary_forward, check_slope, unary_forward, with_op_list, Code, OpError, DEFAULT_SLOPE,
+    OP_TABLE,
+};
 use crate::scalar::{Dual, Real};
 use crate::tape::{Tape, TapeError};
 use crate::value::Value;
@@ -25,6 +28,61 @@ impl From<OpError> for PyErr {
     fn from(err: OpError) -> PyErr {
         PyValueError::new_err(err.to_string())
     }
+}
+
+/// The `#[pymethods]` of `Value`: one method per plain unary op of the list (`x.tanh()`),
+/// then the methods written out below (`extra`).
+macro_rules! py_value_methods {
+    (
+        extra { $($extra:tt)* }
+        binary { $($binary:tt)* }
+        unary { $(
+            $(#[$doc:meta])*
+            $code:literal $Code:ident $module:ident $OP:ident $name:literal
+                forward |$fx:ident, $fp:ident| $forward:expr,
+                backward |$x:ident, $z:ident, $g:ident, $p:ident| $backward:expr;
+        )* }
+        operator { $($operator:tt)* }
+        param { $($param:tt)* }
+    ) => {
+        #[pymethods]
+        impl PyValue {
+            $(
+                $(#[$doc])*
+                fn $module(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
+                    checked(py, self.inner.$module())
+                }
+            )*
+            $($extra)*
+        }
+    };
+}
+
+/// The `#[pymethods]` of `Dual`: as `Value`'s, each carrying the tangent along.
+macro_rules! py_dual_methods {
+    (
+        extra { $($extra:tt)* }
+        binary { $($binary:tt)* }
+        unary { $(
+            $(#[$doc:meta])*
+            $code:literal $Code:ident $module:ident $OP:ident $name:literal
+                forward |$fx:ident, $fp:ident| $forward:expr,
+                backward |$x:ident, $z:ident, $g:ident, $p:ident| $backward:expr;
+        )* }
+        operator { $($operator:tt)* }
+        param { $($param:tt)* }
+    ) => {
+        #[pymethods]
+        impl PyDual {
+            $(
+                $(#[$doc])*
+                fn $module(&self) -> PyDual {
+                    self.unary(Code::$Code, 0.0)
+                }
+            )*
+            $($extra)*
+        }
+    };
 }
 
 /// A scalar in a differentiable expression graph.
@@ -218,8 +276,7 @@ fn push_values(iterable: &Bound<'_, PyAny>, what: &str, out: &mut Vec<Value>) ->
     Ok(())
 }
 
-#[pymethods]
-impl PyValue {
+with_op_list! { py_value_methods,
     fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         with_operand(py, other, |o| self.inner.add(o))
     }
@@ -258,51 +315,6 @@ impl PyValue {
 
     fn __abs__(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
         checked(py, self.inner.abs())
-    }
-
-    /// `max(0, x)`, with derivative 0 at 0; NaN passes through.
-    fn relu(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
-        checked(py, self.inner.relu())
-    }
-
-    /// Hyperbolic tangent (never overflows).
-    fn tanh(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
-        checked(py, self.inner.tanh())
-    }
-
-    /// Logistic sigmoid `1 / (1 + exp(-x))`, in its stable form.
-    fn sigmoid(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
-        checked(py, self.inner.sigmoid())
-    }
-
-    /// `e ** x`; overflows to inf.
-    fn exp(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
-        checked(py, self.inner.exp())
-    }
-
-    /// Natural logarithm: `log(0)` is -inf, negative inputs give nan.
-    fn log(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
-        checked(py, self.inner.log())
-    }
-
-    /// Sine.
-    fn sin(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
-        checked(py, self.inner.sin())
-    }
-
-    /// Cosine.
-    fn cos(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
-        checked(py, self.inner.cos())
-    }
-
-    /// Tangent; its derivative is `1 + tan(x) ** 2`.
-    fn tan(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
-        checked(py, self.inner.tan())
-    }
-
-    /// Square root; negative inputs give nan.
-    fn sqrt(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
-        checked(py, self.inner.sqrt())
     }
 
     #[new]
@@ -407,7 +419,7 @@ impl PyValue {
     ) -> PyResult<Py<PyValue>> {
         let slope = match slope {
             Some(s) => require_real(s, "leaky_relu() slope")?,
-            None => 0.01,
+            None => DEFAULT_SLOPE,
         };
         checked(py, self.inner.leaky_relu(slope)?)
     }
@@ -589,8 +601,7 @@ impl PyDual {
     }
 }
 
-#[pymethods]
-impl PyDual {
+with_op_list! { py_dual_methods,
     fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.binary(py, other, Code::Add, false)
     }
@@ -629,51 +640,6 @@ impl PyDual {
 
     fn __abs__(&self) -> PyDual {
         self.unary(Code::Abs, 0.0)
-    }
-
-    /// `max(0, x)` with its tangent (0 at 0).
-    fn relu(&self) -> PyDual {
-        self.unary(Code::Relu, 0.0)
-    }
-
-    /// Hyperbolic tangent with its tangent.
-    fn tanh(&self) -> PyDual {
-        self.unary(Code::Tanh, 0.0)
-    }
-
-    /// Logistic sigmoid with its tangent.
-    fn sigmoid(&self) -> PyDual {
-        self.unary(Code::Sigmoid, 0.0)
-    }
-
-    /// `e ** x` with its tangent.
-    fn exp(&self) -> PyDual {
-        self.unary(Code::Exp, 0.0)
-    }
-
-    /// Natural logarithm with its tangent.
-    fn log(&self) -> PyDual {
-        self.unary(Code::Log, 0.0)
-    }
-
-    /// Sine with its tangent.
-    fn sin(&self) -> PyDual {
-        self.unary(Code::Sin, 0.0)
-    }
-
-    /// Cosine with its tangent.
-    fn cos(&self) -> PyDual {
-        self.unary(Code::Cos, 0.0)
-    }
-
-    /// Tangent with its tangent.
-    fn tan(&self) -> PyDual {
-        self.unary(Code::Tan, 0.0)
-    }
-
-    /// Square root with its tangent.
-    fn sqrt(&self) -> PyDual {
-        self.unary(Code::Sqrt, 0.0)
     }
 
     #[new]
@@ -729,7 +695,7 @@ impl PyDual {
     fn leaky_relu(&self, slope: Option<&Bound<'_, PyAny>>) -> PyResult<PyDual> {
         let slope = match slope {
             Some(s) => require_real(s, "leaky_relu() slope")?,
-            None => 0.01,
+            None => DEFAULT_SLOPE,
         };
         let slope = check_slope(slope)?;
         Ok(self.unary(Code::LeakyRelu, slope))
@@ -937,6 +903,26 @@ impl PyTape {
     }
 }
 
+/// One row of `op_table()`.
+type OpRow = (
+    &'static str,
+    u8,
+    Option<usize>,
+    Option<&'static str>,
+    &'static str,
+);
+
+/// Every op, by code: `(name, code, arity, param, method)`, with `arity` None for the n-ary
+/// `sum` and `dot`, `param` the name of the op's parameter (or None), `method` the `Value`
+/// method or operator dunder that builds it ("" for a leaf and for `+ - * / **`).
+#[pyfunction]
+fn op_table() -> Vec<OpRow> {
+    OP_TABLE
+        .iter()
+        .map(|r| (r.name, r.code as u8, r.arity, r.param, r.method))
+        .collect()
+}
+
 /// Turns anomaly detection on or off for this thread; returns the previous setting.
 #[pyfunction]
 fn _set_detect_anomaly(on: bool) -> bool {
@@ -953,6 +939,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_dense, m)?)?;
     m.add_function(wrap_pyfunction!(_set_detect_anomaly, m)?)?;
     m.add_function(wrap_pyfunction!(_value_from_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(op_table, m)?)?;
+    m.add("DEFAULT_SLOPE", DEFAULT_SLOPE)?;
     m.add_class::<PyTape>()?;
     m.add_class::<PyDual>()?;
     Ok(())

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use crate::ops::{
     binary_backward, binary_backward_lanes, binary_backward_one_lanes, binary_forward,
-    binary_forward_lanes, check_slope, unary_backward, unary_backward_lanes, unary_forward,
-    unary_forward_lanes, Code,
+    binary_forward_lanes, check_slope, dot, square, sum, unary_backward, unary_backward_lanes,
+    unary_forward, unary_forward_lanes, Code,
 };
 use crate::scalar::{Dual, Lanes, Real, LANES};
 use crate::value::Value;
@@ -164,12 +164,12 @@ impl Plan {
                 },
                 Instr::Sum { start, len } => operands(start, len)
                     .iter()
-                    .try_fold(0.0, |acc, &j| konst[j as usize].map(|v| acc + v)),
+                    .try_fold(0.0, |acc, &j| Some(sum::step(acc, konst[j as usize]?))),
                 Instr::Dot { start, len } => {
                     let all = operands(start, 2 * len);
                     let (ws, xs) = all.split_at(len as usize);
                     ws.iter().zip(xs).try_fold(0.0, |acc, (&w, &x)| {
-                        Some(acc + konst[w as usize]? * konst[x as usize]?)
+                        Some(dot::step(acc, konst[w as usize]?, konst[x as usize]?))
                     })
                 }
             };
@@ -287,16 +287,17 @@ impl Plan {
                 }
                 Step::BinaryK { code, x, k } => binary_forward(code, vals[x as usize], T::lift(k)),
                 Step::KBinary { code, k, y } => binary_forward(code, T::lift(k), vals[y as usize]),
-                Step::Square { x } => vals[x as usize].square(),
-                Step::Sum { start, len } => self
-                    .operands(start, len)
-                    .iter()
-                    .fold(T::lift(0.0), |acc, &i| acc + vals[i as usize]),
+                Step::Square { x } => square::forward(vals[x as usize]),
+                Step::Sum { start, len } => {
+                    sum::forward(self.operands(start, len).iter().map(|&i| vals[i as usize]))
+                }
                 Step::Dot { start, len } => {
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
-                    ws.iter().zip(xs).fold(T::lift(0.0), |acc, (&w, &x)| {
-                        acc + vals[w as usize] * vals[x as usize]
-                    })
+                    dot::forward(
+                        ws.iter()
+                            .zip(xs)
+                            .map(|(&w, &x)| (vals[w as usize], vals[x as usize])),
+                    )
                 }
             };
             vals.push(v);
@@ -333,7 +334,7 @@ impl Plan {
                 }
                 Step::Square { x } => {
                     let x = x as usize;
-                    adj[x] = adj[x] + T::lift(2.0) * vals[x] * g;
+                    adj[x] = adj[x] + square::backward(vals[x], g);
                 }
                 Step::Sum { start, len } => {
                     for &w in self.operands(start, len) {
@@ -344,9 +345,9 @@ impl Plan {
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
                     for (&w, &x) in ws.iter().zip(xs) {
                         let (w, x) = (w as usize, x as usize);
-                        let (wd, xd) = (vals[w], vals[x]);
-                        adj[w] = adj[w] + xd * g;
-                        adj[x] = adj[x] + wd * g;
+                        let (dw, dx) = dot::backward(vals[w], vals[x], g);
+                        adj[w] = adj[w] + dw;
+                        adj[x] = adj[x] + dx;
                     }
                 }
             }
@@ -369,7 +370,7 @@ impl Plan {
                 Step::Square { x } => {
                     let x = v(x);
                     for l in 0..LANES {
-                        z[l] = x[l] * x[l];
+                        z[l] = square::forward(x[l]);
                     }
                 }
                 Step::Sum { start, len } => {
@@ -377,7 +378,7 @@ impl Plan {
                     for &i in self.operands(start, len) {
                         let x = v(i);
                         for l in 0..LANES {
-                            z[l] += x[l];
+                            z[l] = sum::step(z[l], x[l]);
                         }
                     }
                 }
@@ -387,7 +388,7 @@ impl Plan {
                     for (&w, &x) in ws.iter().zip(xs) {
                         let (w, x) = (v(w), v(x));
                         for l in 0..LANES {
-                            z[l] += w[l] * x[l];
+                            z[l] = dot::step(z[l], w[l], x[l]);
                         }
                     }
                 }
@@ -431,7 +432,7 @@ impl Plan {
                 Step::Square { x } => {
                     let xv = v(x);
                     for l in 0..LANES {
-                        dx[l] = 2.0 * xv[l] * g[l];
+                        dx[l] = square::backward(xv[l], g[l]);
                     }
                     add(adj, x, &dx);
                 }
@@ -445,8 +446,7 @@ impl Plan {
                     for (&w, &x) in ws.iter().zip(xs) {
                         let (wv, xv) = (v(w), v(x));
                         for l in 0..LANES {
-                            dx[l] = xv[l] * g[l];
-                            dy[l] = wv[l] * g[l];
+                            (dx[l], dy[l]) = dot::backward(wv[l], xv[l], g[l]);
                         }
                         add(adj, w, &dx);
                         add(adj, x, &dy);

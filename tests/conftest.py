@@ -9,6 +9,23 @@ import pytest
 
 import ferrograd
 from ferrograd import reference
+from ferrograd._core import op_table
+
+
+class OpRow(NamedTuple):
+    """One op of the core's op table (``ferrograd._core.op_table()``)."""
+
+    name: str
+    code: int
+    arity: int | None
+    param: str | None
+    method: str
+
+
+#: Every op, by code: the list every test that means "all ops" reads.
+OP_TABLE = [OpRow(*row) for row in op_table()]
+#: The unary ops, by code.
+UNARY_OPS = [row for row in OP_TABLE if row.arity == 1]
 
 
 class Engine(NamedTuple):
@@ -42,3 +59,9 @@ def central_difference(f: Callable[[float], float], x: float, h: float = 1e-6) -
     """``f'(x)`` by a central difference with a step relative to ``|x|``."""
     step = h * max(1.0, abs(x))
     return (f(x + step) - f(x - step)) / (2.0 * step)
+
+
+def apply_unary(row: OpRow, x: Any, param: float | None = None) -> Any:
+    """The unary op ``row`` applied to ``x`` by its method, with its parameter if given."""
+    method = getattr(x, row.method)
+    return method() if param is None else method(param)

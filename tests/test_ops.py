@@ -8,7 +8,7 @@ from typing import Any, Callable, NamedTuple
 import autograd
 import autograd.numpy as anp
 import pytest
-from conftest import Engine, central_difference
+from conftest import UNARY_OPS, Engine, central_difference
 
 ANY = [-2.3, -0.7, 0.4, 1.3, 3.1]
 POSITIVE = [0.3, 1.3, 4.2]
@@ -224,3 +224,7 @@ def test_value_to_the_value_power_against_autograd_on_a_composite(engine: Engine
     assert _close(z.data, oracle(px, py), 1e-13)
     assert _close(x.grad, autograd.grad(oracle, 0)(px, py), 1e-12)
     assert _close(y.grad, autograd.grad(oracle, 1)(px, py), 1e-12)
+
+
+def test_every_unary_op_of_the_table_has_an_oracle_here() -> None:
+    assert {u.op for u in UNARY} >= {row.name for row in UNARY_OPS}
