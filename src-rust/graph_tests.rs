@@ -207,6 +207,7 @@ mod ops {
         check_unary("cos", |x| x.cos(), &any);
         check_unary("tan", |x| x.tan(), &[-1.0, -0.3, 0.7, 1.2]);
         check_unary("sqrt", |x| x.sqrt(), &pos);
+        check_unary("asin", |x| x.asin(), &[-0.9, -0.3, 0.2, 0.7]);
         check_unary("abs", |x| x.abs(), &any);
         check_unary("pow 3", |x| x.powf(3.0), &any);
         check_unary("pow 0.5", |x| x.powf(0.5), &pos);

@@ -29,7 +29,7 @@ pub const DEFAULT_SLOPE: f64 = 0.01;
 /// ops with a parameter `p` kept in the node (leaky ReLU's slope). `p` is 0.0 for the others.
 ///
 /// Each entry: its code (pinned: never reuse or renumber one; a new op takes the next free
-/// number, today 20), its `Code` variant, its module and method name, its `Op` static and its
+/// number, today 21), its `Code` variant, its module and method name, its `Op` static and its
 /// name string, then forward and backward over `Real`. `Leaf` (0), `Sum` (18) and `Dot` (19)
 /// are not in the list: they have no fixed arity.
 macro_rules! with_op_list {
@@ -102,6 +102,11 @@ macro_rules! with_op_list {
                 16 Sqrt sqrt SQRT "sqrt"
                     forward |x, p| x.sqrt(),
                     backward |x, z, g, p| (k::<T>(0.5) / z) * g;
+                /// Arcsine: `asin(x)` for `|x| <= 1`, nan outside; the derivative
+                /// `1 / sqrt(1 - x²)` is inf at ±1.
+                20 Asin asin ASIN "asin"
+                    forward |x, p| x.apply(f64::asin, |x| 1.0 / (1.0 - x * x).sqrt()),
+                    backward |x, z, g, p| g / (k::<T>(1.0) - x * x).sqrt();
             }
             operator {
                 6 Neg neg NEG "neg"

@@ -193,7 +193,9 @@ def test_the_walk_sees_a_difference_when_there_is_one() -> None:
     # The comparison is only as good as its ability to fail: perturb one engine's leaf.
     inputs, program = make_program(7)
     a = run(ENGINES[0], inputs, program)
-    inputs[0] = math.nextafter(inputs[0], math.inf)
+    # An input the root depends on (its label is x<i>).
+    i = next(int(label[1:]) for *_, label in walk(a[-1]) if label)
+    inputs[i] = math.nextafter(inputs[i], math.inf)
     b = run(ENGINES[1], inputs, program)
     a[-1].backward()
     b[-1].backward()

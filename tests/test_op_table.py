@@ -96,3 +96,11 @@ def test_docs_list_every_op_in_table_order() -> None:
 
 def test_engine_fixture_covers_both_engines(engine: Engine) -> None:
     assert engine.Value in (ferrograd.Value, reference.Value)
+
+
+def test_the_readme_lists_every_method() -> None:
+    readme = (ROOT / "README.md").read_text()
+    (row,) = [line for line in readme.splitlines() if line.startswith("| methods |")]
+    listed = re.findall(r"`(\w+)\(", row)
+    methods = [r.method for r in OPS if r.arity == 1 and not r.method.startswith("__")]
+    assert sorted(listed) == sorted(methods)

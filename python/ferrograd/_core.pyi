@@ -118,6 +118,8 @@ class Value:
         """Tangent (radians)."""
     def sqrt(self) -> Value:
         """Square root; negative inputs give nan."""
+    def asin(self) -> Value:
+        """Arcsine: nan outside [-1, 1]; the derivative is inf at ±1."""
     def backward(self) -> None:
         """One reverse sweep from this node.
 
@@ -204,6 +206,8 @@ class Dual:
         """Tangent (radians)."""
     def sqrt(self) -> Dual:
         """Square root."""
+    def asin(self) -> Dual:
+        """Arcsine."""
     def __float__(self) -> float:
         """``data``."""
 

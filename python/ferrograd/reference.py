@@ -83,6 +83,10 @@ def _sqrt(x: float) -> float:
     return _NAN if x < 0.0 else math.sqrt(x)
 
 
+def _asin(x: float) -> float:
+    return _NAN if abs(x) > 1.0 else math.asin(x)
+
+
 def _periodic(f: Callable[[float], float]) -> Callable[[float], float]:
     """``f`` with nan for infinite arguments, where ``math`` raises."""
 
@@ -164,6 +168,7 @@ COS = UnaryOp("cos", lambda x, p: _cos(x), lambda x, z, g, p: -_sin(x) * g)
 TAN = UnaryOp("tan", lambda x, p: _tan(x), lambda x, z, g, p: (1.0 + z * z) * g)
 SQRT = UnaryOp("sqrt", lambda x, p: _sqrt(x), lambda x, z, g, p: _div(0.5, z) * g)
 ABS = UnaryOp("abs", lambda x, p: abs(x), _abs_backward)
+ASIN = UnaryOp("asin", lambda x, p: _asin(x), lambda x, z, g, p: _div(g, _sqrt(1.0 - x * x)))
 
 
 class NaryOp(NamedTuple):
@@ -218,7 +223,12 @@ OPS: tuple[BinaryOp | UnaryOp | NaryOp, ...] = (
     SIN,
     COS,
     TAN,
-) + (SQRT, ABS, SUM, DOT)
+    SQRT,
+    ABS,
+    SUM,
+    DOT,
+    ASIN,
+)
 _OPS_BY_NAME = {op.name: op for op in OPS}
 
 #: Leaky ReLU's slope when none is given.
@@ -460,6 +470,10 @@ class Value:
     def sqrt(self) -> Value:
         """Square root; negative inputs give nan."""
         return self._unary(SQRT)
+
+    def asin(self) -> Value:
+        """Arcsine: nan outside [-1, 1]; the derivative is inf at ±1."""
+        return self._unary(ASIN)
 
     # -- the reverse sweep --------------------------------------------------------------------
 
