@@ -61,9 +61,10 @@ macro_rules! with_op_list {
                     );
             }
             unary {
-                /// `max(0, x)`, with derivative 0 at 0; NaN passes through.
+                /// `max(0, x)`, with derivative 0 at 0; NaN passes through (with derivative 0,
+                /// as reverse mode).
                 7 Relu relu RELU "relu"
-                    forward |x, p| if x.re() > 0.0 || x.re().is_nan() { x } else { k(0.0) },
+                    forward |x, p| if x.re() > 0.0 { x } else if x.re().is_nan() { k(x.re()) } else { k(0.0) },
                     backward |x, z, g, p| if x.re() > 0.0 { g } else { k(0.0) };
                 /// Hyperbolic tangent (libm's, which never overflows).
                 9 Tanh tanh TANH "tanh"

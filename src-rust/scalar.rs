@@ -142,10 +142,24 @@ impl Sub for Dual {
     }
 }
 
+/// `tangent · factor`, where a zero tangent stays exactly zero whatever the factor (a constant's
+/// zero tangent times an infinite value is 0, not `0 · inf = NaN`), as in reverse mode.
+#[inline]
+fn scaled(tangent: f64, factor: f64) -> f64 {
+    if tangent == 0.0 {
+        0.0
+    } else {
+        tangent * factor
+    }
+}
+
 impl Mul for Dual {
     type Output = Dual;
     fn mul(self, o: Dual) -> Dual {
-        Dual::new(self.re * o.re, self.eps * o.re + self.re * o.eps)
+        Dual::new(
+            self.re * o.re,
+            scaled(self.eps, o.re) + scaled(o.eps, self.re),
+        )
     }
 }
 
@@ -153,7 +167,12 @@ impl Div for Dual {
     type Output = Dual;
     fn div(self, o: Dual) -> Dual {
         let re = self.re / o.re;
-        Dual::new(re, (self.eps - re * o.eps) / o.re)
+        let eps = if self.eps == 0.0 && o.eps == 0.0 {
+            0.0
+        } else {
+            (self.eps - scaled(o.eps, re)) / o.re
+        };
+        Dual::new(re, eps)
     }
 }
 

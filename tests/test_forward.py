@@ -9,7 +9,8 @@ import pytest
 from programs import random_program
 
 import ferrograd
-from ferrograd import Dual, Value, jvp
+from ferrograd import Dual, Value
+from ferrograd.forward import jvp
 
 
 def seed_f(x1, x2):

@@ -43,10 +43,11 @@ def test_each_method_builds_its_op_on_both_engines_and_on_dual(row: OpRow) -> No
         z = getattr(x, row.method)()
         assert isinstance(z, engine.Value) and z.op == row.name, engine.name
         assert z.children == (x,)
-    d = getattr(Dual(0.5, 1.0), row.method)()
-    assert isinstance(d, Dual)
-    # The same formula: the Dual's value is the graph's.
-    assert d.data == getattr(ferrograd.Value(0.5), row.method)().data
+    for dual in (Dual, reference.Dual):
+        d = getattr(dual(0.5, 1.0), row.method)()
+        assert isinstance(d, dual)
+        # The same formula: the Dual's value is the graph's.
+        assert d.data == getattr(ferrograd.Value(0.5), row.method)().data
 
 
 def test_sum_and_dot_are_functions_of_both_engines() -> None:
@@ -77,7 +78,7 @@ def test_the_stubs_declare_every_method() -> None:
 def test_no_engine_has_a_unary_method_the_table_lacks() -> None:
     # A method added by hand to one engine only, outside the table, is found here.
     known = {row.method for row in OPS} | {"backward", "item"}
-    for cls in (ferrograd.Value, reference.Value, Dual):
+    for cls in (ferrograd.Value, reference.Value, Dual, reference.Dual):
         public = {n for n in dir(cls) if not n.startswith("_")}
         extra = {n for n in public - known if callable(getattr(cls, n)) and n not in known}
         assert not extra, f"{cls.__module__}.{cls.__qualname__}: {sorted(extra)}"

@@ -11,10 +11,11 @@
 in plain Python, for reading and for checking the fast one.
 """
 
-from ferrograd import nn, reference, testing, viz
+from ferrograd import func, nn, reference, testing, viz
 from ferrograd._anomaly import detect_anomaly
 from ferrograd._core import Value, dot, sum
-from ferrograd.forward import Dual, jvp
+from ferrograd.forward import Dual
+from ferrograd.func import grad, hessian, jacfwd, jacobian, jvp, value_and_grad, vjp
 from ferrograd.tape import PathChangedError, Tape, compile
 
 __version__ = "0.1.0"
@@ -28,10 +29,17 @@ __all__ = [
     "compile",
     "detect_anomaly",
     "dot",
+    "func",
+    "grad",
+    "hessian",
+    "jacfwd",
+    "jacobian",
     "jvp",
     "nn",
     "reference",
     "sum",
     "testing",
+    "value_and_grad",
     "viz",
+    "vjp",
 ]

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterable
 from typing import Callable, NamedTuple, Union
 
-__all__ = ["Value", "dot", "sum"]
+__all__ = ["Dual", "Value", "dot", "sum"]
 
 # ------------------------------------------------------------------------------------------------
 # IEEE arithmetic. Python's float operators already follow IEEE-754 for +, -, * (overflow gives
@@ -604,6 +604,166 @@ def dot(ws: Iterable[_Operand], xs: Iterable[_Operand]) -> Value:
         raise ValueError(f"dot() needs two sequences of the same length, got {len(w)} and {len(x)}")
     operands = w + x
     return Value._node(DOT, DOT.forward([v._data for v in operands]), tuple(operands))
+
+
+# ------------------------------------------------------------------------------------------------
+# Forward mode: a dual number whose tangent rules are the op table's backward entries, read with
+# the adjoint g replaced by the tangent (∂z/∂x · t is what backward(x, z, t) returns). The Rust
+# Dual evaluates the op table's forward formulas in dual arithmetic instead, so the two agree to
+# rounding, not always to the last bit.
+# ------------------------------------------------------------------------------------------------
+
+
+class Dual:
+    """A number with a tangent, in plain Python: ``ferrograd.Dual``'s twin for this engine.
+
+    >>> from ferrograd import reference
+    >>> y = reference.Dual(2.0, 1.0).log()
+    >>> y.data, y.tangent
+    (0.6931471805599453, 0.5)
+
+    Has every op of ``Value``; a zero tangent stays exactly zero (so an infinite derivative where
+    nothing moves gives no NaN). Immutable; mixing with a Value raises ``TypeError``.
+    """
+
+    __slots__ = ("_data", "_tangent")
+
+    def __init__(self, data: object, tangent: object = None) -> None:
+        """``data`` with derivative ``tangent`` (None means 0.0: a constant)."""
+        self._data = _require_real(data, "Dual()")
+        self._tangent = 0.0 if tangent is None else _require_real(tangent, "Dual() tangent")
+
+    @classmethod
+    def _make(cls, data: float, tangent: float) -> Dual:
+        d = cls.__new__(cls)
+        d._data, d._tangent = data, tangent
+        return d
+
+    @property
+    def data(self) -> float:
+        """The value."""
+        return self._data
+
+    @property
+    def tangent(self) -> float:
+        """The derivative carried along."""
+        return self._tangent
+
+    def _binary(self, op: BinaryOp, x: Dual, y: Dual) -> Dual:
+        z = op.forward(x._data, y._data)
+        tx = op.backward(x._data, y._data, z, x._tangent)[0] if x._tangent != 0.0 else 0.0
+        ty = op.backward(x._data, y._data, z, y._tangent)[1] if y._tangent != 0.0 else 0.0
+        return Dual._make(z, tx + ty)
+
+    def _unary(self, op: UnaryOp, param: float = 0.0) -> Dual:
+        x, t = self._data, self._tangent
+        z = op.forward(x, param)
+        return Dual._make(z, op.backward(x, z, t, param) if t != 0.0 else 0.0)
+
+    def __add__(self, other: _DualOperand) -> Dual:
+        o = _dual_operand(other)
+        return NotImplemented if o is None else self._binary(ADD, self, o)
+
+    def __radd__(self, other: _DualOperand) -> Dual:
+        o = _dual_operand(other)
+        return NotImplemented if o is None else self._binary(ADD, o, self)
+
+    def __sub__(self, other: _DualOperand) -> Dual:
+        o = _dual_operand(other)
+        return NotImplemented if o is None else self._binary(SUB, self, o)
+
+    def __rsub__(self, other: _DualOperand) -> Dual:
+        o = _dual_operand(other)
+        return NotImplemented if o is None else self._binary(SUB, o, self)
+
+    def __mul__(self, other: _DualOperand) -> Dual:
+        o = _dual_operand(other)
+        return NotImplemented if o is None else self._binary(MUL, self, o)
+
+    def __rmul__(self, other: _DualOperand) -> Dual:
+        o = _dual_operand(other)
+        return NotImplemented if o is None else self._binary(MUL, o, self)
+
+    def __truediv__(self, other: _DualOperand) -> Dual:
+        o = _dual_operand(other)
+        return NotImplemented if o is None else self._binary(DIV, self, o)
+
+    def __rtruediv__(self, other: _DualOperand) -> Dual:
+        o = _dual_operand(other)
+        return NotImplemented if o is None else self._binary(DIV, o, self)
+
+    def __pow__(self, exponent: _DualOperand, modulo: None = None) -> Dual:
+        if modulo is not None:
+            raise TypeError("pow() with a modulus is not supported for Dual")
+        o = _dual_operand(exponent)
+        return NotImplemented if o is None else self._binary(POW, self, o)
+
+    def __rpow__(self, base: _DualOperand, modulo: None = None) -> Dual:
+        if modulo is not None:
+            raise TypeError("pow() with a modulus is not supported for Dual")
+        o = _dual_operand(base)
+        return NotImplemented if o is None else self._binary(POW, o, self)
+
+    def __neg__(self) -> Dual:
+        return self._unary(NEG)
+
+    def __pos__(self) -> Dual:
+        return self
+
+    def __abs__(self) -> Dual:
+        return self._unary(ABS)
+
+    def relu(self) -> Dual:
+        """``max(0, x)``, with derivative 0 at 0."""
+        return self._unary(RELU)
+
+    def leaky_relu(self, slope: object = DEFAULT_SLOPE) -> Dual:
+        """``x`` where positive, else ``slope * x``; ``slope=None`` means 0.01."""
+        s = DEFAULT_SLOPE if slope is None else _require_real(slope, "leaky_relu() slope")
+        if not (math.isfinite(s) and s >= 0.0):
+            raise ValueError(f"leaky_relu() needs a finite slope >= 0, got {s}")
+        return self._unary(LEAKY_RELU, s)
+
+    def tanh(self) -> Dual:
+        return self._unary(TANH)
+
+    def sigmoid(self) -> Dual:
+        return self._unary(SIGMOID)
+
+    def exp(self) -> Dual:
+        return self._unary(EXP)
+
+    def log(self) -> Dual:
+        return self._unary(LOG)
+
+    def sin(self) -> Dual:
+        return self._unary(SIN)
+
+    def cos(self) -> Dual:
+        return self._unary(COS)
+
+    def tan(self) -> Dual:
+        return self._unary(TAN)
+
+    def sqrt(self) -> Dual:
+        return self._unary(SQRT)
+
+    def asin(self) -> Dual:
+        return self._unary(ASIN)
+
+    def __repr__(self) -> str:
+        return f"Dual(data={self._data!r}, tangent={self._tangent!r})"
+
+
+_DualOperand = Union[Dual, int, float]
+
+
+def _dual_operand(obj: object) -> Dual | None:
+    """A Dual as it is, a number as a constant (tangent 0), anything else None."""
+    if isinstance(obj, Dual):
+        return obj
+    x = _real_number(obj)
+    return None if x is None else Dual._make(x, 0.0)
 
 
 # ------------------------------------------------------------------------------------------------
