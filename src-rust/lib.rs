@@ -25,7 +25,7 @@ mod value;
 pub use anomaly::{set_detect_anomaly, Anomaly};
 pub use ops::{Code, OpError, OpInfo, DEFAULT_SLOPE, OP_TABLE};
 pub use scalar::{Dual, Real};
-pub use serial::CorruptGraph;
+pub use serial::{CorruptGraph, GraphTooLarge};
 pub use tape::{Tape, TapeError};
 pub use value::{Node, Op, Operands, Value};
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,20 +201,54 @@ def plot_decision_boundary(model: MLP, X: np.ndarray, y: np.ndarray, path: str) 
     plt.close(fig)
 
 
+def _seed(text: str) -> int:
+    """``--seed``: an int >= 0 (what numpy's generators take), checked before any work."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {seed}")
+    return seed
+
+
+def _steps(text: str) -> int:
+    """``--steps``: an int >= 1."""
+    try:
+        steps = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}") from None
+    if steps < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {steps}")
+    return steps
+
+
+def _plot_path(path: str) -> str:
+    """``--plot``: matplotlib installed, a format its Agg canvas writes, a writable directory;
+    all checked when the flags are parsed, before any training."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    except ImportError:
+        raise argparse.ArgumentTypeError(
+            "needs matplotlib: pip install 'ferrograd[plot]'"
+        ) from None
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    extension = os.path.splitext(path)[1].lower().lstrip(".")
+    if extension not in formats:
+        raise argparse.ArgumentTypeError(
+            f"{path!r}: the file name must end in one of "
+            f"{', '.join('.' + f for f in sorted(formats))}"
+        )
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        raise argparse.ArgumentTypeError(f"{path!r}: no directory {directory!r}")
+    if os.path.isdir(path) or not os.access(directory, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{path!r}: cannot write there")
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     """The ``demo`` command: train, report, compare engines, optionally plot. Returns 0."""
-    if args.steps < 1:
-        print(f"--steps must be at least 1, got {args.steps}", file=sys.stderr)
-        return 2
-    if args.plot is not None:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print(
-                "--plot needs matplotlib: pip install 'ferrograd[plot]'",
-                file=sys.stderr,
-            )
-            return 2
     engine = resolve_engine(args.engine)
     X, y = make_moons(POINTS, noise=NOISE, seed=args.seed)
     points, labels = X.tolist(), y.tolist()
@@ -269,18 +303,19 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=DEFAULT_SEED,
         help=f"seed for the data and the initial weights (default {DEFAULT_SEED})",
     )
     parser.add_argument(
         "--steps",
-        type=int,
+        type=_steps,
         default=DEFAULT_STEPS,
         help=f"most training steps; the learning rate decays over them (default {DEFAULT_STEPS})",
     )
     parser.add_argument(
         "--plot",
+        type=_plot_path,
         metavar="FILE.png",
         help="draw the decision boundary and the points to this image (needs matplotlib: "
         "pip install 'ferrograd[plot]')",

@@ -2,10 +2,11 @@
 
 use std::borrow::Cow;
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyByteArray;
 
+use super::errors::try_reserve;
 use crate::tape::TapeError;
 
 /// `data` (native-endian float64) as numbers: borrowed when aligned, copied when not.
@@ -35,13 +36,20 @@ pub(super) fn float_bytearray<'py>(
     fill: impl FnOnce(&mut [f64]) -> Result<(), TapeError> + Send,
 ) -> PyResult<Bound<'py, PyByteArray>> {
     let mut result = Ok(());
-    let array = PyByteArray::new_with(py, len * 8, |buf| {
+    let bytes = len.checked_mul(8).ok_or_else(|| {
+        PyMemoryError::new_err(format!(
+            "cannot allocate {len} float64s for a batch's result"
+        ))
+    })?;
+    let array = PyByteArray::new_with(py, bytes, |buf| {
         // SAFETY: as in `floats_from_bytes`.
         let (head, floats, tail) = unsafe { buf.align_to_mut::<f64>() };
         result = if head.is_empty() && tail.is_empty() {
             py.detach(|| fill(floats))
         } else {
-            let mut floats = vec![0.0; len];
+            let mut floats = Vec::new();
+            try_reserve(&mut floats, len, "a batch's result")?;
+            floats.resize(len, 0.0);
             let filled = py.detach(|| fill(&mut floats));
             for (chunk, x) in buf.chunks_exact_mut(8).zip(&floats) {
                 chunk.copy_from_slice(&x.to_ne_bytes());

@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes};
 
 use super::buffers::{default_threads, float_bytearray, floats_from_bytes};
+use super::errors::try_reserve;
 use super::value::PyValue;
 use crate::tape::{Tape, TapeError};
 use crate::value::Value;
@@ -109,7 +110,9 @@ impl PyTape {
         let xs = floats_from_bytes(xs)?;
         let threads = threads.unwrap_or_else(default_threads);
         let rows = self.rows(&xs)?;
-        let mut values = vec![0.0; rows];
+        let mut values = Vec::new();
+        try_reserve(&mut values, rows, "grad_batch()")?;
+        values.resize(rows, 0.0);
         let grads = float_bytearray(py, xs.len(), |grads| {
             self.tape.grad_batch_into(&xs, threads, &mut values, grads)
         })?;

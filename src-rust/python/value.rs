@@ -1,11 +1,10 @@
 //! The `Value` class: a handle to a node of the core's graph.
 
 use pyo3::basic::CompareOp;
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyString, PyTuple};
 
-use super::convert::{no_modulus, require_real, type_name, with_operand};
+use super::convert::{label_str, no_modulus, require_real, with_operand};
 use crate::anomaly::{detect_anomaly_enabled, Anomaly};
 use crate::ops::{with_op_list, DEFAULT_SLOPE};
 use crate::value::Value;
@@ -39,7 +38,7 @@ macro_rules! py_value_methods {
 }
 
 /// A scalar in a differentiable expression graph.
-#[pyclass(name = "Value", module = "ferrograd", frozen)]
+#[pyclass(name = "Value", module = "ferrograd", frozen, weakref)]
 pub struct PyValue {
     pub(super) inner: Value,
 }
@@ -124,10 +123,13 @@ with_op_list! { py_value_methods,
     }
 
     #[new]
-    #[pyo3(signature = (data, label = ""))]
-    fn py_new(data: &Bound<'_, PyAny>, label: &str) -> PyResult<Self> {
+    /// `label=None` is no label, as `""` (both engines); any other non-str is `TypeError`.
+    #[pyo3(signature = (data, label = None), text_signature = "(data, label='')")]
+    fn py_new(data: &Bound<'_, PyAny>, label: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let inner = Value::new(require_real(data, "Value()")?);
-        inner.set_label(label);
+        if let Some(label) = label {
+            inner.set_label(&label_str(label)?);
+        }
         Ok(PyValue { inner })
     }
 
@@ -163,13 +165,7 @@ with_op_list! { py_value_methods,
 
     #[setter]
     fn set_label(&self, label: &Bound<'_, PyAny>) -> PyResult<()> {
-        let label = label.cast::<PyString>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "Value.label must be a str, got {}",
-                type_name(label)
-            ))
-        })?;
-        self.inner.set_label(&label.to_cow()?);
+        self.inner.set_label(&label_str(label)?);
         Ok(())
     }
 
@@ -291,7 +287,8 @@ with_op_list! { py_value_methods,
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
         let rebuild = py.import("ferrograd._core")?.getattr("_value_from_bytes")?;
-        Ok((rebuild, (PyBytes::new(py, &self.inner.to_bytes()),)))
+        let bytes = self.inner.to_bytes()?;
+        Ok((rebuild, (PyBytes::new(py, &bytes),)))
     }
 
     fn __hash__(&self) -> u64 {

@@ -2,7 +2,7 @@
 //! derivatives) and both (Hessians), over `f64` or `Dual` with the table's formulas.
 
 use super::plan::{Plan, Step};
-use super::{Tape, TapeError};
+use super::{filled, Tape, TapeError};
 use crate::ops::{
     binary_backward, binary_forward, dot, square, sum, unary_backward, unary_forward,
 };
@@ -135,7 +135,13 @@ impl Tape {
     pub fn hessian(&self, x: &[f64]) -> Result<Vec<f64>, TapeError> {
         self.check_len(x)?;
         let n = self.n_inputs;
-        let mut h = vec![0.0; n * n];
+        let Some(nn) = n.checked_mul(n) else {
+            return Err(TapeError::OutOfMemory {
+                what: "the Hessian",
+                bytes: usize::MAX,
+            });
+        };
+        let mut h = filled(nn, 0.0, "the Hessian")?;
         let (mut vals, mut adj) = (Vec::new(), Vec::new());
         let mut duals: Vec<Dual> = x.iter().map(|&a| Dual::new(a, 0.0)).collect();
         for j in 0..n {

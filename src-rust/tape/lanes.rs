@@ -1,7 +1,7 @@
 //! Batches: `LANES` points side by side per instruction, and rows split across threads.
 
 use super::plan::{Plan, Step};
-use super::{Tape, TapeError};
+use super::{filled, Tape, TapeError};
 use crate::ops::{
     binary_backward_lanes, binary_backward_one_lanes, binary_forward_lanes, dot, square, sum,
     unary_backward_lanes, unary_forward_lanes,
@@ -119,17 +119,19 @@ struct Block {
 }
 
 impl Block {
-    fn new(plan: &Plan) -> Block {
-        let mut vals = vec![[0.0; LANES]; plan.n_slots()];
+    /// `LANES × 8` bytes per slot for the values, as many again for the adjoints when `adjoints`.
+    fn new(plan: &Plan, adjoints: bool) -> Result<Block, TapeError> {
+        let mut vals = filled(plan.n_slots(), [0.0; LANES], "a batch's scratch values")?;
         for (j, step) in plan.steps.iter().enumerate() {
             if let Step::Const(c) = *step {
                 vals[plan.n_inputs + j] = [c; LANES];
             }
         }
-        Block {
-            adj: vec![[0.0; LANES]; vals.len()],
+        let adj_len = if adjoints { vals.len() } else { 0 };
+        Ok(Block {
+            adj: filled(adj_len, [0.0; LANES], "a batch's scratch adjoints")?,
             vals,
-        }
+        })
     }
 
     /// Loads up to `LANES` rows of `xs` (row-major, `n` columns) into the input slots; lanes
@@ -146,7 +148,7 @@ impl Block {
 impl Tape {
     /// Outputs at each row of `xs` (row-major, `n_inputs` columns), split across `threads`.
     pub fn eval_batch(&self, xs: &[f64], threads: usize) -> Result<Vec<f64>, TapeError> {
-        let mut values = vec![0.0; self.batch_rows(xs)?];
+        let mut values = filled(self.batch_rows(xs)?, 0.0, "a batch's values")?;
         self.eval_batch_into(xs, threads, &mut values)?;
         Ok(values)
     }
@@ -158,7 +160,8 @@ impl Tape {
         threads: usize,
     ) -> Result<(Vec<f64>, Vec<f64>), TapeError> {
         let rows = self.batch_rows(xs)?;
-        let (mut values, mut grads) = (vec![0.0; rows], vec![0.0; rows * self.n_inputs]);
+        let mut values = filled(rows, 0.0, "a batch's values")?;
+        let mut grads = filled(xs.len(), 0.0, "a batch's gradients")?;
         self.grad_batch_into(xs, threads, &mut values, &mut grads)?;
         Ok((values, grads))
     }
@@ -174,25 +177,24 @@ impl Tape {
         let rows = self.batch_rows(xs)?;
         check_out(values.len(), rows)?;
         let work = |xs: &[f64], values: &mut [f64]| {
-            let mut block = Block::new(&self.plan);
+            let mut block = Block::new(&self.plan, false)?;
             for (xs, values) in xs.chunks(LANES * n).zip(values.chunks_mut(LANES)) {
                 block.load(xs, n);
                 self.plan.forward_lanes(&mut block.vals);
                 values.copy_from_slice(&block.vals[out][..values.len()]);
             }
+            Ok(())
         };
         let per = self.rows_per_thread(rows, threads);
         std::thread::scope(|scope| {
             let mut chunks = xs.chunks(per * n).zip(values.chunks_mut(per));
             let first = chunks.next();
-            for (xs, values) in chunks {
-                scope.spawn(move || work(xs, values));
-            }
-            if let Some((xs, values)) = first {
-                work(xs, values);
-            }
-        });
-        Ok(())
+            let others: Vec<_> = chunks
+                .map(|(xs, values)| scope.spawn(move || work(xs, values)))
+                .collect();
+            let first = first.map_or(Ok(()), |(xs, values)| work(xs, values));
+            joined(first, others)
+        })
     }
 
     /// `grad_batch` writing into `values` (one per row) and `grads` (row-major).
@@ -208,7 +210,7 @@ impl Tape {
         check_out(values.len(), rows)?;
         check_out(grads.len(), rows * n)?;
         let work = |xs: &[f64], values: &mut [f64], grads: &mut [f64]| {
-            let mut block = Block::new(&self.plan);
+            let mut block = Block::new(&self.plan, true)?;
             let blocks = xs
                 .chunks(LANES * n)
                 .zip(values.chunks_mut(LANES))
@@ -224,6 +226,7 @@ impl Tape {
                     }
                 }
             }
+            Ok(())
         };
         let per = self.rows_per_thread(rows, threads);
         std::thread::scope(|scope| {
@@ -232,20 +235,20 @@ impl Tape {
                 .zip(values.chunks_mut(per))
                 .zip(grads.chunks_mut(per * n));
             let first = chunks.next();
-            for ((xs, values), grads) in chunks {
-                scope.spawn(move || work(xs, values, grads));
-            }
-            if let Some(((xs, values), grads)) = first {
-                work(xs, values, grads);
-            }
-        });
-        Ok(())
+            let others: Vec<_> = chunks
+                .map(|((xs, values), grads)| scope.spawn(move || work(xs, values, grads)))
+                .collect();
+            let first = first.map_or(Ok(()), |((xs, values), grads)| work(xs, values, grads));
+            joined(first, others)
+        })
     }
 
     /// Rows per thread: one chunk per thread (a whole number of lane blocks), but a single
     /// chunk when the batch is too small for a thread to pay for itself.
+    /// Threads above the core count are clamped to it, so scratch memory stays at most
+    /// `cores × plan_len × 512` bytes (256 without adjoints) however many are asked for.
     fn rows_per_thread(&self, rows: usize, threads: usize) -> usize {
-        let threads = threads.clamp(1, rows.max(1));
+        let threads = threads.clamp(1, cores()).min(rows.div_ceil(LANES).max(1));
         if threads == 1 || rows * self.plan.n_slots() < 200_000 {
             rows.max(1)
         } else {
@@ -268,6 +271,25 @@ impl Tape {
         }
         Ok(xs.len() / self.n_inputs)
     }
+}
+
+/// The threads a batch may use: the machine's cores (read once).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The first error of a batch's threads (the calling thread's result first), after all joined.
+fn joined(
+    first: Result<(), TapeError>,
+    others: Vec<std::thread::ScopedJoinHandle<'_, Result<(), TapeError>>>,
+) -> Result<(), TapeError> {
+    others.into_iter().fold(first, |acc, handle| {
+        let result = handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        acc.and(result)
+    })
 }
 
 fn check_out(len: usize, expected: usize) -> Result<(), TapeError> {

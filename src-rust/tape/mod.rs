@@ -70,10 +70,21 @@ impl PartialEq for Tape {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TapeError {
     DuplicateInput(usize),
-    InputLength { expected: usize, got: usize },
-    OutputLength { expected: usize, got: usize },
+    InputLength {
+        expected: usize,
+        got: usize,
+    },
+    OutputLength {
+        expected: usize,
+        got: usize,
+    },
     TooLarge,
     Corrupt(&'static str),
+    /// An allocation of `bytes` bytes (saturated at `usize::MAX`) for `what` failed.
+    OutOfMemory {
+        what: &'static str,
+        bytes: usize,
+    },
 }
 
 impl std::fmt::Display for TapeError {
@@ -90,11 +101,27 @@ impl std::fmt::Display for TapeError {
             }
             TapeError::TooLarge => write!(f, "the graph has more than 2^32 nodes"),
             TapeError::Corrupt(why) => write!(f, "not a valid tape: {why}"),
+            TapeError::OutOfMemory { what, bytes } => {
+                write!(f, "cannot allocate {bytes} bytes for {what}")
+            }
         }
     }
 }
 
 impl std::error::Error for TapeError {}
+
+/// `len` copies of `fill` in a vector allocated fallibly: a size that comes from outside (a
+/// batch, an input count squared) is an error naming it, never an abort.
+fn filled<T: Clone>(len: usize, fill: T, what: &'static str) -> Result<Vec<T>, TapeError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| TapeError::OutOfMemory {
+            what,
+            bytes: len.saturating_mul(std::mem::size_of::<T>()),
+        })?;
+    v.resize(len, fill);
+    Ok(v)
+}
 
 fn slot(i: usize) -> Result<u32, TapeError> {
     u32::try_from(i).map_err(|_| TapeError::TooLarge)
