@@ -9,6 +9,7 @@ from typing import SupportsFloat, final
 from typing_extensions import TypeAlias
 
 __all__ = [
+    "DEFAULT_SLOPE",
     "Dual",
     "Tape",
     "Value",
@@ -18,6 +19,7 @@ __all__ = [
     "_vmath",
     "_vmath_isas",
     "dot",
+    "op_table",
     "sum",
 ]
 
@@ -118,6 +120,8 @@ class Value:
         """Tangent (radians)."""
     def sqrt(self) -> Value:
         """Square root; negative inputs give nan."""
+    def asin(self) -> Value:
+        """Arcsine: nan outside [-1, 1]; the derivative is inf at ±1."""
     def backward(self) -> None:
         """One reverse sweep from this node.
 
@@ -204,6 +208,8 @@ class Dual:
         """Tangent (radians)."""
     def sqrt(self) -> Dual:
         """Square root."""
+    def asin(self) -> Dual:
+        """Arcsine."""
     def __float__(self) -> float:
         """``data``."""
 
@@ -286,3 +292,14 @@ def _vmath(name: str, isa: str, xs: bytes) -> bytes:
 
 def _vmath_isas() -> list[str]:
     """The instruction sets this build carries and this CPU runs, baseline first, best last."""
+
+#: Leaky ReLU's slope when none is given.
+DEFAULT_SLOPE: float
+
+def op_table() -> list[tuple[str, int, int | None, str | None, str]]:
+    """Every op, by code: ``(name, code, arity, param, method)``.
+
+    ``arity`` is None for the n-ary ``sum`` and ``dot``; ``param`` names the op's parameter
+    (``"slope"``) or is None; ``method`` is the ``Value`` method or operator dunder that builds
+    the op ("" for a leaf and for ``+ - * / **``). Codes are pinned: pickles store them.
+    """

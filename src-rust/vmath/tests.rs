@@ -316,6 +316,7 @@ fn lane_ops_in_default_precision_are_the_op_tables_formulas_bit_for_bit() {
         Code::Tan,
         Code::Sqrt,
         Code::Abs,
+        Code::Asin,
     ];
     let binary = [Code::Add, Code::Sub, Code::Mul, Code::Div, Code::Pow];
     let all_same = |a: &Lanes, b: &Lanes| (0..LANES).all(|l| same(a[l], b[l]));
