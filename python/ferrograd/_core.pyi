@@ -243,19 +243,24 @@ class Tape:
     def hessian(self, x: Sequence[float]) -> list[float]:
         """The Hessian at ``x``, row-major ``n × n``, forward mode over reverse mode;
         ``MemoryError`` naming the ``8 n²`` bytes when they cannot be allocated."""
-    def eval_batch_bytes(self, xs: bytes, threads: int | None = None) -> bytearray:
+    def eval_batch_bytes(
+        self, xs: bytes, threads: int | None = None, precision: str = "default"
+    ) -> bytearray:
         """Outputs at each row of ``xs`` (native-endian float64, row-major), computed with the
         GIL released on ``min(threads, cores, rows / 32)`` threads (default: one per core; more
         than the cores are clamped), each with ``256 × plan_len`` bytes of scratch.
 
-        ``ValueError`` when ``xs`` is not whole rows of float64s; ``MemoryError`` naming the
-        size when an allocation fails.
+        ``precision`` is ``"default"`` (bit for bit single points) or ``"fast"`` (vectorised
+        elementary functions within the bounds in docs/ops.md). ``ValueError`` when ``xs`` is
+        not whole rows of float64s or ``precision`` is neither; ``MemoryError`` naming the size
+        when an allocation fails.
         """
     def grad_batch_bytes(
-        self, xs: bytes, threads: int | None = None
+        self, xs: bytes, threads: int | None = None, precision: str = "default"
     ) -> tuple[bytearray, bytearray]:
         """Outputs and row-major gradients at each row of ``xs``, as float64 bytes; GIL
-        released; threads as ``eval_batch_bytes``, ``512 × plan_len`` bytes of scratch each."""
+        released; threads and precision as ``eval_batch_bytes``, ``512 × plan_len`` bytes of
+        scratch each."""
     def to_bytes(self) -> bytes:
         """The tape in a flat little-endian byte format; ``from_bytes`` reads it back."""
     @staticmethod

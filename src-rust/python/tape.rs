@@ -1,5 +1,6 @@
 //! The `Tape` class: a recorded graph, evaluated at points and batches.
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes};
 
@@ -8,6 +9,16 @@ use super::errors::try_reserve;
 use super::value::PyValue;
 use crate::tape::{Tape, TapeError};
 use crate::value::Value;
+use crate::vmath::Precision;
+
+/// `"default"` or `"fast"`; anything else is a ValueError naming the choices.
+fn precision_from(name: &str) -> PyResult<Precision> {
+    Precision::from_name(name).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "precision must be \"default\" or \"fast\", got {name:?}"
+        ))
+    })
+}
 
 /// A graph flattened into an array of instructions; see `ferrograd.compile`.
 #[pyclass(name = "Tape", module = "ferrograd._core", frozen)]
@@ -83,30 +94,34 @@ impl PyTape {
     }
 
     /// Outputs at each row of `xs` (native-endian float64 bytes, row-major), computed with
-    /// the GIL released on at most `threads` threads.
-    #[pyo3(signature = (xs, threads = None))]
+    /// the GIL released on at most `threads` threads, in `precision` ("default" or "fast").
+    #[pyo3(signature = (xs, threads = None, precision = "default"))]
     fn eval_batch_bytes<'py>(
         &self,
         py: Python<'py>,
         xs: &[u8],
         threads: Option<usize>,
+        precision: &str,
     ) -> PyResult<Bound<'py, PyByteArray>> {
+        let precision = precision_from(precision)?;
         let xs = floats_from_bytes(xs)?;
         let threads = threads.unwrap_or_else(default_threads);
         let rows = self.rows(&xs)?;
         float_bytearray(py, rows, |values| {
-            self.tape.eval_batch_into(&xs, threads, values)
+            self.tape.eval_batch_into(&xs, threads, precision, values)
         })
     }
 
     /// Outputs and gradients at each row of `xs`, as float64 bytes; GIL released.
-    #[pyo3(signature = (xs, threads = None))]
+    #[pyo3(signature = (xs, threads = None, precision = "default"))]
     fn grad_batch_bytes<'py>(
         &self,
         py: Python<'py>,
         xs: &[u8],
         threads: Option<usize>,
+        precision: &str,
     ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+        let precision = precision_from(precision)?;
         let xs = floats_from_bytes(xs)?;
         let threads = threads.unwrap_or_else(default_threads);
         let rows = self.rows(&xs)?;
@@ -114,7 +129,8 @@ impl PyTape {
         try_reserve(&mut values, rows, "grad_batch()")?;
         values.resize(rows, 0.0);
         let grads = float_bytearray(py, xs.len(), |grads| {
-            self.tape.grad_batch_into(&xs, threads, &mut values, grads)
+            self.tape
+                .grad_batch_into(&xs, threads, precision, &mut values, grads)
         })?;
         let values = float_bytearray(py, rows, |out| {
             out.copy_from_slice(&values);

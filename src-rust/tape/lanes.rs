@@ -2,49 +2,37 @@
 
 use super::plan::{Plan, Step};
 use super::{filled, Tape, TapeError};
-use crate::ops::{
-    binary_backward_lanes, binary_backward_one_lanes, binary_forward_lanes, dot, square, sum,
-    unary_backward_lanes, unary_forward_lanes,
-};
 use crate::scalar::{Lanes, LANES};
+use crate::vmath::{splat, LaneOps, Precision};
 
 impl Plan {
     /// `forward` for `LANES` points at once; constant slots must already be filled (they
-    /// never change, so `Block::new` fills them once).
-    pub(super) fn forward_lanes(&self, vals: &mut [Lanes]) {
+    /// never change, so `Block::new` fills them once). Each instruction is one loop of `ops`,
+    /// vectorised for the CPU (bit for bit the op table's formulas in the default precision).
+    pub(super) fn forward_lanes(&self, ops: &LaneOps, vals: &mut [Lanes]) {
         let n = self.n_inputs;
         for (j, step) in self.steps.iter().enumerate() {
             let (before, after) = vals.split_at_mut(n + j);
             let (z, v) = (&mut after[0], |i: u32| &before[i as usize]);
             match *step {
                 Step::Const(_) => {}
-                Step::Unary { code, x, p } => unary_forward_lanes(code, v(x), p, z),
-                Step::Binary { code, x, y } => binary_forward_lanes(code, v(x), v(y), z),
-                Step::BinaryK { code, x, k } => binary_forward_lanes(code, v(x), &[k; LANES], z),
-                Step::KBinary { code, k, y } => binary_forward_lanes(code, &[k; LANES], v(y), z),
-                Step::Square { x } => {
-                    let x = v(x);
-                    for l in 0..LANES {
-                        z[l] = square::forward(x[l]);
-                    }
-                }
+                Step::Unary { code, x, p } => ops.unary_forward(code, v(x), p, z),
+                Step::Binary { code, x, y } => ops.binary_forward(code, v(x), v(y), z),
+                Step::BinaryK { code, x, k } => ops.binary_forward(code, v(x), &splat(k), z),
+                Step::KBinary { code, k, y } => ops.binary_forward(code, &splat(k), v(y), z),
+                // square::forward, sum::step and dot::step, on every lane.
+                Step::Square { x } => ops.square(v(x), z),
                 Step::Sum { start, len } => {
                     *z = [0.0; LANES];
                     for &i in self.operands(start, len) {
-                        let x = v(i);
-                        for l in 0..LANES {
-                            z[l] = sum::step(z[l], x[l]);
-                        }
+                        ops.accumulate(z, v(i));
                     }
                 }
                 Step::Dot { start, len } => {
                     *z = [0.0; LANES];
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
                     for (&w, &x) in ws.iter().zip(xs) {
-                        let (w, x) = (v(w), v(x));
-                        for l in 0..LANES {
-                            z[l] = dot::step(z[l], w[l], x[l]);
-                        }
+                        ops.dot_accumulate(z, v(w), v(x));
                     }
                 }
             }
@@ -52,15 +40,10 @@ impl Plan {
     }
 
     /// `reverse` for `LANES` points at once, in the same order of operations per lane.
-    pub(super) fn reverse_lanes(&self, vals: &[Lanes], adj: &mut [Lanes]) {
+    pub(super) fn reverse_lanes(&self, ops: &LaneOps, vals: &[Lanes], adj: &mut [Lanes]) {
         adj.fill([0.0; LANES]);
         adj[self.output as usize] = [1.0; LANES];
-        let add = |adj: &mut [Lanes], i: u32, d: &Lanes| {
-            let a = &mut adj[i as usize];
-            for l in 0..LANES {
-                a[l] += d[l];
-            }
-        };
+        let add = |adj: &mut [Lanes], i: u32, d: &Lanes| ops.accumulate(&mut adj[i as usize], d);
         let (mut dx, mut dy) = ([0.0; LANES], [0.0; LANES]);
         for (j, step) in self.steps.iter().enumerate().rev() {
             let i = self.n_inputs + j;
@@ -68,27 +51,25 @@ impl Plan {
             match *step {
                 Step::Const(_) => {}
                 Step::Unary { code, x, p } => {
-                    unary_backward_lanes(code, [v(x), z, &g], p, &mut dx);
+                    ops.unary_backward(code, [v(x), z, &g], p, &mut dx);
                     add(adj, x, &dx);
                 }
                 Step::Binary { code, x, y } => {
-                    binary_backward_lanes(code, [v(x), v(y), z, &g], &mut dx, &mut dy);
+                    ops.binary_backward(code, [v(x), v(y), z, &g], &mut dx, &mut dy);
                     add(adj, x, &dx);
                     add(adj, y, &dy);
                 }
                 Step::BinaryK { code, x, k } => {
-                    binary_backward_one_lanes(code, [v(x), &[k; LANES], z, &g], false, &mut dx);
+                    ops.binary_backward_one(code, [v(x), &splat(k), z, &g], false, &mut dx);
                     add(adj, x, &dx);
                 }
                 Step::KBinary { code, k, y } => {
-                    binary_backward_one_lanes(code, [&[k; LANES], v(y), z, &g], true, &mut dy);
+                    ops.binary_backward_one(code, [&splat(k), v(y), z, &g], true, &mut dy);
                     add(adj, y, &dy);
                 }
+                // square::backward and dot::backward, on every lane.
                 Step::Square { x } => {
-                    let xv = v(x);
-                    for l in 0..LANES {
-                        dx[l] = square::backward(xv[l], g[l]);
-                    }
+                    ops.square_backward(v(x), &g, &mut dx);
                     add(adj, x, &dx);
                 }
                 Step::Sum { start, len } => {
@@ -99,10 +80,8 @@ impl Plan {
                 Step::Dot { start, len } => {
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
                     for (&w, &x) in ws.iter().zip(xs) {
-                        let (wv, xv) = (v(w), v(x));
-                        for l in 0..LANES {
-                            (dx[l], dy[l]) = dot::backward(wv[l], xv[l], g[l]);
-                        }
+                        ops.mul(v(x), &g, &mut dx);
+                        ops.mul(v(w), &g, &mut dy);
                         add(adj, w, &dx);
                         add(adj, x, &dy);
                     }
@@ -149,7 +128,7 @@ impl Tape {
     /// Outputs at each row of `xs` (row-major, `n_inputs` columns), split across `threads`.
     pub fn eval_batch(&self, xs: &[f64], threads: usize) -> Result<Vec<f64>, TapeError> {
         let mut values = filled(self.batch_rows(xs)?, 0.0, "a batch's values")?;
-        self.eval_batch_into(xs, threads, &mut values)?;
+        self.eval_batch_into(xs, threads, Precision::Default, &mut values)?;
         Ok(values)
     }
 
@@ -162,17 +141,20 @@ impl Tape {
         let rows = self.batch_rows(xs)?;
         let mut values = filled(rows, 0.0, "a batch's values")?;
         let mut grads = filled(xs.len(), 0.0, "a batch's gradients")?;
-        self.grad_batch_into(xs, threads, &mut values, &mut grads)?;
+        self.grad_batch_into(xs, threads, Precision::Default, &mut values, &mut grads)?;
         Ok((values, grads))
     }
 
-    /// `eval_batch` writing into `values` (one per row).
+    /// `eval_batch` writing into `values` (one per row), in `precision` (`Default`: bit for bit
+    /// single points; `Fast`: the vectorised elementary functions of `vmath`).
     pub fn eval_batch_into(
         &self,
         xs: &[f64],
         threads: usize,
+        precision: Precision,
         values: &mut [f64],
     ) -> Result<(), TapeError> {
+        let ops = LaneOps::best(precision);
         let (n, out) = (self.n_inputs, self.plan.output as usize);
         let rows = self.batch_rows(xs)?;
         check_out(values.len(), rows)?;
@@ -180,7 +162,7 @@ impl Tape {
             let mut block = Block::new(&self.plan, false)?;
             for (xs, values) in xs.chunks(LANES * n).zip(values.chunks_mut(LANES)) {
                 block.load(xs, n);
-                self.plan.forward_lanes(&mut block.vals);
+                self.plan.forward_lanes(&ops, &mut block.vals);
                 values.copy_from_slice(&block.vals[out][..values.len()]);
             }
             Ok(())
@@ -197,14 +179,17 @@ impl Tape {
         })
     }
 
-    /// `grad_batch` writing into `values` (one per row) and `grads` (row-major).
+    /// `grad_batch` writing into `values` (one per row) and `grads` (row-major), in
+    /// `precision` as `eval_batch_into`.
     pub fn grad_batch_into(
         &self,
         xs: &[f64],
         threads: usize,
+        precision: Precision,
         values: &mut [f64],
         grads: &mut [f64],
     ) -> Result<(), TapeError> {
+        let ops = LaneOps::best(precision);
         let (n, out) = (self.n_inputs, self.plan.output as usize);
         let rows = self.batch_rows(xs)?;
         check_out(values.len(), rows)?;
@@ -217,8 +202,8 @@ impl Tape {
                 .zip(grads.chunks_mut(LANES * n));
             for ((xs, values), grads) in blocks {
                 block.load(xs, n);
-                self.plan.forward_lanes(&mut block.vals);
-                self.plan.reverse_lanes(&block.vals, &mut block.adj);
+                self.plan.forward_lanes(&ops, &mut block.vals);
+                self.plan.reverse_lanes(&ops, &block.vals, &mut block.adj);
                 values.copy_from_slice(&block.vals[out][..values.len()]);
                 for (l, grad) in grads.chunks_exact_mut(n).enumerate() {
                     for (i, g) in grad.iter_mut().enumerate() {
