@@ -25,7 +25,7 @@ mod value;
 pub use anomaly::{set_detect_anomaly, Anomaly};
 pub use ops::{Code, Op, OpError};
 pub use scalar::{Dual, Real};
-pub use serial::CorruptGraph;
+pub use serial::{CorruptGraph, GraphTooLarge};
 pub use tape::{Tape, TapeError};
 pub use value::{Node, Operands, Value};
 

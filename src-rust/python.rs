@@ -4,12 +4,12 @@
 use std::borrow::Cow;
 
 use pyo3::basic::CompareOp;
-use pyo3::exceptions::{PyFloatingPointError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyFloatingPointError, PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
-use crate::anomaly::{detect_anomaly_enabled, set_detect_anomaly, Anomaly};
+use crate::anomaly::{detect_anomaly_enabled, set_detect_anomaly, Anomaly, Pass};
 use crate::ops::{binary_forward, check_slope, unary_forward, Code, OpError};
 use crate::scalar::{Dual, Real};
 use crate::tape::{Tape, TapeError};
@@ -17,8 +17,23 @@ use crate::value::Value;
 
 impl From<TapeError> for PyErr {
     fn from(err: TapeError) -> PyErr {
-        PyValueError::new_err(err.to_string())
+        match err {
+            TapeError::OutOfMemory { .. } => PyMemoryError::new_err(err.to_string()),
+            _ => PyValueError::new_err(err.to_string()),
+        }
     }
+}
+
+/// How far a length hint (`len()` of an iterable that is not a list or tuple) is trusted when
+/// reserving room: a hint is a hint, and `__len__` may claim anything.
+const LENGTH_HINT_CAP: usize = 1 << 16;
+
+/// Room for `extra` more items in `out`, or `MemoryError` naming the size.
+fn try_reserve<T>(out: &mut Vec<T>, extra: usize, what: &str) -> PyResult<()> {
+    out.try_reserve(extra).map_err(|_| {
+        let bytes = extra.saturating_mul(std::mem::size_of::<T>());
+        PyMemoryError::new_err(format!("{what} cannot allocate {bytes} more bytes"))
+    })
 }
 
 impl From<OpError> for PyErr {
@@ -28,7 +43,7 @@ impl From<OpError> for PyErr {
 }
 
 /// A scalar in a differentiable expression graph.
-#[pyclass(name = "Value", module = "ferrograd", frozen)]
+#[pyclass(name = "Value", module = "ferrograd", frozen, weakref)]
 pub struct PyValue {
     inner: Value,
 }
@@ -71,8 +86,49 @@ fn wrap(py: Python<'_>, inner: Value) -> PyResult<Py<PyAny>> {
     Ok(checked(py, inner)?.into_any())
 }
 
+/// The anomaly as `FloatingPointError`, its numbers and labels written as Python's `repr`
+/// writes them (`nan`, `1e+300`, `'a'`), so both engines' messages match character for character.
 fn anomaly_error(anomaly: Anomaly) -> PyErr {
-    PyFloatingPointError::new_err(anomaly.to_string())
+    Python::attach(|py| match anomaly_message(py, &anomaly) {
+        Ok(message) => PyFloatingPointError::new_err(message),
+        Err(err) => err,
+    })
+}
+
+fn anomaly_message(py: Python<'_>, anomaly: &Anomaly) -> PyResult<String> {
+    let float = |x: f64| -> PyResult<String> { Ok(PyFloat::new(py, x).repr()?.to_string()) };
+    let string = |s: &str| -> PyResult<String> { Ok(PyString::new(py, s).repr()?.to_string()) };
+    let name = if anomaly.label.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", string(&anomaly.label)?)
+    };
+    let mut inputs = Vec::new();
+    for ((label, grad), data) in anomaly.inputs.iter().zip(&anomaly.input_data) {
+        let named = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{label}=")
+        };
+        inputs.push(match anomaly.pass {
+            Pass::Forward => format!("{named}{}", float(*data)?),
+            Pass::Backward => format!("{named}{} (grad {})", float(*data)?, float(*grad)?),
+        });
+    }
+    let (op, output, inputs) = (
+        string(anomaly.op)?,
+        float(anomaly.output)?,
+        inputs.join(", "),
+    );
+    Ok(match anomaly.pass {
+        Pass::Forward => {
+            format!("op {op}{name} produced {output} in its forward pass from inputs ({inputs})")
+        }
+        Pass::Backward => format!(
+            "op {op}{name} produced a non-finite gradient in its backward pass \
+             (its own grad {output}); operands: ({inputs})"
+        ),
+    })
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -84,8 +140,20 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// `obj` as a real number, or `None` when it is not one (str, None, complex, containers...).
 /// Python's own conversion errors (an int too large for a float) pass through.
 fn real_number(obj: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
-    if let Ok(f) = obj.cast::<PyFloat>() {
+    if let Ok(f) = obj.cast_exact::<PyFloat>() {
         return Ok(Some(f.value()));
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        // A float subclass (numpy's float64 among them) reads as `float(obj)` does, through
+        // its `__float__`, as the reference engine reads it.
+        // SAFETY: `obj` is live and the GIL is held; the result is a new reference or NULL.
+        let float = unsafe {
+            Bound::from_owned_ptr_or_err(obj.py(), pyo3::ffi::PyNumber_Float(obj.as_ptr()))?
+        };
+        return float
+            .cast_into::<PyFloat>()
+            .map(|f| Some(f.value()))
+            .map_err(Into::into);
     }
     if obj.is_exact_instance_of::<PyInt>() {
         // A plain int converts directly; going through `float()` would build a float object.
@@ -111,10 +179,11 @@ fn real_number(obj: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
     // A node of another graph (a `ferrograd.reference.Value`, a tensor) or a dual number can
     // be read as a float too, but as a constant here it would silently drop its derivative.
     if obj.hasattr(pyo3::intern!(py, "backward"))? || obj.hasattr(pyo3::intern!(py, "tangent"))? {
-        let name = obj
-            .get_type()
-            .fully_qualified_name()
-            .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+        let ty = obj.get_type();
+        let name = match (ty.module(), ty.qualname()) {
+            (Ok(module), Ok(qualname)) => format!("{module}.{qualname}"),
+            _ => "?".to_owned(),
+        };
         return Err(PyTypeError::new_err(format!(
             "a {name} carries a derivative, not a plain number: as a constant it would cut \
              the gradient's path through it; pass float(x) or x.data if a constant is meant"
@@ -132,6 +201,17 @@ fn real_number(obj: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
         return Ok(None);
     }
     obj.extract::<f64>().map(Some)
+}
+
+/// A label: a str, else the `TypeError` both engines give (in `Value()` and the setter alike).
+fn label_str<'a>(label: &'a Bound<'_, PyAny>) -> PyResult<std::borrow::Cow<'a, str>> {
+    let label = label.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "Value.label must be a str, got {}",
+            type_name(label)
+        ))
+    })?;
+    label.to_cow()
 }
 
 fn require_real(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<f64> {
@@ -181,7 +261,8 @@ fn no_modulus(modulo: &Bound<'_, PyAny>, class: &str) -> PyResult<()> {
 }
 
 fn values_from(iterable: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
-    let mut out = Vec::with_capacity(iterable.len().unwrap_or(0));
+    let hint = iterable.len().unwrap_or(0).min(LENGTH_HINT_CAP);
+    let mut out = Vec::with_capacity(hint);
     push_values(iterable, what, &mut out)?;
     Ok(out)
 }
@@ -201,21 +282,35 @@ fn push_values(iterable: &Bound<'_, PyAny>, what: &str, out: &mut Vec<Value>) ->
         }
     };
     if let Ok(list) = iterable.cast::<PyList>() {
-        out.reserve(list.len());
+        try_reserve(out, list.len(), what)?;
         for item in list.iter() {
             push(&item, out)?;
         }
     } else if let Ok(tuple) = iterable.cast::<PyTuple>() {
-        out.reserve(tuple.len());
+        try_reserve(out, tuple.len(), what)?;
         for item in tuple.iter() {
             push(&item, out)?;
         }
     } else {
         for item in iterable.try_iter()? {
+            if out.len() == out.capacity() {
+                grow(out, what)?;
+            }
             push(&item?, out)?;
         }
     }
     Ok(())
+}
+
+/// Doubles the room in `out` for an iterator of unknown length, fallibly; and checks that the
+/// leaf nodes those new operands may need (`NODE_BOUND` bytes each) can be allocated too, so an
+/// endless or huge iterator ends in `MemoryError` at a doubling rather than in an abort.
+fn grow(out: &mut Vec<Value>, what: &str) -> PyResult<()> {
+    const NODE_BOUND: usize = 128;
+    let extra = out.len().max(64);
+    try_reserve(out, extra, what)?;
+    let mut probe: Vec<u8> = Vec::new();
+    try_reserve(&mut probe, extra.saturating_mul(NODE_BOUND), what)
 }
 
 #[pymethods]
@@ -306,10 +401,13 @@ impl PyValue {
     }
 
     #[new]
-    #[pyo3(signature = (data, label = ""))]
-    fn py_new(data: &Bound<'_, PyAny>, label: &str) -> PyResult<Self> {
+    /// `label=None` is no label, as `""` (both engines); any other non-str is `TypeError`.
+    #[pyo3(signature = (data, label = None), text_signature = "(data, label='')")]
+    fn py_new(data: &Bound<'_, PyAny>, label: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let inner = Value::new(require_real(data, "Value()")?);
-        inner.set_label(label);
+        if let Some(label) = label {
+            inner.set_label(&label_str(label)?);
+        }
         Ok(PyValue { inner })
     }
 
@@ -345,13 +443,7 @@ impl PyValue {
 
     #[setter]
     fn set_label(&self, label: &Bound<'_, PyAny>) -> PyResult<()> {
-        let label = label.cast::<PyString>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "Value.label must be a str, got {}",
-                type_name(label)
-            ))
-        })?;
-        self.inner.set_label(&label.to_cow()?);
+        self.inner.set_label(&label_str(label)?);
         Ok(())
     }
 
@@ -473,7 +565,11 @@ impl PyValue {
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
         let rebuild = py.import("ferrograd._core")?.getattr("_value_from_bytes")?;
-        Ok((rebuild, (PyBytes::new(py, &self.inner.to_bytes()),)))
+        let bytes = self
+            .inner
+            .to_bytes()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok((rebuild, (PyBytes::new(py, &bytes),)))
     }
 
     fn __hash__(&self) -> u64 {
@@ -786,13 +882,20 @@ fn float_bytearray<'py>(
     fill: impl FnOnce(&mut [f64]) -> Result<(), TapeError> + Send,
 ) -> PyResult<Bound<'py, PyByteArray>> {
     let mut result = Ok(());
-    let array = PyByteArray::new_with(py, len * 8, |buf| {
+    let bytes = len.checked_mul(8).ok_or_else(|| {
+        PyMemoryError::new_err(format!(
+            "cannot allocate {len} float64s for a batch's result"
+        ))
+    })?;
+    let array = PyByteArray::new_with(py, bytes, |buf| {
         // SAFETY: as in `floats_from_bytes`.
         let (head, floats, tail) = unsafe { buf.align_to_mut::<f64>() };
         result = if head.is_empty() && tail.is_empty() {
             py.detach(|| fill(floats))
         } else {
-            let mut floats = vec![0.0; len];
+            let mut floats = Vec::new();
+            try_reserve(&mut floats, len, "a batch's result")?;
+            floats.resize(len, 0.0);
             let filled = py.detach(|| fill(&mut floats));
             for (chunk, x) in buf.chunks_exact_mut(8).zip(&floats) {
                 chunk.copy_from_slice(&x.to_ne_bytes());
@@ -904,7 +1007,9 @@ impl PyTape {
         let xs = floats_from_bytes(xs)?;
         let threads = threads.unwrap_or_else(default_threads);
         let rows = self.rows(&xs)?;
-        let mut values = vec![0.0; rows];
+        let mut values = Vec::new();
+        try_reserve(&mut values, rows, "grad_batch()")?;
+        values.resize(rows, 0.0);
         let grads = float_bytearray(py, xs.len(), |grads| {
             self.tape.grad_batch_into(&xs, threads, &mut values, grads)
         })?;

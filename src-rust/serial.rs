@@ -20,10 +20,41 @@ impl std::fmt::Display for CorruptGraph {
 
 impl std::error::Error for CorruptGraph {}
 
+/// A graph the byte format cannot hold: a label, an operand list or a node count past what its
+/// 32-bit length fields store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphTooLarge {
+    pub what: &'static str,
+    pub len: usize,
+}
+
+impl std::fmt::Display for GraphTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot serialise a graph: {} is {}, more than the format's {}",
+            self.what,
+            self.len,
+            u32::MAX
+        )
+    }
+}
+
+impl std::error::Error for GraphTooLarge {}
+
+/// `len` as the format's u32 length field, or the error naming what is too long.
+fn length_field(len: usize, what: &'static str) -> Result<[u8; 4], GraphTooLarge> {
+    u32::try_from(len)
+        .map(u32::to_le_bytes)
+        .map_err(|_| GraphTooLarge { what, len })
+}
+
 impl Value {
-    /// The graph of this node as bytes (see `from_bytes`).
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The graph of this node as bytes (see `from_bytes`); an error where a label, an operand
+    /// list or the node count exceeds the format's 32-bit lengths.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, GraphTooLarge> {
         let order = self.topo_order();
+        length_field(order.len(), "the node count")?;
         let index: HashMap<usize, u32> = order
             .iter()
             .enumerate()
@@ -39,15 +70,15 @@ impl Value {
                 out.extend_from_slice(&x.to_le_bytes());
             }
             let label = node.label();
-            out.extend_from_slice(&(label.len() as u32).to_le_bytes());
+            out.extend_from_slice(&length_field(label.len(), "a label's length in bytes")?);
             out.extend_from_slice(label.as_bytes());
             let operands = node.operands();
-            out.extend_from_slice(&(operands.len() as u32).to_le_bytes());
+            out.extend_from_slice(&length_field(operands.len(), "an operand count")?);
             for o in operands {
                 out.extend_from_slice(&index[&o.id()].to_le_bytes());
             }
         }
-        out
+        Ok(out)
     }
 
     /// Rebuilds a graph written by `to_bytes` and returns its root (the last node).
@@ -127,7 +158,7 @@ mod tests {
         let c = (&a * &b + &a).leaky_relu(0.3).unwrap()
             + Value::dot(std::slice::from_ref(&a), std::slice::from_ref(&b)).unwrap();
         c.backward();
-        let copy = Value::from_bytes(&c.to_bytes()).unwrap();
+        let copy = Value::from_bytes(&c.to_bytes().unwrap()).unwrap();
         let (before, after) = (c.topo_order(), copy.topo_order());
         assert_eq!(before.len(), after.len());
         for (x, y) in before.iter().zip(&after) {
@@ -161,7 +192,7 @@ mod tests {
     #[test]
     fn a_slope_leaky_relu_would_refuse_is_refused_when_read_back() {
         let c = Value::new(-2.0).leaky_relu(0.375).unwrap();
-        let bytes = c.to_bytes();
+        let bytes = c.to_bytes().unwrap();
         assert!(Value::from_bytes(&bytes).is_ok());
         for bad in [-3.0, f64::NAN, f64::INFINITY] {
             let err = Value::from_bytes(&replace_f64(&bytes, 0.375, bad)).err();
@@ -174,9 +205,33 @@ mod tests {
     }
 
     #[test]
+    fn lengths_past_u32_are_refused_not_truncated() {
+        use super::{length_field, GraphTooLarge};
+        assert_eq!(length_field(7, "x"), Ok(7u32.to_le_bytes()));
+        assert_eq!(
+            length_field(u32::MAX as usize, "x"),
+            Ok(u32::MAX.to_le_bytes())
+        );
+        let big = u32::MAX as usize + 1;
+        let err = length_field(big, "a label's length in bytes").unwrap_err();
+        assert_eq!(
+            err,
+            GraphTooLarge {
+                what: "a label's length in bytes",
+                len: big
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "cannot serialise a graph: a label's length in bytes is 4294967296, \
+             more than the format's 4294967295"
+        );
+    }
+
+    #[test]
     fn garbage_is_refused() {
         let c = Value::new(1.0).exp();
-        let bytes = c.to_bytes();
+        let bytes = c.to_bytes().unwrap();
         assert!(Value::from_bytes(&bytes[..bytes.len() - 2]).is_err());
         assert!(Value::from_bytes(b"FGV1").is_err());
         let mut bad = bytes.clone();

@@ -64,10 +64,21 @@ impl PartialEq for Tape {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TapeError {
     DuplicateInput(usize),
-    InputLength { expected: usize, got: usize },
-    OutputLength { expected: usize, got: usize },
+    InputLength {
+        expected: usize,
+        got: usize,
+    },
+    OutputLength {
+        expected: usize,
+        got: usize,
+    },
     TooLarge,
     Corrupt(&'static str),
+    /// An allocation of `bytes` bytes (saturated at `usize::MAX`) for `what` failed.
+    OutOfMemory {
+        what: &'static str,
+        bytes: usize,
+    },
 }
 
 impl std::fmt::Display for TapeError {
@@ -84,11 +95,33 @@ impl std::fmt::Display for TapeError {
             }
             TapeError::TooLarge => write!(f, "the graph has more than 2^32 nodes"),
             TapeError::Corrupt(why) => write!(f, "not a valid tape: {why}"),
+            TapeError::OutOfMemory { what, bytes } => {
+                write!(f, "cannot allocate {bytes} bytes for {what}")
+            }
         }
     }
 }
 
 impl std::error::Error for TapeError {}
+
+/// `len` copies of `fill` in a vector allocated fallibly: a size that comes from outside (a
+/// batch, an input count squared) is an error naming it, never an abort.
+fn filled<T: Clone>(len: usize, fill: T, what: &'static str) -> Result<Vec<T>, TapeError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| TapeError::OutOfMemory {
+            what,
+            bytes: len.saturating_mul(std::mem::size_of::<T>()),
+        })?;
+    v.resize(len, fill);
+    Ok(v)
+}
+
+/// The threads a batch may use: the machine's cores (read once).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
 
 fn slot(i: usize) -> Result<u32, TapeError> {
     u32::try_from(i).map_err(|_| TapeError::TooLarge)
@@ -464,17 +497,19 @@ struct Block {
 }
 
 impl Block {
-    fn new(plan: &Plan) -> Block {
-        let mut vals = vec![[0.0; LANES]; plan.n_slots()];
+    /// `LANES × 8` bytes per slot for the values, as many again for the adjoints when `adjoints`.
+    fn new(plan: &Plan, adjoints: bool) -> Result<Block, TapeError> {
+        let mut vals = filled(plan.n_slots(), [0.0; LANES], "a batch's scratch values")?;
         for (j, step) in plan.steps.iter().enumerate() {
             if let Step::Const(c) = *step {
                 vals[plan.n_inputs + j] = [c; LANES];
             }
         }
-        Block {
-            adj: vec![[0.0; LANES]; vals.len()],
+        let adj_len = if adjoints { vals.len() } else { 0 };
+        Ok(Block {
+            adj: filled(adj_len, [0.0; LANES], "a batch's scratch adjoints")?,
             vals,
-        }
+        })
     }
 
     /// Loads up to `LANES` rows of `xs` (row-major, `n` columns) into the input slots; lanes
@@ -625,7 +660,13 @@ impl Tape {
     pub fn hessian(&self, x: &[f64]) -> Result<Vec<f64>, TapeError> {
         self.check_len(x)?;
         let n = self.n_inputs;
-        let mut h = vec![0.0; n * n];
+        let Some(nn) = n.checked_mul(n) else {
+            return Err(TapeError::OutOfMemory {
+                what: "the Hessian",
+                bytes: usize::MAX,
+            });
+        };
+        let mut h = filled(nn, 0.0, "the Hessian")?;
         let (mut vals, mut adj) = (Vec::new(), Vec::new());
         let mut duals: Vec<Dual> = x.iter().map(|&a| Dual::new(a, 0.0)).collect();
         for j in 0..n {
@@ -642,7 +683,7 @@ impl Tape {
 
     /// Outputs at each row of `xs` (row-major, `n_inputs` columns), split across `threads`.
     pub fn eval_batch(&self, xs: &[f64], threads: usize) -> Result<Vec<f64>, TapeError> {
-        let mut values = vec![0.0; self.batch_rows(xs)?];
+        let mut values = filled(self.batch_rows(xs)?, 0.0, "a batch's values")?;
         self.eval_batch_into(xs, threads, &mut values)?;
         Ok(values)
     }
@@ -654,7 +695,8 @@ impl Tape {
         threads: usize,
     ) -> Result<(Vec<f64>, Vec<f64>), TapeError> {
         let rows = self.batch_rows(xs)?;
-        let (mut values, mut grads) = (vec![0.0; rows], vec![0.0; rows * self.n_inputs]);
+        let mut values = filled(rows, 0.0, "a batch's values")?;
+        let mut grads = filled(xs.len(), 0.0, "a batch's gradients")?;
         self.grad_batch_into(xs, threads, &mut values, &mut grads)?;
         Ok((values, grads))
     }
@@ -670,25 +712,24 @@ impl Tape {
         let rows = self.batch_rows(xs)?;
         check_out(values.len(), rows)?;
         let work = |xs: &[f64], values: &mut [f64]| {
-            let mut block = Block::new(&self.plan);
+            let mut block = Block::new(&self.plan, false)?;
             for (xs, values) in xs.chunks(LANES * n).zip(values.chunks_mut(LANES)) {
                 block.load(xs, n);
                 self.plan.forward_lanes(&mut block.vals);
                 values.copy_from_slice(&block.vals[out][..values.len()]);
             }
+            Ok(())
         };
         let per = self.rows_per_thread(rows, threads);
         std::thread::scope(|scope| {
             let mut chunks = xs.chunks(per * n).zip(values.chunks_mut(per));
             let first = chunks.next();
-            for (xs, values) in chunks {
-                scope.spawn(move || work(xs, values));
-            }
-            if let Some((xs, values)) = first {
-                work(xs, values);
-            }
-        });
-        Ok(())
+            let others: Vec<_> = chunks
+                .map(|(xs, values)| scope.spawn(move || work(xs, values)))
+                .collect();
+            let first = first.map_or(Ok(()), |(xs, values)| work(xs, values));
+            joined(first, others)
+        })
     }
 
     /// `grad_batch` writing into `values` (one per row) and `grads` (row-major).
@@ -704,7 +745,7 @@ impl Tape {
         check_out(values.len(), rows)?;
         check_out(grads.len(), rows * n)?;
         let work = |xs: &[f64], values: &mut [f64], grads: &mut [f64]| {
-            let mut block = Block::new(&self.plan);
+            let mut block = Block::new(&self.plan, true)?;
             let blocks = xs
                 .chunks(LANES * n)
                 .zip(values.chunks_mut(LANES))
@@ -720,6 +761,7 @@ impl Tape {
                     }
                 }
             }
+            Ok(())
         };
         let per = self.rows_per_thread(rows, threads);
         std::thread::scope(|scope| {
@@ -728,20 +770,20 @@ impl Tape {
                 .zip(values.chunks_mut(per))
                 .zip(grads.chunks_mut(per * n));
             let first = chunks.next();
-            for ((xs, values), grads) in chunks {
-                scope.spawn(move || work(xs, values, grads));
-            }
-            if let Some(((xs, values), grads)) = first {
-                work(xs, values, grads);
-            }
-        });
-        Ok(())
+            let others: Vec<_> = chunks
+                .map(|((xs, values), grads)| scope.spawn(move || work(xs, values, grads)))
+                .collect();
+            let first = first.map_or(Ok(()), |((xs, values), grads)| work(xs, values, grads));
+            joined(first, others)
+        })
     }
 
     /// Rows per thread: one chunk per thread (a whole number of lane blocks), but a single
     /// chunk when the batch is too small for a thread to pay for itself.
+    /// Threads above the core count are clamped to it, so scratch memory stays at most
+    /// `cores × plan_len × 512` bytes (256 without adjoints) however many are asked for.
     fn rows_per_thread(&self, rows: usize, threads: usize) -> usize {
-        let threads = threads.clamp(1, rows.max(1));
+        let threads = threads.clamp(1, cores()).min(rows.div_ceil(LANES).max(1));
         if threads == 1 || rows * self.plan.n_slots() < 200_000 {
             rows.max(1)
         } else {
@@ -875,6 +917,19 @@ impl Tape {
         check_codes(&instrs)?;
         Ok(Tape::new(n_inputs, instrs, pool, output))
     }
+}
+
+/// The first error of a batch's threads (the calling thread's result first), after all joined.
+fn joined(
+    first: Result<(), TapeError>,
+    others: Vec<std::thread::ScopedJoinHandle<'_, Result<(), TapeError>>>,
+) -> Result<(), TapeError> {
+    others.into_iter().fold(first, |acc, handle| {
+        let result = handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        acc.and(result)
+    })
 }
 
 fn check_out(len: usize, expected: usize) -> Result<(), TapeError> {

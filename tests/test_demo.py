@@ -156,7 +156,9 @@ def test_demo_seed_changes_the_run(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_demo_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--steps", "0"]) == 2
+    with pytest.raises(SystemExit) as exit:
+        main(["demo", "--steps", "0"])
+    assert exit.value.code == 2
     assert "--steps" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["demo", "--engine", "torch"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import unicodedata
 
 from ferrograd._expression import FUNCTIONS, ExpressionError, parse_expression
 from ferrograd.testing import compare_engines
@@ -33,6 +34,8 @@ def parse_point(items: list[str]) -> dict[str, float]:
     for item in items:
         for pair in item.split(","):
             name, sep, number = (part.strip() for part in pair.partition("="))
+            # Python's parser reads identifiers in NFKC form ("ﬁ" is "fi"); so do these names.
+            name = unicodedata.normalize("NFKC", name)
             if not sep or not name:
                 raise ValueError(f"--at takes NAME=NUMBER pairs separated by commas, got {pair!r}")
             if name in point:

@@ -233,18 +233,21 @@ class Tape:
     def jvp(self, x: Sequence[float], v: Sequence[float]) -> tuple[float, float]:
         """The output at ``x`` and its derivative along ``v``, one forward sweep."""
     def hessian(self, x: Sequence[float]) -> list[float]:
-        """The Hessian at ``x``, row-major ``n × n``, forward mode over reverse mode."""
+        """The Hessian at ``x``, row-major ``n × n``, forward mode over reverse mode;
+        ``MemoryError`` naming the ``8 n²`` bytes when they cannot be allocated."""
     def eval_batch_bytes(self, xs: bytes, threads: int | None = None) -> bytearray:
         """Outputs at each row of ``xs`` (native-endian float64, row-major), computed with the
-        GIL released on at most ``threads`` threads (default: one per core).
+        GIL released on ``min(threads, cores, rows / 32)`` threads (default: one per core; more
+        than the cores are clamped), each with ``256 × plan_len`` bytes of scratch.
 
-        ``ValueError`` when ``xs`` is not whole rows of float64s.
+        ``ValueError`` when ``xs`` is not whole rows of float64s; ``MemoryError`` naming the
+        size when an allocation fails.
         """
     def grad_batch_bytes(
         self, xs: bytes, threads: int | None = None
     ) -> tuple[bytearray, bytearray]:
         """Outputs and row-major gradients at each row of ``xs``, as float64 bytes; GIL
-        released."""
+        released; threads as ``eval_batch_bytes``, ``512 × plan_len`` bytes of scratch each."""
     def to_bytes(self) -> bytes:
         """The tape in a flat little-endian byte format; ``from_bytes`` reads it back."""
     @staticmethod

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,30 +191,101 @@ def plot_decision_boundary(model: MLP, X: np.ndarray, y: np.ndarray, path: str) 
     ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, 200)
     gx, gy = np.meshgrid(xs, ys)
     scores = _forward_numpy(model, np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
-    fig, ax = plt.subplots(figsize=(6, 5))
-    ax.contourf(gx, gy, scores > 0, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#f4c7c3"])
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    regions = {-1: "#c6dbef", 1: "#f4c7c3"}
+    points = {-1: "#2166ac", 1: "#b2182b"}
+    fig, ax = plt.subplots(figsize=(6.4, 5))
+    ax.contourf(gx, gy, scores > 0, levels=[-0.5, 0.5, 1.5], colors=[regions[-1], regions[1]])
     ax.contour(gx, gy, scores, levels=[0.0], colors="k", linewidths=1)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=30)
+    for label in (-1, 1):
+        mine = y == label
+        ax.scatter(X[mine, 0], X[mine, 1], color=points[label], edgecolors="k", s=30)
+    ax.legend(
+        handles=[
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                color=points[-1],
+                markeredgecolor="k",
+                label="training point, label −1",
+            ),
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                color=points[1],
+                markeredgecolor="k",
+                label="training point, label +1",
+            ),
+            Patch(color=regions[-1], label="model predicts −1"),
+            Patch(color=regions[1], label="model predicts +1"),
+            Line2D([], [], color="k", linewidth=1, label="decision boundary (score 0)"),
+        ],
+        loc="upper right",
+        fontsize="small",
+        framealpha=0.9,
+    )
+    ax.set_xlabel("first coordinate $x_1$")
+    ax.set_ylabel("second coordinate $x_2$")
     ax.set_title(f"MLP(2, {SIZES}) decision boundary on two moons")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
+def _seed(text: str) -> int:
+    """``--seed``: an int >= 0 (what numpy's generators take), checked before any work."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {seed}")
+    return seed
+
+
+def _steps(text: str) -> int:
+    """``--steps``: an int >= 1."""
+    try:
+        steps = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}") from None
+    if steps < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {steps}")
+    return steps
+
+
+def _plot_path(path: str) -> str:
+    """``--plot``: matplotlib installed, a format its Agg canvas writes, a writable directory;
+    all checked when the flags are parsed, before any training."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    except ImportError:
+        raise argparse.ArgumentTypeError(
+            "needs matplotlib: pip install 'ferrograd[plot]'"
+        ) from None
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    extension = os.path.splitext(path)[1].lower().lstrip(".")
+    if extension not in formats:
+        raise argparse.ArgumentTypeError(
+            f"{path!r}: the file name must end in one of "
+            f"{', '.join('.' + f for f in sorted(formats))}"
+        )
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        raise argparse.ArgumentTypeError(f"{path!r}: no directory {directory!r}")
+    if os.path.isdir(path) or not os.access(directory, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{path!r}: cannot write there")
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     """The ``demo`` command: train, report, compare engines, optionally plot. Returns 0."""
-    if args.steps < 1:
-        print(f"--steps must be at least 1, got {args.steps}", file=sys.stderr)
-        return 2
-    if args.plot is not None:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print(
-                "--plot needs matplotlib: pip install 'ferrograd[plot]'",
-                file=sys.stderr,
-            )
-            return 2
     engine = resolve_engine(args.engine)
     X, y = make_moons(POINTS, noise=NOISE, seed=args.seed)
     points, labels = X.tolist(), y.tolist()
@@ -269,18 +340,19 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=DEFAULT_SEED,
         help=f"seed for the data and the initial weights (default {DEFAULT_SEED})",
     )
     parser.add_argument(
         "--steps",
-        type=int,
+        type=_steps,
         default=DEFAULT_STEPS,
         help=f"most training steps; the learning rate decays over them (default {DEFAULT_STEPS})",
     )
     parser.add_argument(
         "--plot",
+        type=_plot_path,
         metavar="FILE.png",
         help="draw the decision boundary and the points to this image (needs matplotlib: "
         "pip install 'ferrograd[plot]')",

@@ -250,7 +250,8 @@ class Value:
         self._op: _Op = ""
         self._prev: tuple[Value, ...] = ()
         self._param = 0.0
-        self.label = label
+        # None is no label, as in the Rust engine (where an omitted and a None argument are one)
+        self.label = "" if label is None else label
 
     @classmethod
     def _node(cls, op: _Op, data: float, prev: tuple[Value, ...], param: float = 0.0) -> Value:
@@ -517,11 +518,16 @@ _Record = tuple[str, float, float, str, float, tuple[int, ...]]
 
 
 def _graph_from_records(records: list[_Record]) -> Value:
-    """Rebuilds a graph pickled by ``Value.__reduce__`` and returns its root."""
+    """Rebuilds a graph pickled by ``Value.__reduce__`` and returns its root.
+
+    Restoring runs no op, so anomaly mode does not check it (as in the Rust engine): a graph
+    that holds a NaN unpickles, and the anomaly is reported where an op computes with it.
+    """
     built: list[Value] = []
     for op, data, grad, label, param, prev in records:
-        v = Value._node(_OPS_BY_NAME.get(op, op), data, tuple(built[i] for i in prev), param)
-        v._grad, v._label = grad, label
+        v = Value.__new__(Value)
+        v._data, v._grad, v._label = data, grad, label
+        v._op, v._prev, v._param = _OPS_BY_NAME.get(op, op), tuple(built[i] for i in prev), param
         built.append(v)
     return built[-1]
 

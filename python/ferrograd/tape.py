@@ -23,6 +23,7 @@ recorded program no longer matches.
 from __future__ import annotations
 
 import operator
+import os
 import pickle
 from collections.abc import Sequence
 from typing import Callable
@@ -91,7 +92,9 @@ def _threads(threads: object) -> int | None:
     threads = _count(threads, "threads")
     if threads < 1:
         raise ValueError(f"threads must be >= 1 (or None for one per core), got {threads}")
-    return threads
+    # More threads than cores are clamped (here to the machine's count, in Rust to the cores
+    # this process may use): each thread holds a scratch block the size of the plan.
+    return min(threads, os.cpu_count() or 1)
 
 
 def _point(x: object, n: int, what: str = "x") -> list[float]:
@@ -157,12 +160,32 @@ class Tape:
         return self._tape.jvp(point, _point(v, self.n_inputs, "v"))
 
     def hessian(self, x: Sequence[float]) -> np.ndarray:
-        """The Hessian (shape ``(n_inputs, n_inputs)``) at ``x``, forward over reverse mode."""
+        """The Hessian (shape ``(n_inputs, n_inputs)``) at ``x``, forward over reverse mode.
+
+        Needs ``8 × n_inputs²`` bytes; ``MemoryError`` naming the size when that cannot be had.
+        """
         point = _point(x, self.n_inputs)
         self._check(point)
         n = self.n_inputs
         hessian: np.ndarray = np.array(self._tape.hessian(point)).reshape(n, n)
         return hessian
+
+    def gradient(self, x: Sequence[float]) -> np.ndarray:
+        """The gradient alone (shape ``(n_inputs,)``): ``jac=`` for ``scipy.optimize.minimize``.
+
+        ``minimize(tape, x0, jac=tape.gradient, hess=tape.hessian)`` gives scipy exact
+        derivatives; ``minimize(tape.grad, x0, jac=True)`` one sweep for value and gradient.
+        """
+        return self.grad(x)[1]
+
+    def hessp(self, x: Sequence[float], p: Sequence[float]) -> np.ndarray:
+        """The Hessian at ``x`` times the vector ``p``: ``hessp=`` for ``scipy.optimize``.
+
+        Computes the whole Hessian, so it costs what :meth:`hessian` costs.
+        """
+        direction = np.array(_point(p, self.n_inputs, "p"))
+        product: np.ndarray = self.hessian(x) @ direction
+        return product
 
     def _batch(self, xs: object) -> bytes:
         array = np.asarray(xs)
@@ -180,9 +203,14 @@ class Tape:
     def eval_batch(self, xs: object, threads: int | None = None) -> np.ndarray:
         """Values at each row of ``xs`` (shape ``(m, n_inputs)``) → shape ``(m,)``.
 
-        Computed in Rust with the GIL released, on up to ``threads`` threads (default: one per
-        core; small batches stay on one). Any real dtype and memory order is accepted; rows with
-        NaN or inf give the IEEE results the graph would.
+        Computed in Rust with the GIL released, on ``min(threads, cores, m / 32)`` threads
+        (``threads=None`` means one per core; a ``threads`` above the core count is clamped to
+        it, not refused; small batches stay on one). Scratch memory is bounded by the threads
+        used, not by ``m``: ``256 × plan_len`` bytes per thread here, ``512 × plan_len`` for
+        :meth:`grad_batch` (32 rows of every slot's value, and adjoint), besides the input and
+        the result. An allocation that fails raises ``MemoryError`` naming its size. Any real
+        dtype and memory order is accepted; rows with NaN or inf give the IEEE results the graph
+        would.
         """
         threads = _threads(threads)
         values = self._tape.eval_batch_bytes(self._batch(xs), threads)
@@ -192,7 +220,8 @@ class Tape:
     def grad_batch(self, xs: object, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Values ``(m,)`` and gradients ``(m, n_inputs)`` at each row of ``xs``.
 
-        As :meth:`eval_batch`; each row's numbers are bit for bit those of :meth:`grad`.
+        As :meth:`eval_batch` (same thread rule; scratch ``512 × plan_len`` bytes per
+        thread); each row's numbers are bit for bit those of :meth:`grad`.
         """
         threads = _threads(threads)
         values, grads = self._tape.grad_batch_bytes(self._batch(xs), threads)
