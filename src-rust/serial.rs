@@ -113,7 +113,7 @@ impl Value {
             let n = u32::from_le_bytes(take(4)?.try_into().unwrap()) as usize;
             let ok = match code.arity() {
                 Some(k) => n == k,
-                None => code == Code::Sum || n % 2 == 0,
+                None => code == Code::Sum || n.is_multiple_of(2),
             };
             if !ok {
                 return Err(CorruptGraph("wrong number of operands"));

@@ -30,7 +30,7 @@ impl PyTape {
     /// How many rows a flat batch holds, or the error naming the mismatch.
     fn rows(&self, xs: &[f64]) -> PyResult<usize> {
         let n = self.tape.n_inputs();
-        if n == 0 || xs.len() % n != 0 {
+        if n == 0 || !xs.len().is_multiple_of(n) {
             return Err(TapeError::InputLength {
                 expected: n,
                 got: xs.len() % n.max(1),

@@ -248,7 +248,7 @@ impl Tape {
                 got: xs.len(),
             });
         }
-        if xs.len() % self.n_inputs != 0 {
+        if !xs.len().is_multiple_of(self.n_inputs) {
             return Err(TapeError::InputLength {
                 expected: self.n_inputs,
                 got: xs.len() % self.n_inputs,

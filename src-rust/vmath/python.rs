@@ -57,7 +57,7 @@ fn _vmath<'py>(py: Python<'py>, name: &str, isa: &str, xs: &[u8]) -> PyResult<Bo
         .ok_or_else(|| PyValueError::new_err(format!("unknown instruction set {isa:?}")))?;
     let k = kernels_for(isa)
         .ok_or_else(|| PyValueError::new_err(format!("this CPU cannot run {}", isa.name())))?;
-    if xs.len() % 8 != 0 {
+    if !xs.len().is_multiple_of(8) {
         return Err(PyValueError::new_err("xs must hold whole f64s"));
     }
     let xs: Vec<f64> = xs
