@@ -4,7 +4,7 @@ Checked against the compiled module with ``python -m mypy.stubtest ferrograd._co
 """
 
 from collections.abc import Iterable, Sequence
-from typing import SupportsFloat, final
+from typing import NoReturn, SupportsFloat, final
 
 from typing_extensions import TypeAlias
 
@@ -128,8 +128,28 @@ class Value:
         Fresh adjoints, seeded with 1.0 here, are added to the ``grad`` of every ancestor, so k
         calls give k times the gradient. Linear in the number of nodes, never recursive.
         """
-    def __float__(self) -> float:
-        """``data``."""
+    def item(self) -> float:
+        """``data``, the forward value, as a float (torch's ``item()``)."""
+    def __format__(self, spec: str, /) -> str:
+        """``format(v.data, spec)``, so f-strings work; an empty spec is ``str(v)``."""
+    def __float__(self) -> NoReturn:
+        """Refused: ``TypeError`` saying what to use (``v.data``, ``v.exp()``, ...)."""
+    def __int__(self) -> NoReturn:
+        """Refused, as ``float()``."""
+    def __index__(self) -> NoReturn:
+        """Refused, as ``float()``."""
+    def __bool__(self) -> NoReturn:
+        """Refused: ``if v:`` would branch on a number that carries no gradient."""
+    def __round__(self, ndigits: object = None) -> NoReturn:
+        """Refused, as ``float()``."""
+    def __lt__(self, other: object, /) -> NoReturn:
+        """Refused: an ordering compares numbers that carry no gradient."""
+    def __le__(self, other: object, /) -> NoReturn:
+        """Refused, as ``<``."""
+    def __gt__(self, other: object, /) -> NoReturn:
+        """Refused, as ``<``."""
+    def __ge__(self, other: object, /) -> NoReturn:
+        """Refused, as ``<``."""
     def __eq__(self, other: object, /) -> bool:
         """Whether ``other`` is a handle of the same node (not a comparison of ``data``)."""
     def __ne__(self, other: object, /) -> bool:

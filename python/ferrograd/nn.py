@@ -467,7 +467,7 @@ def _shift_and_normaliser(z: list[Any], engine: Engine) -> tuple[list[Any], Any]
     """``z - max(z)`` and ``log(sum(exp(z - max(z))))``: every exponent is <= 0, so nothing
     overflows, and the sum is >= 1, so the log is finite. The shift is a constant, which is
     exact: log-softmax does not change when every logit moves by the same amount."""
-    top = max(float(v) for v in z)
+    top = max(v.data for v in z)
     shifted = [v - top for v in z]
     return shifted, engine.sum([v.exp() for v in shifted]).log()
 
