@@ -66,8 +66,8 @@ chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin:/usr/sbin LANG=C.UT
     /check/venv/bin/python -m pip install --quiet --upgrade pip
     /check/venv/bin/python -m pip install --quiet '/check/$name' pytest
     cd /check
-    echo '+ python -m ferrograd demo'
-    /check/venv/bin/python -m ferrograd demo
+    echo '+ python -m ferrograd demo --no-progress'
+    /check/venv/bin/python -m ferrograd demo --no-progress
     echo '+ the README examples: python -m pytest tests/test_readme.py'
     /check/venv/bin/python -m pytest -q -p no:cacheprovider tests/test_readme.py
 "
