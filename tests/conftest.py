@@ -9,6 +9,23 @@ import pytest
 
 import ferrograd
 from ferrograd import reference
+from ferrograd._core import op_table
+
+
+class OpRow(NamedTuple):
+    """One op of the core's op table (``ferrograd._core.op_table()``)."""
+
+    name: str
+    code: int
+    arity: int | None
+    param: str | None
+    method: str
+
+
+#: Every op, by code: the list every test that means "all ops" reads.
+OP_TABLE = [OpRow(*row) for row in op_table()]
+#: The unary ops, by code.
+UNARY_OPS = [row for row in OP_TABLE if row.arity == 1]
 
 
 class Engine(NamedTuple):
@@ -42,3 +59,22 @@ def central_difference(f: Callable[[float], float], x: float, h: float = 1e-6) -
     """``f'(x)`` by a central difference with a step relative to ``|x|``."""
     step = h * max(1.0, abs(x))
     return (f(x + step) - f(x - step)) / (2.0 * step)
+
+
+# JAX, an oracle in these modules, starts threads once it first computes, and forking after that
+# can deadlock the child (JAX warns as much). Tests that fork (process pools, Dask workers) run
+# first, the JAX-checked ones last; the order within each group stays as collected.
+_JAX_MODULES = {"test_func", "test_adam", "test_scipy"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def uses_jax(item: pytest.Item) -> bool:
+        module = getattr(item, "module", None)
+        return module is not None and module.__name__ in _JAX_MODULES
+
+    items.sort(key=uses_jax)
+
+def apply_unary(row: OpRow, x: Any, param: float | None = None) -> Any:
+    """The unary op ``row`` applied to ``x`` by its method, with its parameter if given."""
+    method = getattr(x, row.method)
+    return method() if param is None else method(param)
