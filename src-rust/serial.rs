@@ -25,7 +25,9 @@ impl std::error::Error for CorruptGraph {}
 /// 32-bit length fields store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphTooLarge {
+    /// What overflowed its length field: "label", "operands" or "nodes".
     pub what: &'static str,
+    /// Its length.
     pub len: usize,
 }
 

@@ -11,6 +11,8 @@ use super::{Instr, Tape, TapeError};
 use crate::ops::{check_slope, Code};
 
 impl Tape {
+    /// The tape in a flat little-endian byte format (what pickling stores); [`Tape::from_bytes`]
+    /// reads it back.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let put = |out: &mut Vec<u8>, x: u64| out.extend_from_slice(&x.to_le_bytes());
@@ -40,6 +42,7 @@ impl Tape {
         out
     }
 
+    /// A tape from [`Tape::to_bytes`] output; [`TapeError::Corrupt`] for anything else.
     pub fn from_bytes(bytes: &[u8]) -> Result<Tape, TapeError> {
         let mut r = Reader { bytes, at: 0 };
         let v1 = match r.take(4)? {

@@ -22,26 +22,40 @@ use crate::ops::Code;
 /// are the inputs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Instr {
+    /// One of the inputs (slots `0 .. n_inputs`).
     Input,
+    /// A constant: a leaf of the graph that is not an input.
     Const(f64),
+    /// A one-operand op, or `leaky_relu` with its slope `p`.
     Unary {
+        /// The op.
         code: Code,
+        /// The operand's slot.
         x: u32,
+        /// The op's parameter (the slope of `leaky_relu`; 0 otherwise).
         p: f64,
     },
+    /// A two-operand op.
     Binary {
+        /// The op.
         code: Code,
+        /// The first operand's slot.
         x: u32,
+        /// The second operand's slot.
         y: u32,
     },
     /// Operands are `pool[start .. start + len]`.
     Sum {
+        /// Where the operands start in the pool.
         start: u32,
+        /// How many operands.
         len: u32,
     },
     /// `ws = pool[start .. start + len]`, `xs = pool[start + len .. start + 2 len]`.
     Dot {
+        /// Where the weights start in the pool.
         start: u32,
+        /// How many products.
         len: u32,
     },
 }
@@ -69,20 +83,31 @@ impl PartialEq for Tape {
 /// Why a graph could not be recorded or a tape not evaluated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TapeError {
+    /// The same input node was given twice; the index of its second place.
     DuplicateInput(usize),
+    /// A point whose length is not the tape's input count.
     InputLength {
+        /// The tape's input count.
         expected: usize,
+        /// The point's length.
         got: usize,
     },
+    /// An output buffer whose length is not what the batch needs.
     OutputLength {
+        /// The length needed.
         expected: usize,
+        /// The length given.
         got: usize,
     },
+    /// A graph of more than 2^32 nodes.
     TooLarge,
+    /// Bytes that `Tape::to_bytes` did not write; what is wrong with them.
     Corrupt(&'static str),
     /// An allocation of `bytes` bytes (saturated at `usize::MAX`) for `what` failed.
     OutOfMemory {
+        /// What the memory was for.
         what: &'static str,
+        /// How many bytes were asked for.
         bytes: usize,
     },
 }
@@ -146,6 +171,7 @@ impl Tape {
         self.to_bytes() == other.to_bytes()
     }
 
+    /// How many inputs each evaluation takes.
     pub fn n_inputs(&self) -> usize {
         self.n_inputs
     }
@@ -155,10 +181,12 @@ impl Tape {
         self.instrs.len()
     }
 
+    /// Whether the tape has no slots.
     pub fn is_empty(&self) -> bool {
         self.instrs.is_empty()
     }
 
+    /// The program as recorded, one instruction per slot.
     pub fn instrs(&self) -> &[Instr] {
         &self.instrs
     }
