@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
 import numpy as np
 
 from ferrograd import _core
+from ferrograd.training import CompiledLoss, FlatAdam, FlatAdamW, FlatSGD
 
 if TYPE_CHECKING:  # checkers ship typing_extensions; the package does not need it
     from typing_extensions import Self
@@ -37,6 +38,10 @@ if TYPE_CHECKING:  # checkers ship typing_extensions; the package does not need 
 __all__ = [
     "MLP",
     "SGD",
+    "CompiledLoss",
+    "FlatAdam",
+    "FlatAdamW",
+    "FlatSGD",
     "Layer",
     "Module",
     "Neuron",
@@ -193,6 +198,27 @@ class Module:
 
     def _blank(self, engine: Engine) -> Self:
         raise NotImplementedError(f"{type(self).__name__} cannot be copied to another engine")
+
+    def flat_parameters(self) -> np.ndarray:
+        """The parameters' values as one new float64 array, in ``parameters()`` order."""
+        from ferrograd.training import flat_parameters
+
+        return flat_parameters(self)
+
+    def set_flat_parameters(self, values: object) -> None:
+        """Write ``values`` (one number per parameter, ``parameters()`` order) into the model."""
+        from ferrograd.training import set_flat_parameters
+
+        set_flat_parameters(self, values)
+
+    def compile_loss(
+        self, X: object, y: object, loss: str = "hinge", l2: float = 0.0, method: str = "auto"
+    ) -> CompiledLoss:
+        """This model's loss over the dataset ``(X, y)``, recorded once as tapes whose inputs
+        are the flat parameters: see :func:`ferrograd.training.compile_loss`."""
+        from ferrograd.training import compile_loss
+
+        return compile_loss(self, X, y, loss=loss, l2=l2, method=method)
 
 
 class Neuron(Module):
