@@ -12,6 +12,7 @@ against ``tape.grad_batch`` here. Either way the numbers are bit for bit those o
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 from concurrent.futures import ProcessPoolExecutor
 
@@ -33,7 +34,8 @@ def peak_mib() -> float:
 
 def with_processes(tape: ferrograd.Tape, m: int) -> None:
     xs = np.random.default_rng(0).standard_normal((m, 2))
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    spawn = multiprocessing.get_context("spawn")  # fresh interpreters: no thread of ours is forked
+    with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
         values, grads = parallel.grad_batch(tape, xs, pool)
     same = grads.tobytes() == tape.grad_batch(xs)[1].tobytes()
     print(f"{len(values):,} gradients; identical to one process: {same}")

@@ -42,3 +42,17 @@ def central_difference(f: Callable[[float], float], x: float, h: float = 1e-6) -
     """``f'(x)`` by a central difference with a step relative to ``|x|``."""
     step = h * max(1.0, abs(x))
     return (f(x + step) - f(x - step)) / (2.0 * step)
+
+
+# JAX, an oracle in these modules, starts threads once it first computes, and forking after that
+# can deadlock the child (JAX warns as much). Tests that fork (process pools, Dask workers) run
+# first, the JAX-checked ones last; the order within each group stays as collected.
+_JAX_MODULES = {"test_func", "test_adam", "test_scipy"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def uses_jax(item: pytest.Item) -> bool:
+        module = getattr(item, "module", None)
+        return module is not None and module.__name__ in _JAX_MODULES
+
+    items.sort(key=uses_jax)

@@ -307,3 +307,34 @@ def test_bad_jvp_vjp_and_engine_arguments():
     with pytest.raises(TypeError, match="engine must be"):
         ferrograd.grad(f, engine=3)
     assert func.jacrev is func.jacobian
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_hessian_covers_every_op(engine):
+    kit = ferrograd if engine == "rust" else reference
+
+    def ours(v):
+        a, b, c = v
+        terms = [a.tanh() * b, b.sigmoid() * c, c.tan() * a, (a * b).sqrt(), c.log() * a]
+        terms += [(a - c).cos() * b, (a * c).leaky_relu(0.2) * b, (b * c).relu() * a, -(a / c)]
+        return kit.sum(terms) + kit.dot([a, b], [c, c]) * b
+
+    def theirs(v):
+        a, b, c = v
+        leaky = jnp.where(a * c > 0, a * c, 0.2 * a * c)
+        terms = [jnp.tanh(a) * b, jax.nn.sigmoid(b) * c, jnp.tan(c) * a, jnp.sqrt(a * b)]
+        terms += [jnp.log(c) * a, jnp.cos(a - c) * b, leaky * b, jax.nn.relu(b * c) * a, -(a / c)]
+        return sum(terms) + (a * c + b * c) * b
+
+    # The second point takes leaky_relu's and relu's negative branches.
+    for x in ([0.6, 1.4, 0.9], [-0.3, -2.0, 0.4]):
+        close(
+            ferrograd.hessian(ours, engine=engine)(x), jax.hessian(theirs)(np.array(x)), rtol=1e-11
+        )
+
+
+@pytest.mark.parametrize("transform", ["jacobian", "jacfwd"])
+def test_an_empty_argument_gives_an_empty_jacobian_of_jaxs_shape(transform):
+    ours = getattr(ferrograd, transform)(lambda x, y: [y * 2, y * 3])([], 1.0)
+    theirs = jax.jacfwd(lambda x, y: jnp.array([y * 2, y * 3]))(jnp.zeros(0), 1.0)
+    assert ours.shape == theirs.shape == (2, 0)

@@ -205,6 +205,30 @@ def test_flat_sgd_is_bit_for_bit_sgd(momentum: float) -> None:
         assert theta.tolist() == model.flat_parameters().tolist()
 
 
+@pytest.mark.parametrize(
+    ("flat", "kwargs"),
+    [
+        (FlatAdam, {"lr": 0.03}),
+        (FlatAdam, {"lr": 0.03, "weight_decay": 0.2, "amsgrad": True}),
+        (FlatAdamW, {"lr": 0.03, "betas": (0.4, 0.9)}),
+        (FlatAdamW, {"lr": 0.03, "weight_decay": 0.5, "amsgrad": True}),
+    ],
+)
+def test_flat_adam_is_bit_for_bit_adam_on_values(flat: type, kwargs: dict) -> None:
+    model = MLP(2, [3, 1], seed=0)
+    theta = model.flat_parameters()
+    on_values = (nn.AdamW if flat is FlatAdamW else nn.Adam)(model.parameters(), **kwargs)
+    on_array = flat(theta, **kwargs)
+    rng = np.random.default_rng(4)
+    for _ in range(6):
+        g = rng.normal(size=theta.size) * 10.0 ** rng.integers(-5, 2, size=theta.size)
+        for p, gi in zip(model.parameters(), g.tolist()):
+            p.grad = gi
+        on_values.step()
+        on_array.step(g)
+        assert theta.tolist() == model.flat_parameters().tolist()
+
+
 def torch_adam_oracle(theta, grads, lr, betas, eps, weight_decay, decoupled, amsgrad):
     """torch.optim.Adam/AdamW as its documentation writes the algorithm, one float at a time."""
     b1, b2 = betas

@@ -11,6 +11,8 @@
 in plain Python, for reading and for checking the fast one.
 """
 
+from importlib.metadata import version as _version
+
 from ferrograd import func, nn, reference, testing, viz
 from ferrograd._anomaly import detect_anomaly
 from ferrograd._core import Value, dot, sum
@@ -18,7 +20,8 @@ from ferrograd.forward import Dual
 from ferrograd.func import grad, hessian, jacfwd, jacobian, jvp, value_and_grad, vjp
 from ferrograd.tape import PathChangedError, Tape, compile
 
-__version__ = "0.1.0"
+# One version, set in Cargo.toml: maturin writes it into the installed metadata, read here.
+__version__: str = _version("ferrograd")
 
 __all__ = [
     "Dual",

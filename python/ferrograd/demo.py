@@ -191,10 +191,47 @@ def plot_decision_boundary(model: MLP, X: np.ndarray, y: np.ndarray, path: str) 
     ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, 200)
     gx, gy = np.meshgrid(xs, ys)
     scores = _forward_numpy(model, np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
-    fig, ax = plt.subplots(figsize=(6, 5))
-    ax.contourf(gx, gy, scores > 0, levels=[-0.5, 0.5, 1.5], colors=["#c6dbef", "#f4c7c3"])
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    regions = {-1: "#c6dbef", 1: "#f4c7c3"}
+    points = {-1: "#2166ac", 1: "#b2182b"}
+    fig, ax = plt.subplots(figsize=(6.4, 5))
+    ax.contourf(gx, gy, scores > 0, levels=[-0.5, 0.5, 1.5], colors=[regions[-1], regions[1]])
     ax.contour(gx, gy, scores, levels=[0.0], colors="k", linewidths=1)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=30)
+    for label in (-1, 1):
+        mine = y == label
+        ax.scatter(X[mine, 0], X[mine, 1], color=points[label], edgecolors="k", s=30)
+    ax.legend(
+        handles=[
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                color=points[-1],
+                markeredgecolor="k",
+                label="training point, label −1",
+            ),
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                color=points[1],
+                markeredgecolor="k",
+                label="training point, label +1",
+            ),
+            Patch(color=regions[-1], label="model predicts −1"),
+            Patch(color=regions[1], label="model predicts +1"),
+            Line2D([], [], color="k", linewidth=1, label="decision boundary (score 0)"),
+        ],
+        loc="upper right",
+        fontsize="small",
+        framealpha=0.9,
+    )
+    ax.set_xlabel("first coordinate $x_1$")
+    ax.set_ylabel("second coordinate $x_2$")
     ax.set_title(f"MLP(2, {SIZES}) decision boundary on two moons")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -427,6 +427,10 @@ def jacfwd(f: Fn, argnums: Argnums = 0, has_aux: bool = False, *, engine: str | 
                 shape, _, tangent = _dual_parts(out, kit, "jacfwd")
                 per_arg.append(tangent)
             columns.append(per_arg)
+        if not any(s.flat for s in specs):  # nothing to seed: one pass for the output's shape
+            duals = [[] for _ in specs]
+            out, aux = _split_aux(_call_with(f, args, nums, specs, duals), has_aux, "jacfwd")
+            shape = _dual_parts(out, kit, "jacfwd")[0]
         blocks = []
         for spec, cols in zip(specs, columns):
             # cols[j][k] = d out_k / d x_j; the block is out-major.

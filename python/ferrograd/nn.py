@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # checkers ship typing_extensions; the package does not need 
 __all__ = [
     "MLP",
     "SGD",
+    "Adam",
+    "AdamW",
     "CompiledLoss",
     "FlatAdam",
     "FlatAdamW",
@@ -189,6 +191,54 @@ class Module:
         """The parameters, as the Values that ``backward()`` fills (none for a bare Module)."""
         return []
 
+    def state_dict(self) -> dict[str, float | list[float]]:
+        """The parameters' values as a plain dict, JSON-serialisable: ``name -> float`` for a
+        Value attribute, ``name -> [floats]`` for a list of Values, with dotted names into
+        sub-modules (``"layers.0.neurons.1.w"``), in attribute order."""
+        state: dict[str, float | list[float]] = {}
+        for name, held in _named_state(self, ""):
+            state[name] = held.data if _is_value(held) else [p.data for p in held]
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Sets every parameter's ``data`` from ``state`` (as :meth:`state_dict` gives it).
+
+        All or nothing: ``KeyError`` naming the missing or extra keys, ``ValueError`` naming a
+        key whose shape differs (a number for a list, a list of another length), ``TypeError``
+        for a non-number; nothing is changed unless every entry fits.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"load_state_dict() needs a dict, got {type(state).__name__}")
+        named = dict(_named_state(self, ""))
+        missing = [k for k in named if k not in state]
+        extra = [k for k in state if k not in named]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing key(s) {', '.join(map(repr, missing))}")
+            if extra:
+                parts.append(f"unexpected key(s) {', '.join(map(repr, extra))}")
+            raise KeyError(f"load_state_dict(): {'; '.join(parts)}")
+        updates: list[tuple[AnyValue, float]] = []
+        for key, held in named.items():
+            given = state[key]
+            single = _is_value(held)
+            want = () if single else (len(held),)
+            try:
+                shape = np.shape(given)
+            except ValueError:  # ragged nesting
+                shape = None
+            if shape != want:
+                what = "one number" if single else f"a list of {len(held)} numbers"
+                got = f"shape {shape}" if shape is not None else "a ragged sequence"
+                raise ValueError(f"load_state_dict(): {key!r} is {what}, got {got}")
+            if single:
+                updates.append((held, _number(given, f"state {key!r}")))
+            else:
+                updates.extend((p, _number(x, f"state {key!r}")) for p, x in zip(held, given))
+        for p, x in updates:
+            p.data = x
+
     def to(self, engine: str | ModuleType | Engine) -> Self:
         """A copy of this model on ``engine``: same shape, same parameter values, grads 0."""
         clone = self._blank(resolve_engine(engine))
@@ -219,6 +269,31 @@ class Module:
         from ferrograd.training import compile_loss
 
         return compile_loss(self, X, y, loss=loss, l2=l2, method=method)
+
+
+def _is_value(x: object) -> bool:
+    return isinstance(x, (_core.Value, _reference().Value))
+
+
+def _named_state(module: Module, prefix: str) -> list[tuple[str, Any]]:
+    """``(name, Value or list of Values)`` for each parameter-holding attribute, recursing into
+    sub-modules and lists of them."""
+    out: list[tuple[str, Any]] = []
+    for name, attr in vars(module).items():
+        if name.startswith("_"):
+            continue
+        key = prefix + name
+        if _is_value(attr):
+            out.append((key, attr))
+        elif isinstance(attr, Module):
+            out.extend(_named_state(attr, key + "."))
+        elif isinstance(attr, (list, tuple)) and attr:
+            if all(_is_value(x) for x in attr):
+                out.append((key, list(attr)))
+            elif all(isinstance(x, Module) for x in attr):
+                for i, sub in enumerate(attr):
+                    out.extend(_named_state(sub, f"{key}.{i}."))
+    return out
 
 
 class Neuron(Module):
@@ -516,3 +591,117 @@ class SGD:
         """Set every parameter's ``grad`` to 0.0."""
         for p in self.params:
             p.grad = 0.0
+
+
+def _check_params(params: Iterable[AnyValue], who: str) -> list[AnyValue]:
+    out = list(params)
+    for p in out:
+        if not all(hasattr(p, a) for a in ("data", "grad", "backward")):
+            raise TypeError(f"{who}() needs Values to update, got {type(p).__name__}")
+    return out
+
+
+class Adam:
+    """Adam, with PyTorch's defaults and update rule (``torch.optim.Adam``).
+
+    Per parameter, at step ``t`` with gradient ``g``::
+
+        g = g + weight_decay * p                      (Adam: L2 added to the gradient)
+        p = p * (1 - lr * weight_decay)               (AdamW: decoupled weight decay)
+        m = m + (1 - beta1) * (g - m)
+        v = beta2 * v + (1 - beta2) * g * g
+        v_max = max(v_max, v)                         (amsgrad only; v_max replaces v below)
+        p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    in PyTorch's order of floating-point operations. ``lr`` may be changed between steps.
+    """
+
+    _decoupled = False
+
+    def __init__(
+        self,
+        params: Iterable[AnyValue],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
+        who = type(self).__name__
+        self.params = _check_params(params, who)
+        self.lr = lr
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"{who}() betas must be a pair of numbers, got {betas!r}")
+        b1, b2 = (_number(b, "betas") for b in betas)
+        for name, b in (("betas[0]", b1), ("betas[1]", b2)):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"{who}() {name} must be in [0, 1), got {b}")
+        self.betas = (b1, b2)
+        self.eps = _number(eps, "eps")
+        self.weight_decay = _number(weight_decay, "weight_decay")
+        for name, x in (("eps", self.eps), ("weight_decay", self.weight_decay)):
+            if not (math.isfinite(x) and x >= 0.0):
+                raise ValueError(f"{who}() {name} must be a finite number >= 0, got {x}")
+        self.amsgrad = bool(amsgrad)
+        self.t = 0  # steps taken
+        n = len(self.params)
+        self._m, self._v, self._v_max = [0.0] * n, [0.0] * n, [0.0] * n
+
+    @property
+    def lr(self) -> float:
+        """The learning rate: a finite number >= 0 (``ValueError`` otherwise)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        value = _number(value, "lr")
+        if not math.isfinite(value) or value < 0.0:
+            raise ValueError(f"lr must be a finite number >= 0, got {value}")
+        self._lr = value
+
+    def step(self) -> None:
+        """One Adam step for every parameter, from its current ``grad``."""
+        self.t += 1
+        lr, (b1, b2), eps, wd = self._lr, self.betas, self.eps, self.weight_decay
+        bias1 = 1.0 - b1**self.t
+        bias2_sqrt = math.sqrt(1.0 - b2**self.t)
+        step_size = lr / bias1
+        m, v, v_max = self._m, self._v, self._v_max
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if wd != 0.0:
+                if self._decoupled:
+                    p.data *= 1.0 - lr * wd
+                else:
+                    g = g + wd * p.data
+            # torch.lerp(m, g, 1 - beta1), in its two forms either side of a weight of 0.5
+            w = 1.0 - b1
+            m[i] = m[i] + w * (g - m[i]) if w < 0.5 else g - (g - m[i]) * (1.0 - w)
+            v[i] = v[i] * b2 + (1.0 - b2) * g * g
+            second = v[i]
+            if self.amsgrad:
+                v_max[i] = second = max(v_max[i], second)
+            p.data += -step_size * m[i] / (math.sqrt(second) / bias2_sqrt + eps)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to 0.0."""
+        for p in self.params:
+            p.grad = 0.0
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (``torch.optim.AdamW``): ``weight_decay`` defaults to
+    0.01 and shrinks the parameter, ``p *= 1 - lr * weight_decay``, before the Adam step."""
+
+    _decoupled = True
+
+    def __init__(
+        self,
+        params: Iterable[AnyValue],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)

@@ -170,6 +170,23 @@ class Tape:
         hessian: np.ndarray = np.array(self._tape.hessian(point)).reshape(n, n)
         return hessian
 
+    def gradient(self, x: Sequence[float]) -> np.ndarray:
+        """The gradient alone (shape ``(n_inputs,)``): ``jac=`` for ``scipy.optimize.minimize``.
+
+        ``minimize(tape, x0, jac=tape.gradient, hess=tape.hessian)`` gives scipy exact
+        derivatives; ``minimize(tape.grad, x0, jac=True)`` one sweep for value and gradient.
+        """
+        return self.grad(x)[1]
+
+    def hessp(self, x: Sequence[float], p: Sequence[float]) -> np.ndarray:
+        """The Hessian at ``x`` times the vector ``p``: ``hessp=`` for ``scipy.optimize``.
+
+        Computes the whole Hessian, so it costs what :meth:`hessian` costs.
+        """
+        direction = np.array(_point(p, self.n_inputs, "p"))
+        product: np.ndarray = self.hessian(x) @ direction
+        return product
+
     def _batch(self, xs: object) -> bytes:
         array = np.asarray(xs)
         if array.dtype.kind not in "biuf":
