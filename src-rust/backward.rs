@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::anomaly::Anomaly;
-use crate::ops::OPS;
+use crate::value::OPS;
 use crate::value::{Node, Operands, Value, CODE_MASK, EPOCH_SHIFT, SET_ASIDE};
 
 /// Numbers each topological sort; a node whose tag holds the current number has been reached

@@ -131,3 +131,185 @@ fn many_operand_node_of_deep_chains_drops() {
     assert_eq!(s.data(), (0..1_000).map(f64::from).sum::<f64>());
     drop(s);
 }
+
+/// `ln a + a·b − sin b` (the seed's example) plus every op of the first op table: the graph
+/// whose bytes `tests/golden/` pins (`tests/test_golden_bytes.py` builds the same one).
+pub(crate) fn every_op(xs: &[Value]) -> Value {
+    let (a, b, c) = (&xs[0], &xs[1], &xs[2]);
+    let seed = a.log() + a * b - b.sin();
+    let more = (a * c).tanh() + (b / c).sigmoid() + c.powf(3.0) + a.pow(c) - c.exp().sqrt()
+        + (a - c).abs()
+        + c.relu()
+        + (-b).leaky_relu(0.2).unwrap()
+        + a.cos() * b.tan();
+    Value::sum(&[seed, more]) + Value::dot(xs, xs).unwrap()
+}
+
+#[test]
+fn graphs_and_tapes_are_written_as_the_pinned_bytes() {
+    let xs = [
+        Value::with_label(2.0, "a"),
+        Value::with_label(5.0, "b"),
+        Value::with_label(0.7, "c"),
+    ];
+    let y = every_op(&xs);
+    y.set_label("y");
+    y.backward();
+    let graph: &[u8] = include_bytes!("../tests/golden/graph_v1.bin");
+    assert!(y.to_bytes().unwrap() == graph, "the graph format changed");
+    let copy = Value::from_bytes(graph).unwrap();
+    assert!(copy.to_bytes().unwrap() == graph);
+
+    let xs = leaves(&[2.0, 5.0, 0.7]);
+    let tape = crate::Tape::record(&xs, &every_op(&xs)).unwrap();
+    let pinned: &[u8] = include_bytes!("../tests/golden/tape_v1.bin");
+    assert!(tape.to_bytes() == pinned, "the tape format changed");
+    assert_eq!(crate::Tape::from_bytes(pinned).unwrap(), tape);
+}
+
+/// Each op's gradient, sums and dots, and the special points, through the graph.
+mod ops {
+    use crate::{OpError, Value};
+
+    /// Central difference of `f` at `x`.
+    fn numeric(f: impl Fn(f64) -> f64, x: f64) -> f64 {
+        let h = 1e-6 * x.abs().max(1.0);
+        (f(x + h) - f(x - h)) / (2.0 * h)
+    }
+
+    fn check_unary(name: &str, op: impl Fn(&Value) -> Value, points: &[f64]) {
+        for &p in points {
+            let x = Value::new(p);
+            let z = op(&x);
+            z.backward();
+            let expected = numeric(|t| op(&Value::new(t)).data(), p);
+            let err = (x.grad() - expected).abs() / expected.abs().max(1.0);
+            assert!(
+                err < 1e-6,
+                "{name}'({p}) = {} but differences give {expected}",
+                x.grad()
+            );
+        }
+    }
+
+    #[test]
+    fn unary_gradients_match_finite_differences() {
+        let any = [-2.5, -0.3, 0.7, 1.9];
+        let pos = [0.2, 0.7, 1.9, 4.0];
+        check_unary("neg", |x| -x, &any);
+        check_unary("relu", |x| x.relu(), &any);
+        check_unary("leaky_relu", |x| x.leaky_relu(0.1).unwrap(), &any);
+        check_unary("tanh", |x| x.tanh(), &any);
+        check_unary("sigmoid", |x| x.sigmoid(), &any);
+        check_unary("exp", |x| x.exp(), &any);
+        check_unary("log", |x| x.log(), &pos);
+        check_unary("sin", |x| x.sin(), &any);
+        check_unary("cos", |x| x.cos(), &any);
+        check_unary("tan", |x| x.tan(), &[-1.0, -0.3, 0.7, 1.2]);
+        check_unary("sqrt", |x| x.sqrt(), &pos);
+        check_unary("asin", |x| x.asin(), &[-0.9, -0.3, 0.2, 0.7]);
+        check_unary("abs", |x| x.abs(), &any);
+        check_unary("pow 3", |x| x.powf(3.0), &any);
+        check_unary("pow 0.5", |x| x.powf(0.5), &pos);
+        check_unary("2 ** x", |x| Value::new(2.0).pow(x), &any);
+    }
+
+    #[test]
+    fn binary_gradients_match_finite_differences() {
+        type Binary = fn(&Value, &Value) -> Value;
+        let cases: [(&str, Binary); 5] = [
+            ("+", |a, b| a + b),
+            ("-", |a, b| a - b),
+            ("*", |a, b| a * b),
+            ("/", |a, b| a / b),
+            ("**", |a, b| a.pow(b)),
+        ];
+        for (name, f) in cases {
+            let (x0, y0) = (1.7, -0.6);
+            let (x, y) = (Value::new(x0), Value::new(y0));
+            let z = f(&x, &y);
+            z.backward();
+            let dx = numeric(|t| f(&Value::new(t), &Value::new(y0)).data(), x0);
+            let dy = numeric(|t| f(&Value::new(x0), &Value::new(t)).data(), y0);
+            assert!(
+                (x.grad() - dx).abs() < 1e-6,
+                "{name}: d/dx {} vs {dx}",
+                x.grad()
+            );
+            assert!(
+                (y.grad() - dy).abs() < 1e-6,
+                "{name}: d/dy {} vs {dy}",
+                y.grad()
+            );
+        }
+    }
+
+    #[test]
+    fn fused_sum_and_dot_give_every_operand_its_gradient() {
+        let ws: Vec<Value> = [1.0, -2.0, 3.0].iter().map(|&d| Value::new(d)).collect();
+        let xs: Vec<Value> = [0.5, 4.0, -1.0].iter().map(|&d| Value::new(d)).collect();
+        let d = Value::dot(&ws, &xs).unwrap();
+        assert_eq!(d.data(), 0.5 - 8.0 - 3.0);
+        let s = Value::sum(&[d.clone(), ws[0].clone()]);
+        s.backward();
+        assert_eq!(ws[0].grad(), 0.5 + 1.0);
+        assert_eq!(xs[1].grad(), -2.0);
+        assert_eq!(
+            Value::dot(&ws, &xs[..2]).unwrap_err(),
+            OpError::LengthMismatch { left: 3, right: 2 }
+        );
+        assert_eq!(Value::sum(&[]).data(), 0.0);
+    }
+
+    #[test]
+    fn owned_sum_and_dot_build_the_same_nodes() {
+        let ws: Vec<Value> = [1.5, -2.0].iter().map(|&d| Value::new(d)).collect();
+        let xs: Vec<Value> = [4.0, 0.25].iter().map(|&d| Value::new(d)).collect();
+        let operands: Vec<Value> = ws.iter().chain(&xs).cloned().collect();
+        let d = Value::dot_owned(operands.clone(), 2).unwrap();
+        assert_eq!(d.data(), Value::dot(&ws, &xs).unwrap().data());
+        assert_eq!(d.op(), "dot");
+        d.backward();
+        assert_eq!((ws[1].grad(), xs[0].grad()), (0.25, 1.5));
+        assert_eq!(
+            Value::dot_owned(operands[..3].to_vec(), 2).unwrap_err(),
+            OpError::LengthMismatch { left: 2, right: 1 }
+        );
+        assert_eq!(Value::sum_owned(operands).data(), 1.5 - 2.0 + 4.0 + 0.25);
+    }
+
+    #[test]
+    fn special_points_follow_ieee_and_pytorch() {
+        let zero = Value::new(0.0);
+        assert_eq!(zero.log().data(), f64::NEG_INFINITY);
+        assert_eq!((1.0 / &zero).data(), f64::INFINITY);
+        assert_eq!(zero.powf(-1.0).data(), f64::INFINITY);
+        assert!(Value::new(-8.0).powf(1.0 / 3.0).data().is_nan());
+        assert_eq!(Value::new(1000.0).exp().data(), f64::INFINITY);
+        assert!(Value::new(f64::NAN).relu().data().is_nan());
+
+        for (z, x) in [
+            (zero.relu(), &zero),
+            (zero.abs(), &zero),
+            (zero.powf(0.0), &zero),
+        ] {
+            x.set_grad(0.0);
+            z.backward();
+            assert_eq!(x.grad(), 0.0, "derivative at 0 of {}", z.op());
+        }
+        let x = Value::new(-2.0);
+        x.leaky_relu(0.2).unwrap().backward();
+        assert_eq!(x.grad(), 0.2);
+        let (base, exponent) = (Value::new(0.0), Value::new(2.0));
+        base.pow(&exponent).backward();
+        assert_eq!(exponent.grad(), 0.0);
+        for big in [-1000.0, 1000.0] {
+            let x = Value::new(big);
+            let s = x.sigmoid();
+            s.backward();
+            assert!(s.data().is_finite() && x.grad() == 0.0);
+        }
+        assert!(Value::new(1.0).leaky_relu(-0.1).is_err());
+        assert!(Value::new(1.0).leaky_relu(f64::NAN).is_err());
+    }
+}

@@ -23,11 +23,11 @@ pub mod tape;
 mod value;
 
 pub use anomaly::{set_detect_anomaly, Anomaly};
-pub use ops::{Code, Op, OpError};
+pub use ops::{Code, OpError, OpInfo, DEFAULT_SLOPE, OP_TABLE};
 pub use scalar::{Dual, Real};
 pub use serial::{CorruptGraph, GraphTooLarge};
 pub use tape::{Tape, TapeError};
-pub use value::{Node, Operands, Value};
+pub use value::{Node, Op, Operands, Value};
 
 #[cfg(feature = "python")]
 mod python;

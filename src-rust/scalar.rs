@@ -35,6 +35,11 @@ pub trait Real:
     /// `self * self`; for a dual number, with `pow`'s rule that a zero tangent stays exactly
     /// zero (a plain product would give `0 · inf = NaN` at an infinite value).
     fn square(self) -> Self;
+    /// `f(self)` for an elementary function `f` of f64 whose derivative is `df`: for a dual
+    /// number, with the tangent carried by the chain rule (a zero tangent stays exactly zero).
+    /// An op whose function `Real` lacks (`asin`, ...) is written with it, so adding one needs
+    /// nothing here.
+    fn apply(self, f: impl Fn(f64) -> f64, df: impl Fn(f64) -> f64) -> Self;
 }
 
 /// A constant of whatever `Real` type the context asks for.
@@ -91,6 +96,10 @@ impl Real for f64 {
     #[inline]
     fn square(self) -> f64 {
         self * self
+    }
+    #[inline]
+    fn apply(self, f: impl Fn(f64) -> f64, _df: impl Fn(f64) -> f64) -> f64 {
+        f(self)
     }
 }
 
@@ -233,5 +242,16 @@ impl Real for Dual {
     }
     fn square(self) -> Dual {
         self.chain(self.re * self.re, 2.0 * self.re)
+    }
+    fn apply(self, f: impl Fn(f64) -> f64, df: impl Fn(f64) -> f64) -> Dual {
+        let eps = if self.eps == 0.0 {
+            0.0
+        } else {
+            df(self.re) * self.eps
+        };
+        Dual {
+            re: f(self.re),
+            eps,
+        }
     }
 }

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::ops::{check_slope, op_for, Code};
+use crate::ops::{check_slope, Code};
+use crate::value::op_for;
 use crate::value::{Operands, Value};
 
 const MAGIC: &[u8; 4] = b"FGV1";

@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 
-use crate::ops::{op_for, Op, LEAF, OPS};
+use crate::ops::{check_slope, dot, sum, with_op_list, Code, OpError, N_CODES};
 
 /// One scalar in the graph: its value, its adjoint, the op that made it and that op's operands.
 ///
@@ -239,6 +239,232 @@ impl fmt::Debug for Value {
             write!(f, ", label={label:?}")?;
         }
         write!(f, ")")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The graph's side of the op table (`ops.rs`): each op's entry with its backward as a plain
+// function pointer over nodes, and the `Value` method that computes the forward value and
+// links a node.
+// ---------------------------------------------------------------------------------------------
+
+/// An op's table entry, as a node points to it.
+pub struct Op {
+    /// Stable short name, the same in both engines: "+", "*", "tanh", ...
+    pub name: &'static str,
+    pub code: Code,
+    /// Adds this node's contribution to its operands' grads.
+    pub backward: fn(&Node),
+}
+
+/// A leaf (an input or a constant) has nothing to propagate to.
+pub static LEAF: Op = Op {
+    name: "",
+    code: Code::Leaf,
+    backward: |_| {},
+};
+
+macro_rules! graph_ops {
+    (
+        extra {}
+        binary { $(
+            $(#[$bdoc:meta])*
+            $bcode:literal $BCode:ident $bmodule:ident $BOP:ident $bname:literal
+                forward |$fx:ident, $fy:ident| $bforward:expr,
+                backward |$bx:ident, $by:ident, $bz:ident, $bg:ident| $bbackward:expr;
+        )* }
+        unary { $(
+            $(#[$udoc:meta])*
+            $ucode:literal $UCode:ident $umodule:ident $UOP:ident $uname:literal
+                forward |$ux:ident, $up:ident| $uforward:expr,
+                backward |$x:ident, $z:ident, $g:ident, $p:ident| $ubackward:expr;
+        )* }
+        operator { $(
+            $(#[$odoc:meta])*
+            $ocode:literal $OCode:ident $omodule:ident $OOP:ident $oname:literal
+                forward |$ox:ident, $op:ident| $oforward:expr,
+                backward |$obx:ident, $obz:ident, $obg:ident, $obp:ident| $obackward:expr;
+        )* }
+        param { $(
+            $(#[$pdoc:meta])*
+            $pcode:literal $PCode:ident $pmodule:ident $POP:ident $pname:literal
+                forward |$px:ident, $pp:ident| $pforward:expr,
+                backward |$pbx:ident, $pbz:ident, $pbg:ident, $pbp:ident| $pbackward:expr;
+        )* }
+    ) => {
+        $(
+            pub static $BOP: Op = Op {
+                name: $bname,
+                code: Code::$BCode,
+                backward: |node| {
+                    let [x, y] = two(node);
+                    let (dx, dy) =
+                        crate::ops::$bmodule::backward(x.data(), y.data(), node.data(), node.grad());
+                    x.add_grad(dx);
+                    y.add_grad(dy);
+                },
+            };
+        )*
+        $(
+            pub static $UOP: Op = unary_op!($uname, $UCode, $umodule);
+        )*
+        $(
+            pub static $OOP: Op = unary_op!($oname, $OCode, $omodule);
+        )*
+        $(
+            pub static $POP: Op = unary_op!($pname, $PCode, $pmodule);
+        )*
+
+        /// Every op, indexed by `Code as usize`: a node keeps only that index.
+        pub(crate) static OPS: [&Op; N_CODES] = {
+            let mut ops = [&LEAF; N_CODES];
+            ops[Code::Sum as usize] = &SUM;
+            ops[Code::Dot as usize] = &DOT;
+            $(ops[Code::$BCode as usize] = &$BOP;)*
+            $(ops[Code::$UCode as usize] = &$UOP;)*
+            $(ops[Code::$OCode as usize] = &$OOP;)*
+            $(ops[Code::$PCode as usize] = &$POP;)*
+            ops
+        };
+
+        impl Value {
+            $(
+                $(#[$bdoc])*
+                pub fn $bmodule(&self, other: &Value) -> Value {
+                    let data = crate::ops::$bmodule::forward(self.data(), other.data());
+                    Value::from_op(&$BOP, data, Operands::Two([self.clone(), other.clone()]))
+                }
+            )*
+            $(
+                $(#[$udoc])*
+                pub fn $umodule(&self) -> Value {
+                    let data = crate::ops::$umodule::forward(self.data(), 0.0);
+                    Value::from_op(&$UOP, data, Operands::One([self.clone()]))
+                }
+            )*
+            $(
+                $(#[$odoc])*
+                pub fn $omodule(&self) -> Value {
+                    let data = crate::ops::$omodule::forward(self.data(), 0.0);
+                    Value::from_op(&$OOP, data, Operands::One([self.clone()]))
+                }
+            )*
+        }
+    };
+}
+
+/// The entry of a unary op whose formulas are `crate::ops::$module`.
+macro_rules! unary_op {
+    ($name:literal, $Code:ident, $module:ident) => {
+        Op {
+            name: $name,
+            code: Code::$Code,
+            backward: |node| {
+                let x = node.prev[0].node();
+                let dx =
+                    crate::ops::$module::backward(x.data(), node.data(), node.grad(), node.param());
+                x.add_grad(dx);
+            },
+        }
+    };
+}
+
+with_op_list!(graph_ops);
+
+/// `x0 + x1 + …`, left to right from 0; backward: every `xi += g`.
+pub static SUM: Op = Op {
+    name: "sum",
+    code: Code::Sum,
+    backward: |z| {
+        let g = z.grad();
+        for x in z.operands() {
+            x.node().add_grad(g);
+        }
+    },
+};
+
+/// `w0·x0 + w1·x1 + …`, operands `w0 … wn-1, x0 … xn-1`; backward: `wi += xi · g`,
+/// `xi += wi · g`.
+pub static DOT: Op = Op {
+    name: "dot",
+    code: Code::Dot,
+    backward: |z| {
+        let g = z.grad();
+        let operands = z.operands();
+        let (ws, xs) = operands.split_at(operands.len() / 2);
+        for (w, x) in ws.iter().zip(xs) {
+            let (w, x) = (w.node(), x.node());
+            let (dw, dx) = dot::backward(w.data(), x.data(), g);
+            w.add_grad(dw);
+            x.add_grad(dx);
+        }
+    },
+};
+
+/// Every op's entry by code, for rebuilding nodes from a tag.
+#[inline]
+pub fn op_for(code: Code) -> &'static Op {
+    OPS[code as usize]
+}
+
+#[inline]
+fn two(z: &Node) -> [&Node; 2] {
+    let operands = z.operands();
+    [operands[0].node(), operands[1].node()]
+}
+
+impl Value {
+    /// `self ** exponent` for a number exponent, kept as a constant leaf operand.
+    pub fn powf(&self, exponent: f64) -> Value {
+        self.pow(&Value::new(exponent))
+    }
+
+    /// `self` where positive, else `slope · self`. The slope must be finite and >= 0.
+    pub fn leaky_relu(&self, slope: f64) -> Result<Value, OpError> {
+        let slope = check_slope(slope)?;
+        let data = crate::ops::leaky_relu::forward(self.data(), slope);
+        let z = Value::from_op(&LEAKY_RELU, data, Operands::One([self.clone()]));
+        z.set_param(slope);
+        Ok(z)
+    }
+
+    /// `x0 + x1 + …` as one node, summed left to right from 0.0.
+    pub fn sum(values: &[Value]) -> Value {
+        Self::sum_owned(values.to_vec())
+    }
+
+    /// [`Value::sum`] over operands the caller already owns (no second copy of the handles).
+    pub fn sum_owned(values: Vec<Value>) -> Value {
+        let data = sum::forward(values.iter().map(Value::data));
+        Value::from_op(&SUM, data, Operands::from_vec(values))
+    }
+
+    /// `w0·x0 + w1·x1 + …` as one node, summed left to right from 0.0.
+    pub fn dot(ws: &[Value], xs: &[Value]) -> Result<Value, OpError> {
+        if ws.len() != xs.len() {
+            return Err(OpError::LengthMismatch {
+                left: ws.len(),
+                right: xs.len(),
+            });
+        }
+        let mut operands = Vec::with_capacity(ws.len() + xs.len());
+        operands.extend_from_slice(ws);
+        operands.extend_from_slice(xs);
+        Self::dot_owned(operands, ws.len())
+    }
+
+    /// [`Value::dot`] over operands the caller already owns, laid out as the node keeps them:
+    /// the first `n` are the `w`s, the rest the `x`s (there must be `n` of those too).
+    pub fn dot_owned(operands: Vec<Value>, n: usize) -> Result<Value, OpError> {
+        if operands.len() != 2 * n {
+            return Err(OpError::LengthMismatch {
+                left: n,
+                right: operands.len().saturating_sub(n),
+            });
+        }
+        let (ws, xs) = operands.split_at(n);
+        let data = dot::forward(ws.iter().zip(xs).map(|(w, x)| (w.data(), x.data())));
+        Ok(Value::from_op(&DOT, data, Operands::from_vec(operands)))
     }
 }
 

@@ -9,6 +9,23 @@ import pytest
 
 import ferrograd
 from ferrograd import reference
+from ferrograd._core import op_table
+
+
+class OpRow(NamedTuple):
+    """One op of the core's op table (``ferrograd._core.op_table()``)."""
+
+    name: str
+    code: int
+    arity: int | None
+    param: str | None
+    method: str
+
+
+#: Every op, by code: the list every test that means "all ops" reads.
+OP_TABLE = [OpRow(*row) for row in op_table()]
+#: The unary ops, by code.
+UNARY_OPS = [row for row in OP_TABLE if row.arity == 1]
 
 
 class Engine(NamedTuple):
@@ -56,3 +73,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return module is not None and module.__name__ in _JAX_MODULES
 
     items.sort(key=uses_jax)
+
+def apply_unary(row: OpRow, x: Any, param: float | None = None) -> Any:
+    """The unary op ``row`` applied to ``x`` by its method, with its parameter if given."""
+    method = getattr(x, row.method)
+    return method() if param is None else method(param)

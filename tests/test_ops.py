@@ -3,12 +3,16 @@ computing the same expression: two oracles that share no code with either engine
 
 from __future__ import annotations
 
+import math
+import pickle
 from typing import Any, Callable, NamedTuple
 
 import autograd
 import autograd.numpy as anp
 import pytest
-from conftest import Engine, central_difference
+from conftest import UNARY_OPS, Engine, central_difference
+
+import ferrograd
 
 ANY = [-2.3, -0.7, 0.4, 1.3, 3.1]
 POSITIVE = [0.3, 1.3, 4.2]
@@ -51,6 +55,7 @@ UNARY = [
     Unary("cos", "cos", lambda x: x.cos(), anp.cos, ANY),
     Unary("tan", "tan", lambda x: x.tan(), anp.tan, TAN),
     Unary("sqrt", "sqrt", lambda x: x.sqrt(), anp.sqrt, POSITIVE),
+    Unary("asin", "asin", lambda x: x.asin(), anp.arcsin, [-0.9, -0.3, 0.2, 0.7]),
     Unary("x ** 3", "**", lambda x: x**3, lambda x: x**3, ANY),
     Unary("x ** -2", "**", lambda x: x**-2, lambda x: x**-2.0, ANY),
     Unary("x ** 0.5", "**", lambda x: x**0.5, lambda x: x**0.5, POSITIVE),
@@ -224,3 +229,31 @@ def test_value_to_the_value_power_against_autograd_on_a_composite(engine: Engine
     assert _close(z.data, oracle(px, py), 1e-13)
     assert _close(x.grad, autograd.grad(oracle, 0)(px, py), 1e-12)
     assert _close(y.grad, autograd.grad(oracle, 1)(px, py), 1e-12)
+
+
+def test_every_unary_op_of_the_table_has_an_oracle_here() -> None:
+    assert {u.op for u in UNARY} >= {row.name for row in UNARY_OPS}
+
+
+def test_asin_at_its_special_points_on_every_path(engine: Engine) -> None:
+    # Values as libm (and torch) give them; derivative 1/sqrt(1 - x²), inf at ±1, nan outside.
+    for x, value, slope in [
+        (1.0, math.pi / 2, math.inf),
+        (-1.0, -math.pi / 2, math.inf),
+        (0.0, 0.0, 1.0),
+        (1.5, math.nan, math.nan),
+    ]:
+        v = engine.Value(x)
+        z = v.asin()
+        z.backward()
+        for got, want in ((z.data, value), (v.grad, slope)):
+            assert got == want or (math.isnan(got) and math.isnan(want)), (x, got, want)
+        copy = pickle.loads(pickle.dumps(z))
+        assert copy.op == "asin" and copy.children[0].data == x
+        if engine.Value is ferrograd.Value:
+            # The compiled tape and forward mode run the same formulas.
+            tape_value, tape_grad = ferrograd.compile(lambda t: t.asin(), n_inputs=1).grad([x])
+            d = ferrograd.Dual(x, 1.0).asin()
+            want = repr((z.data, v.grad))
+            assert repr((float(tape_value), float(tape_grad[0]))) == want
+            assert repr((d.data, d.tangent)) == want

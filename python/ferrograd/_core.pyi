@@ -9,6 +9,7 @@ from typing import SupportsFloat, final
 from typing_extensions import TypeAlias
 
 __all__ = [
+    "DEFAULT_SLOPE",
     "Dual",
     "Tape",
     "Value",
@@ -16,6 +17,7 @@ __all__ = [
     "_set_detect_anomaly",
     "_value_from_bytes",
     "dot",
+    "op_table",
     "sum",
 ]
 
@@ -116,6 +118,8 @@ class Value:
         """Tangent (radians)."""
     def sqrt(self) -> Value:
         """Square root; negative inputs give nan."""
+    def asin(self) -> Value:
+        """Arcsine: nan outside [-1, 1]; the derivative is inf at ±1."""
     def backward(self) -> None:
         """One reverse sweep from this node.
 
@@ -202,6 +206,8 @@ class Dual:
         """Tangent (radians)."""
     def sqrt(self) -> Dual:
         """Square root."""
+    def asin(self) -> Dual:
+        """Arcsine."""
     def __float__(self) -> float:
         """``data``."""
 
@@ -277,3 +283,14 @@ def _value_from_bytes(data: bytes) -> Value:
 
 def _set_detect_anomaly(on: bool) -> bool:
     """Turns anomaly detection on or off for this thread; returns the previous setting."""
+
+#: Leaky ReLU's slope when none is given.
+DEFAULT_SLOPE: float
+
+def op_table() -> list[tuple[str, int, int | None, str | None, str]]:
+    """Every op, by code: ``(name, code, arity, param, method)``.
+
+    ``arity`` is None for the n-ary ``sum`` and ``dot``; ``param`` names the op's parameter
+    (``"slope"``) or is None; ``method`` is the ``Value`` method or operator dunder that builds
+    the op ("" for a leaf and for ``+ - * / **``). Codes are pinned: pickles store them.
+    """

@@ -14,21 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
+from ferrograd._core import op_table
+
 __all__ = ["FUNCTIONS", "Expression", "ExpressionError", "parse_expression"]
 
-#: The ops an expression may call, as ``f(x)`` or ``x.f()``; ``leaky_relu`` takes a slope.
-FUNCTIONS = (
-    "abs",
-    "cos",
-    "exp",
-    "leaky_relu",
-    "log",
-    "relu",
-    "sigmoid",
-    "sin",
-    "sqrt",
-    "tan",
-    "tanh",
+#: The ops an expression may call, as ``f(x)`` or ``x.f()``: every unary op of the op table
+#: (``abs`` for ``__abs__``), sorted; ``leaky_relu`` takes a slope.
+FUNCTIONS = tuple(
+    sorted(
+        "abs" if method == "__abs__" else method
+        for _, _, arity, _, method in op_table()
+        if arity == 1 and method != "__neg__"
+    )
 )
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}

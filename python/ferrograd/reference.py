@@ -83,6 +83,10 @@ def _sqrt(x: float) -> float:
     return _NAN if x < 0.0 else math.sqrt(x)
 
 
+def _asin(x: float) -> float:
+    return _NAN if abs(x) > 1.0 else math.asin(x)
+
+
 def _periodic(f: Callable[[float], float]) -> Callable[[float], float]:
     """``f`` with nan for infinite arguments, where ``math`` raises."""
 
@@ -164,14 +168,71 @@ COS = UnaryOp("cos", lambda x, p: _cos(x), lambda x, z, g, p: -_sin(x) * g)
 TAN = UnaryOp("tan", lambda x, p: _tan(x), lambda x, z, g, p: (1.0 + z * z) * g)
 SQRT = UnaryOp("sqrt", lambda x, p: _sqrt(x), lambda x, z, g, p: _div(0.5, z) * g)
 ABS = UnaryOp("abs", lambda x, p: abs(x), _abs_backward)
+ASIN = UnaryOp("asin", lambda x, p: _asin(x), lambda x, z, g, p: _div(g, _sqrt(1.0 - x * x)))
 
-# The fused n-ary ops, "sum" and "dot", are the functions `sum` and `dot` at the end of the file.
 
-_OPS_BY_NAME: dict[str, BinaryOp | UnaryOp] = {
-    op.name: op
-    for op in (ADD, SUB, MUL, DIV, POW, NEG, RELU, LEAKY_RELU, TANH, SIGMOID, EXP, LOG, SIN, COS)
-    + (TAN, SQRT, ABS)
-}
+class NaryOp(NamedTuple):
+    """``z = forward(xs)`` over all the operands' values; ``backward(xs, z, g)`` gives the
+    increments as ``(operand index, ∂z/∂operand · g)`` pairs, in the order they are added."""
+
+    name: str
+    forward: Callable[[list[float]], float]
+    backward: Callable[[list[float], float, float], Iterable[tuple[int, float]]]
+
+
+def _sum_forward(xs: list[float]) -> float:
+    z = 0.0  # left to right from 0.0
+    for x in xs:
+        z += x
+    return z
+
+
+def _dot_forward(xs: list[float]) -> float:
+    n = len(xs) // 2
+    z = 0.0  # left to right from 0.0; operands w0 ... wn-1, x0 ... xn-1
+    for w, x in zip(xs[:n], xs[n:]):
+        z += w * x
+    return z
+
+
+def _dot_backward(xs: list[float], z: float, g: float) -> Iterable[tuple[int, float]]:
+    n = len(xs) // 2
+    for i in range(n):
+        w, x = xs[i], xs[n + i]
+        yield i, x * g
+        yield n + i, w * g
+
+
+SUM = NaryOp("sum", _sum_forward, lambda xs, z, g: ((i, g) for i in range(len(xs))))
+DOT = NaryOp("dot", _dot_forward, _dot_backward)
+
+#: Every op, in the order of its code in src-rust/ops.rs (a leaf, code 0, has no entry).
+OPS: tuple[BinaryOp | UnaryOp | NaryOp, ...] = (
+    ADD,
+    SUB,
+    MUL,
+    DIV,
+    POW,
+    NEG,
+    RELU,
+    LEAKY_RELU,
+    TANH,
+    SIGMOID,
+    EXP,
+    LOG,
+    SIN,
+    COS,
+    TAN,
+    SQRT,
+    ABS,
+    SUM,
+    DOT,
+    ASIN,
+)
+_OPS_BY_NAME = {op.name: op for op in OPS}
+
+#: Leaky ReLU's slope when none is given.
+DEFAULT_SLOPE = 0.01
 
 # ------------------------------------------------------------------------------------------------
 # Argument conversion: the same rules, messages and exception types as the Rust bindings.
@@ -230,7 +291,7 @@ def _values(items: Iterable[object], what: str) -> list[Value]:
 # The node.
 # ------------------------------------------------------------------------------------------------
 
-_Op = Union[BinaryOp, UnaryOp, str]
+_Op = Union[BinaryOp, UnaryOp, NaryOp, str]
 _Operand = Union["Value", int, float]
 
 
@@ -372,12 +433,12 @@ class Value:
         """``max(0, x)``, with derivative 0 at 0."""
         return self._unary(RELU)
 
-    def leaky_relu(self, slope: object = 0.01) -> Value:
+    def leaky_relu(self, slope: object = DEFAULT_SLOPE) -> Value:
         """``x`` where positive, else ``slope * x``; ``ValueError`` unless slope is finite, >= 0.
 
         ``slope=None`` means the default, 0.01, as in the Rust engine.
         """
-        s = 0.01 if slope is None else _require_real(slope, "leaky_relu() slope")
+        s = DEFAULT_SLOPE if slope is None else _require_real(slope, "leaky_relu() slope")
         if not (math.isfinite(s) and s >= 0.0):
             raise ValueError(f"leaky_relu() needs a finite slope >= 0, got {s}")
         return self._unary(LEAKY_RELU, s)
@@ -410,6 +471,10 @@ class Value:
     def sqrt(self) -> Value:
         """Square root; negative inputs give nan."""
         return self._unary(SQRT)
+
+    def asin(self) -> Value:
+        """Arcsine: nan outside [-1, 1]; the derivative is inf at ±1."""
+        return self._unary(ASIN)
 
     # -- the reverse sweep --------------------------------------------------------------------
 
@@ -470,15 +535,10 @@ class Value:
         elif isinstance(op, UnaryOp):
             (x,) = self._prev
             x._grad += op.backward(x._data, self._data, g, self._param)
-        elif op == "sum":
-            for x in self._prev:
-                x._grad += g
-        elif op == "dot":
-            n = len(self._prev) // 2
-            for w, x in zip(self._prev[:n], self._prev[n:]):
-                wd, xd = w._data, x._data
-                w._grad += xd * g
-                x._grad += wd * g
+        elif isinstance(op, NaryOp):
+            prev = self._prev
+            for i, d in op.backward([x._data for x in prev], self._data, g):
+                prev[i]._grad += d
 
     # -- Python protocols ---------------------------------------------------------------------
 
@@ -540,10 +600,7 @@ def _graph_from_records(records: list[_Record]) -> Value:
 def sum(values: Iterable[_Operand]) -> Value:
     """``values[0] + values[1] + ...`` as one graph node, summed left to right from 0.0."""
     operands = _values(values, "sum()")
-    data = 0.0
-    for v in operands:
-        data += v._data
-    return Value._node("sum", data, tuple(operands))
+    return Value._node(SUM, SUM.forward([v._data for v in operands]), tuple(operands))
 
 
 def dot(ws: Iterable[_Operand], xs: Iterable[_Operand]) -> Value:
@@ -551,10 +608,8 @@ def dot(ws: Iterable[_Operand], xs: Iterable[_Operand]) -> Value:
     w, x = _values(ws, "dot()"), _values(xs, "dot()")
     if len(w) != len(x):
         raise ValueError(f"dot() needs two sequences of the same length, got {len(w)} and {len(x)}")
-    data = 0.0
-    for a, b in zip(w, x):
-        data += a._data * b._data
-    return Value._node("dot", data, tuple(w + x))
+    operands = w + x
+    return Value._node(DOT, DOT.forward([v._data for v in operands]), tuple(operands))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -668,9 +723,9 @@ class Dual:
         """``max(0, x)``, with derivative 0 at 0."""
         return self._unary(RELU)
 
-    def leaky_relu(self, slope: object = 0.01) -> Dual:
+    def leaky_relu(self, slope: object = DEFAULT_SLOPE) -> Dual:
         """``x`` where positive, else ``slope * x``; ``slope=None`` means 0.01."""
-        s = 0.01 if slope is None else _require_real(slope, "leaky_relu() slope")
+        s = DEFAULT_SLOPE if slope is None else _require_real(slope, "leaky_relu() slope")
         if not (math.isfinite(s) and s >= 0.0):
             raise ValueError(f"leaky_relu() needs a finite slope >= 0, got {s}")
         return self._unary(LEAKY_RELU, s)
@@ -698,6 +753,9 @@ class Dual:
 
     def sqrt(self) -> Dual:
         return self._unary(SQRT)
+
+    def asin(self) -> Dual:
+        return self._unary(ASIN)
 
     def __repr__(self) -> str:
         return f"Dual(data={self._data!r}, tangent={self._tangent!r})"

@@ -1,0 +1,146 @@
+//! The `Tape` class: a recorded graph, evaluated at points and batches.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes};
+
+use super::buffers::{default_threads, float_bytearray, floats_from_bytes};
+use super::errors::try_reserve;
+use super::value::PyValue;
+use crate::tape::{Tape, TapeError};
+use crate::value::Value;
+
+/// A graph flattened into an array of instructions; see `ferrograd.compile`.
+#[pyclass(name = "Tape", module = "ferrograd._core", frozen)]
+pub struct PyTape {
+    tape: Tape,
+}
+
+impl PyTape {
+    /// How many rows a flat batch holds, or the error naming the mismatch.
+    fn rows(&self, xs: &[f64]) -> PyResult<usize> {
+        let n = self.tape.n_inputs();
+        if n == 0 || xs.len() % n != 0 {
+            return Err(TapeError::InputLength {
+                expected: n,
+                got: xs.len() % n.max(1),
+            }
+            .into());
+        }
+        Ok(xs.len() / n)
+    }
+}
+
+#[pymethods]
+impl PyTape {
+    /// Flattens the graph of `output`, with `inputs` as the variables.
+    #[staticmethod]
+    fn record(inputs: Vec<PyRef<'_, PyValue>>, output: PyRef<'_, PyValue>) -> PyResult<Self> {
+        let inputs: Vec<Value> = inputs.iter().map(|v| v.inner.clone()).collect();
+        Ok(PyTape {
+            tape: Tape::record(&inputs, &output.inner)?,
+        })
+    }
+
+    /// How many inputs the recorded function takes.
+    #[getter]
+    fn n_inputs(&self) -> usize {
+        self.tape.n_inputs()
+    }
+
+    fn __len__(&self) -> usize {
+        self.tape.len()
+    }
+
+    /// Slots each evaluation computes, after constant folding and dead-code removal.
+    #[getter]
+    fn plan_len(&self) -> usize {
+        self.tape.plan_len()
+    }
+
+    /// Whether `other` records the same program: same instructions, operands and constants.
+    fn same_program(&self, other: PyRef<'_, PyTape>) -> bool {
+        self.tape.same_program(&other.tape)
+    }
+
+    /// The output at the point `x`.
+    fn eval(&self, x: Vec<f64>) -> PyResult<f64> {
+        Ok(self.tape.eval(&x)?)
+    }
+
+    /// The output and its gradient at the point `x`.
+    fn grad(&self, x: Vec<f64>) -> PyResult<(f64, Vec<f64>)> {
+        Ok(self.tape.grad(&x)?)
+    }
+
+    /// The output and its derivative along `v` at `x`, in forward mode.
+    fn jvp(&self, x: Vec<f64>, v: Vec<f64>) -> PyResult<(f64, f64)> {
+        Ok(self.tape.jvp(&x, &v)?)
+    }
+
+    /// Row-major n × n.
+    fn hessian(&self, x: Vec<f64>) -> PyResult<Vec<f64>> {
+        Ok(self.tape.hessian(&x)?)
+    }
+
+    /// Outputs at each row of `xs` (native-endian float64 bytes, row-major), computed with
+    /// the GIL released on at most `threads` threads.
+    #[pyo3(signature = (xs, threads = None))]
+    fn eval_batch_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        xs: &[u8],
+        threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyByteArray>> {
+        let xs = floats_from_bytes(xs)?;
+        let threads = threads.unwrap_or_else(default_threads);
+        let rows = self.rows(&xs)?;
+        float_bytearray(py, rows, |values| {
+            self.tape.eval_batch_into(&xs, threads, values)
+        })
+    }
+
+    /// Outputs and gradients at each row of `xs`, as float64 bytes; GIL released.
+    #[pyo3(signature = (xs, threads = None))]
+    fn grad_batch_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        xs: &[u8],
+        threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+        let xs = floats_from_bytes(xs)?;
+        let threads = threads.unwrap_or_else(default_threads);
+        let rows = self.rows(&xs)?;
+        let mut values = Vec::new();
+        try_reserve(&mut values, rows, "grad_batch()")?;
+        values.resize(rows, 0.0);
+        let grads = float_bytearray(py, xs.len(), |grads| {
+            self.tape.grad_batch_into(&xs, threads, &mut values, grads)
+        })?;
+        let values = float_bytearray(py, rows, |out| {
+            out.copy_from_slice(&values);
+            Ok(())
+        })?;
+        Ok((values, grads))
+    }
+
+    /// The tape as bytes (what pickling stores).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.tape.to_bytes())
+    }
+
+    /// A tape from `to_bytes` output; `ValueError` for anything else.
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        Ok(PyTape {
+            tape: Tape::from_bytes(data)?,
+        })
+    }
+
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let rebuild = py.get_type::<PyTape>().getattr("from_bytes")?;
+        Ok((rebuild, (self.to_bytes(py),)))
+    }
+}

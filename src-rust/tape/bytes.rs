@@ -1,0 +1,166 @@
+//! The tape as bytes and back, for pickling: a flat little-endian format.
+
+use super::{Instr, Tape, TapeError};
+use crate::ops::{check_slope, Code};
+
+impl Tape {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let put = |out: &mut Vec<u8>, x: u64| out.extend_from_slice(&x.to_le_bytes());
+        out.extend_from_slice(b"FGT1");
+        put(&mut out, self.n_inputs as u64);
+        put(&mut out, self.output as u64);
+        put(&mut out, self.pool.len() as u64);
+        for &p in &self.pool {
+            put(&mut out, p as u64);
+        }
+        put(&mut out, self.instrs.len() as u64);
+        for instr in &self.instrs {
+            let (tag, a, b, c): (u8, u64, u64, f64) = match *instr {
+                Instr::Input => (0, 0, 0, 0.0),
+                Instr::Const(v) => (1, 0, 0, v),
+                Instr::Unary { code, x, p } => (2, code as u64, x as u64, p),
+                Instr::Binary { code, x, y } => {
+                    (3, code as u64, x as u64, f64::from_bits(y as u64))
+                }
+                Instr::Sum { start, len } => (4, start as u64, len as u64, 0.0),
+                Instr::Dot { start, len } => (5, start as u64, len as u64, 0.0),
+            };
+            out.push(tag);
+            put(&mut out, a);
+            put(&mut out, b);
+            out.extend_from_slice(&c.to_le_bytes());
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Tape, TapeError> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(4)? != b"FGT1" {
+            return Err(TapeError::Corrupt("bad header"));
+        }
+        let n_inputs = r.u64()? as usize;
+        let output = r.u32()?;
+        let pool_len = r.u64()? as usize;
+        let pool = (0..pool_len)
+            .map(|_| r.u32())
+            .collect::<Result<Vec<_>, _>>()?;
+        let len = r.u64()? as usize;
+        let mut instrs = Vec::with_capacity(len.min(1 << 20));
+        for i in 0..len {
+            let tag = r.take(1)?[0];
+            let (a, b, c) = (r.u64()?, r.u64()?, r.f64()?);
+            let below = |s: u64| -> Result<u32, TapeError> {
+                if (s as usize) < i {
+                    Ok(s as u32)
+                } else {
+                    Err(TapeError::Corrupt("operand after its user"))
+                }
+            };
+            let instr = match tag {
+                0 => Instr::Input,
+                1 => Instr::Const(c),
+                2 => Instr::Unary {
+                    code: code_from(a)?,
+                    x: below(b)?,
+                    p: c,
+                },
+                3 => Instr::Binary {
+                    code: code_from(a)?,
+                    x: below(b)?,
+                    y: below(c.to_bits())?,
+                },
+                4 | 5 => {
+                    let span = if tag == 4 { Some(b) } else { b.checked_mul(2) };
+                    let end = span.and_then(|s| s.checked_add(a));
+                    let Some(end) = end.filter(|&e| e <= pool.len() as u64) else {
+                        return Err(TapeError::Corrupt("bad operand list"));
+                    };
+                    if pool[a as usize..end as usize]
+                        .iter()
+                        .any(|&p| p as usize >= i)
+                    {
+                        return Err(TapeError::Corrupt("bad operand list"));
+                    }
+                    if tag == 4 {
+                        Instr::Sum {
+                            start: a as u32,
+                            len: b as u32,
+                        }
+                    } else {
+                        Instr::Dot {
+                            start: a as u32,
+                            len: b as u32,
+                        }
+                    }
+                }
+                _ => return Err(TapeError::Corrupt("unknown instruction")),
+            };
+            if (i < n_inputs) != (instr == Instr::Input) {
+                return Err(TapeError::Corrupt("inputs must come first"));
+            }
+            instrs.push(instr);
+        }
+        if n_inputs > instrs.len() {
+            return Err(TapeError::Corrupt("more inputs than slots"));
+        }
+        if output as usize >= instrs.len() || r.at != bytes.len() {
+            return Err(TapeError::Corrupt("bad length"));
+        }
+        check_codes(&instrs)?;
+        Ok(Tape::new(n_inputs, instrs, pool, output))
+    }
+}
+
+fn check_codes(instrs: &[Instr]) -> Result<(), TapeError> {
+    for instr in instrs {
+        let ok = match instr {
+            Instr::Unary { code, .. } => code.arity() == Some(1),
+            Instr::Binary { code, .. } => code.arity() == Some(2),
+            _ => true,
+        };
+        if !ok {
+            return Err(TapeError::Corrupt("op of the wrong arity"));
+        }
+        if let Instr::Unary {
+            code: Code::LeakyRelu,
+            p,
+            ..
+        } = *instr
+        {
+            check_slope(p).map_err(|_| TapeError::Corrupt("bad leaky_relu slope"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The unary or binary op numbered `x`; the tape's other instructions are not ops.
+fn code_from(x: u64) -> Result<Code, TapeError> {
+    Code::from_index(x)
+        .filter(|c| matches!(c.arity(), Some(1 | 2)))
+        .ok_or(TapeError::Corrupt("unknown op"))
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], TapeError> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let end = end.ok_or(TapeError::Corrupt("truncated"))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+    fn u64(&mut self) -> Result<u64, TapeError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+    fn u32(&mut self) -> Result<u32, TapeError> {
+        u32::try_from(self.u64()?).map_err(|_| TapeError::Corrupt("index too large"))
+    }
+    fn f64(&mut self) -> Result<f64, TapeError> {
+        Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+}

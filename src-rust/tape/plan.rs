@@ -1,0 +1,185 @@
+//! The plan: the recorded program rewritten for speed, which every evaluation runs.
+
+use super::{Instr, Tape};
+use crate::ops::{binary_forward, dot, sum, unary_forward, Code};
+
+/// One step of the plan; slot `n_inputs + j` holds step `j`'s result.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Step {
+    Const(f64),
+    Unary {
+        code: Code,
+        x: u32,
+        p: f64,
+    },
+    Binary {
+        code: Code,
+        x: u32,
+        y: u32,
+    },
+    /// `x op k`: the right operand is a constant, so it gets no adjoint.
+    BinaryK {
+        code: Code,
+        x: u32,
+        k: f64,
+    },
+    /// `k op y`: the left operand is a constant.
+    KBinary {
+        code: Code,
+        k: f64,
+        y: u32,
+    },
+    /// `x ** 2` as `x * x`: exact where libm's `pow` may be one rounding off, and far faster.
+    /// Its derivative `2 · x` is what `pow`'s backward gives for a constant exponent 2.
+    Square {
+        x: u32,
+    },
+    Sum {
+        start: u32,
+        len: u32,
+    },
+    Dot {
+        start: u32,
+        len: u32,
+    },
+}
+
+/// The recorded program after constant folding (ops whose operands are all constants become
+/// constants, with the same formulas), dead-code removal (only what the output depends on),
+/// constant operands inlined into their ops, and `x ** 2` as a multiplication.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Plan {
+    pub(super) n_inputs: usize,
+    pub(super) steps: Vec<Step>,
+    pub(super) pool: Vec<u32>,
+    pub(super) output: u32,
+}
+
+impl Plan {
+    pub(super) fn new(tape: &Tape) -> Plan {
+        let (n, instrs, pool) = (tape.n_inputs, &tape.instrs, &tape.pool);
+        let operands = |start: u32, len: u32| &pool[start as usize..(start + len) as usize];
+
+        // Constant folding, in recording order.
+        let mut konst: Vec<Option<f64>> = vec![None; instrs.len()];
+        for (i, instr) in instrs.iter().enumerate().skip(n) {
+            konst[i] = match *instr {
+                Instr::Input => None,
+                Instr::Const(c) => Some(c),
+                Instr::Unary { code, x, p } => konst[x as usize].map(|x| unary_forward(code, x, p)),
+                Instr::Binary { code, x, y } => match (konst[x as usize], konst[y as usize]) {
+                    (Some(x), Some(y)) => Some(binary_forward(code, x, y)),
+                    _ => None,
+                },
+                Instr::Sum { start, len } => operands(start, len)
+                    .iter()
+                    .try_fold(0.0, |acc, &j| Some(sum::step(acc, konst[j as usize]?))),
+                Instr::Dot { start, len } => {
+                    let all = operands(start, 2 * len);
+                    let (ws, xs) = all.split_at(len as usize);
+                    ws.iter().zip(xs).try_fold(0.0, |acc, (&w, &x)| {
+                        Some(dot::step(acc, konst[w as usize]?, konst[x as usize]?))
+                    })
+                }
+            };
+        }
+
+        // Liveness, from the output back; a constant operand inlined into its op needs no slot.
+        let mut live = vec![false; instrs.len()];
+        live[tape.output as usize] = true;
+        for i in (n..instrs.len()).rev() {
+            if !live[i] || konst[i].is_some() {
+                continue;
+            }
+            match instrs[i] {
+                Instr::Input | Instr::Const(_) => {}
+                Instr::Unary { x, .. } => live[x as usize] = true,
+                Instr::Binary { x, y, .. } => {
+                    for j in [x, y] {
+                        live[j as usize] |= konst[j as usize].is_none();
+                    }
+                }
+                Instr::Sum { start, len } => {
+                    for &j in operands(start, len) {
+                        live[j as usize] = true;
+                    }
+                }
+                Instr::Dot { start, len } => {
+                    for &j in operands(start, 2 * len) {
+                        live[j as usize] = true;
+                    }
+                }
+            }
+        }
+
+        // Emit the live instructions, renumbering slots.
+        let mut slot_of = vec![u32::MAX; instrs.len()];
+        for (i, s) in slot_of.iter_mut().enumerate().take(n) {
+            *s = i as u32;
+        }
+        let mut plan = Plan {
+            n_inputs: n,
+            ..Plan::default()
+        };
+        for i in n..instrs.len() {
+            if !live[i] {
+                continue;
+            }
+            let step = match (konst[i], instrs[i]) {
+                (Some(c), _) => Step::Const(c),
+                (None, Instr::Unary { code, x, p }) => Step::Unary {
+                    code,
+                    x: slot_of[x as usize],
+                    p,
+                },
+                (None, Instr::Binary { code, x, y }) => {
+                    match (konst[x as usize], konst[y as usize]) {
+                        (None, Some(k)) if code == Code::Pow && k == 2.0 => Step::Square {
+                            x: slot_of[x as usize],
+                        },
+                        (None, Some(k)) => Step::BinaryK {
+                            code,
+                            x: slot_of[x as usize],
+                            k,
+                        },
+                        (Some(k), None) => Step::KBinary {
+                            code,
+                            k,
+                            y: slot_of[y as usize],
+                        },
+                        _ => Step::Binary {
+                            code,
+                            x: slot_of[x as usize],
+                            y: slot_of[y as usize],
+                        },
+                    }
+                }
+                (None, Instr::Sum { start, len }) => {
+                    let at = plan.pool.len() as u32;
+                    plan.pool
+                        .extend(operands(start, len).iter().map(|&j| slot_of[j as usize]));
+                    Step::Sum { start: at, len }
+                }
+                (None, Instr::Dot { start, len }) => {
+                    let at = plan.pool.len() as u32;
+                    let all = operands(start, 2 * len);
+                    plan.pool.extend(all.iter().map(|&j| slot_of[j as usize]));
+                    Step::Dot { start: at, len }
+                }
+                (None, Instr::Input | Instr::Const(_)) => unreachable!("handled above"),
+            };
+            slot_of[i] = (n + plan.steps.len()) as u32;
+            plan.steps.push(step);
+        }
+        plan.output = slot_of[tape.output as usize];
+        plan
+    }
+
+    pub(super) fn n_slots(&self) -> usize {
+        self.n_inputs + self.steps.len()
+    }
+
+    pub(super) fn operands(&self, start: u32, len: u32) -> &[u32] {
+        &self.pool[start as usize..(start + len) as usize]
+    }
+}

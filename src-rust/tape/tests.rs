@@ -1,0 +1,182 @@
+//! The tape against the graph, single points against batches, bytes against garbage.
+
+use super::*;
+use crate::value::Value;
+
+/// f(x1, x2) = ln x1 + x1·x2 − sin x2, the seed's worked example, plus every other op.
+fn build(xs: &[Value]) -> Value {
+    let (a, b, c) = (&xs[0], &xs[1], &xs[2]);
+    let seed = a.log() + a * b - b.sin();
+    let more = (a * c).tanh() + (b / c).sigmoid() + c.powf(3.0) + a.pow(c) - c.exp().sqrt()
+        + (a - c).abs()
+        + c.relu()
+        + (-b).leaky_relu(0.2).unwrap()
+        + a.cos() * b.tan();
+    Value::sum(&[seed, more]) + Value::dot(xs, xs).unwrap()
+}
+
+fn leaves(point: &[f64]) -> Vec<Value> {
+    point.iter().map(|&x| Value::new(x)).collect()
+}
+
+#[test]
+fn tape_matches_the_graph_bit_for_bit() {
+    let xs = leaves(&[2.0, 5.0, 0.7]);
+    let y = build(&xs);
+    let tape = Tape::record(&xs, &y).unwrap();
+    y.backward();
+    let (value, grad) = tape.grad(&[2.0, 5.0, 0.7]).unwrap();
+    assert_eq!(value, y.data());
+    let graph: Vec<f64> = xs.iter().map(Value::grad).collect();
+    assert_eq!(grad, graph);
+
+    // At another point the tape recomputes; the graph rebuilt there agrees.
+    let point = [1.3, -0.4, 0.9];
+    let xs2 = leaves(&point);
+    let y2 = build(&xs2);
+    y2.backward();
+    let (value2, grad2) = tape.grad(&point).unwrap();
+    assert_eq!(value2, y2.data());
+    assert_eq!(grad2, xs2.iter().map(Value::grad).collect::<Vec<_>>());
+    assert_eq!(tape.eval(&point).unwrap(), y2.data());
+}
+
+#[test]
+fn seed_forward_tangent_trace() {
+    let xs = leaves(&[2.0, 5.0]);
+    let f = xs[0].log() + &xs[0] * &xs[1] - xs[1].sin();
+    let tape = Tape::record(&xs, &f).unwrap();
+    let (_, d1) = tape.jvp(&[2.0, 5.0], &[1.0, 0.0]).unwrap();
+    let (_, d2) = tape.jvp(&[2.0, 5.0], &[0.0, 1.0]).unwrap();
+    assert!((d1 - 5.5).abs() < 1e-15);
+    assert!((d2 - (2.0 - 5f64.cos())).abs() < 1e-15);
+}
+
+#[test]
+fn jvp_agrees_with_reverse_mode() {
+    let xs = leaves(&[1.1, 0.3, 0.8]);
+    let tape = Tape::record(&xs, &build(&xs)).unwrap();
+    let (x, v) = ([1.1, 0.3, 0.8], [0.5, -1.5, 2.0]);
+    let (_, grad) = tape.grad(&x).unwrap();
+    let (_, d) = tape.jvp(&x, &v).unwrap();
+    let expected: f64 = grad.iter().zip(&v).map(|(g, v)| g * v).sum();
+    assert!((d - expected).abs() <= 1e-12 * expected.abs().max(1.0));
+}
+
+#[test]
+fn hessian_matches_differences_of_the_gradient() {
+    let x = [1.1, 0.3, 0.8];
+    let xs = leaves(&x);
+    let tape = Tape::record(&xs, &build(&xs)).unwrap();
+    let h = tape.hessian(&x).unwrap();
+    for j in 0..3 {
+        let step = 1e-6;
+        let (mut up, mut down) = (x, x);
+        up[j] += step;
+        down[j] -= step;
+        let (_, gu) = tape.grad(&up).unwrap();
+        let (_, gd) = tape.grad(&down).unwrap();
+        for i in 0..3 {
+            let numeric = (gu[i] - gd[i]) / (2.0 * step);
+            let err = (h[i * 3 + j] - numeric).abs() / numeric.abs().max(1.0);
+            assert!(err < 1e-5, "H[{i}][{j}] = {} vs {numeric}", h[i * 3 + j]);
+        }
+    }
+    // Symmetric, as second derivatives are.
+    for i in 0..3 {
+        for j in 0..3 {
+            assert!((h[i * 3 + j] - h[j * 3 + i]).abs() < 1e-9);
+        }
+    }
+}
+
+#[test]
+fn batches_match_single_points_on_any_thread_count() {
+    let xs = leaves(&[1.0, 1.0, 1.0]);
+    let tape = Tape::record(&xs, &build(&xs)).unwrap();
+    let rows: Vec<f64> = (0..3000).map(|i| 0.3 + (i % 97) as f64 / 50.0).collect();
+    for threads in [1, 2, 3] {
+        let (values, grads) = tape.grad_batch(&rows, threads).unwrap();
+        let evals = tape.eval_batch(&rows, threads).unwrap();
+        for (r, x) in rows.chunks(3).enumerate() {
+            let (v, g) = tape.grad(x).unwrap();
+            assert_eq!(values[r].to_bits(), v.to_bits());
+            assert_eq!(evals[r].to_bits(), v.to_bits());
+            assert_eq!(&grads[r * 3..r * 3 + 3], &g[..]);
+        }
+    }
+    assert!(tape.grad_batch(&rows[..4], 1).is_err());
+}
+
+#[test]
+fn bytes_round_trip_and_garbage_is_refused() {
+    let xs = leaves(&[1.0, 2.0, 3.0]);
+    let tape = Tape::record(&xs, &build(&xs)).unwrap();
+    let bytes = tape.to_bytes();
+    assert_eq!(Tape::from_bytes(&bytes).unwrap(), tape);
+    assert!(Tape::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    assert!(Tape::from_bytes(b"nonsense").is_err());
+    let mut flipped = bytes.clone();
+    let last_tag = bytes.len() - 25;
+    flipped[last_tag] = 9;
+    assert!(Tape::from_bytes(&flipped).is_err());
+}
+
+#[test]
+fn more_inputs_than_slots_is_corrupt_not_a_panic() {
+    let x = leaves(&[1.0]);
+    let mut bytes = Tape::record(&x, &x[0]).unwrap().to_bytes();
+    bytes[4..12].copy_from_slice(&5u64.to_le_bytes());
+    assert!(matches!(
+        Tape::from_bytes(&bytes),
+        Err(TapeError::Corrupt(_))
+    ));
+}
+
+#[test]
+fn the_plan_folds_constants_and_drops_dead_code() {
+    let xs = leaves(&[0.5, 2.0]);
+    let c = Value::new(0.3);
+    let unused = xs[1].exp();
+    let y = &xs[0] * &(c.exp() + c.tanh()) + xs[0].powf(2.0) + (&c * 2.0);
+    drop(unused);
+    let tape = Tape::record(&xs, &y).unwrap();
+    // x0, x1, then x0 * K, x0 * x0 and two additions (the constant sum inlined).
+    assert_eq!(tape.plan_len(), 2 + 4, "{:?}", tape.plan.steps);
+    let (value, grad) = tape.grad(&[0.5, 2.0]).unwrap();
+    y.backward();
+    assert_eq!(value, y.data());
+    assert_eq!(grad, [xs[0].grad(), 0.0]);
+}
+
+#[test]
+fn a_tape_with_a_slope_leaky_relu_would_refuse_is_refused() {
+    let xs = leaves(&[-2.0]);
+    let y = xs[0].leaky_relu(0.375).unwrap();
+    let bytes = Tape::record(&xs, &y).unwrap().to_bytes();
+    assert!(Tape::from_bytes(&bytes).is_ok());
+    let (good, bad) = (0.375f64.to_le_bytes(), (-3.0f64).to_le_bytes());
+    let at = bytes.windows(8).position(|w| w == good).unwrap();
+    let mut edited = bytes.clone();
+    edited[at..at + 8].copy_from_slice(&bad);
+    assert_eq!(
+        Tape::from_bytes(&edited),
+        Err(TapeError::Corrupt("bad leaky_relu slope"))
+    );
+}
+
+#[test]
+fn wrong_input_counts_and_duplicate_inputs_are_errors() {
+    let xs = leaves(&[1.0, 2.0]);
+    let y = &xs[0] * &xs[1];
+    let tape = Tape::record(&xs, &y).unwrap();
+    assert_eq!(
+        tape.eval(&[1.0]),
+        Err(TapeError::InputLength {
+            expected: 2,
+            got: 1
+        })
+    );
+    let twice = [xs[0].clone(), xs[0].clone()];
+    assert_eq!(Tape::record(&twice, &y), Err(TapeError::DuplicateInput(1)));
+}
