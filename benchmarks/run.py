@@ -224,9 +224,10 @@ def run_w2(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
             "model": "own MLP" if e.mlp is not None else "MLP of its Values",
             "fused_ops": e.dot is not None,
         }
-    # Through the tape: the loss compiled once, then one call into Rust per step. Its steps are
+    # Through the tape: the loss compiled once, then one call into Rust per step (the rows in
+    # lanes, summed in Rust; or the whole-dataset tape). Its steps are
     # a few microseconds, so it takes 40 times as many for a median as steady as the others'.
-    for method, name in (("dataset", "ferrograd tape"), ("examples", "ferrograd tape, rows")):
+    for method, name in (("examples", "ferrograd tape"), ("dataset", "ferrograd tape, dataset")):
         print(f"  W2: {name} ...", file=sys.stderr, flush=True)
         times, first, compile_s = wl.w2_tape(x, y, 1337, 40 * cfg["w2_steps"], method)
         rows[name] = {

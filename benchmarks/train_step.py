@@ -8,8 +8,8 @@ multiple of each engine's.
 
 Rows: the graph path on both engines (a Value per node, ``backward()``, ``nn.SGD``); the tape
 path (``model.compile_loss`` once, then ``value_and_grad`` and ``FlatSGD`` on a flat array), with
-the whole-dataset tape (one reverse sweep) and with the per-example tape run over the rows in
-lanes and summed; HIPS autograd on numpy matrices; micrograd. The tape rows must reach the graph
+the per-example tape run over the rows in lanes and summed in Rust (the default) and with the
+whole-dataset tape (``method="dataset"``, one reverse sweep); HIPS autograd on numpy matrices; micrograd. The tape rows must reach the graph
 path's losses and parameters to 1e-12: the largest difference after the steps is printed.
 
     python benchmarks/train_step.py [--steps N]
@@ -149,7 +149,7 @@ def main() -> None:
     # The tape rows repeat their steps many times over (they are short): the median then
     # rests on as many samples as a graph row's.
     tape_steps_n = max(args.steps, 200)
-    checks: dict[str, dict[str, Any]] = {"dataset": {}, "examples": {}}
+    checks: dict[str, dict[str, Any]] = {"examples": {}, "dataset": {}}
     graph_losses: list[float] = []
 
     def graph_run() -> list[float]:
@@ -162,10 +162,10 @@ def main() -> None:
             model.to("reference"), points, labels, args.steps
         ),
         "ferrograd tape": lambda: tape_steps(
-            model, X, y, tape_steps_n, "dataset", checks["dataset"]
-        ),
-        "ferrograd tape, rows": lambda: tape_steps(
             model, X, y, tape_steps_n, "examples", checks["examples"]
+        ),
+        "ferrograd tape, dataset": lambda: tape_steps(
+            model, X, y, tape_steps_n, "dataset", checks["dataset"]
         ),
         "autograd (numpy)": lambda: autograd_steps(start, X, y, max(args.steps, 50)),
     }
@@ -199,7 +199,7 @@ def main() -> None:
         vs_micro = f"{micro / seconds:>19,.0f}" if micro else f"{'-':>19}"
         print(f"{name:<24}{1e3 * seconds:>10.4f}{seconds / base:>10.3f}{vs_micro}")
     auto = results.get("autograd (numpy)")
-    for method, name in (("dataset", "ferrograd tape"), ("examples", "ferrograd tape, rows")):
+    for method, name in (("examples", "ferrograd tape"), ("dataset", "ferrograd tape, dataset")):
         check = checks[method]
         n = args.steps
         loss_gap = max(abs(a - b) for a, b in zip(check["losses"][:n], graph_losses))

@@ -350,7 +350,7 @@ def w2_autograd(xs: np.ndarray, ys: np.ndarray, seed: int, steps: int) -> tuple[
 
 
 def w2_tape(
-    xs: np.ndarray, ys: np.ndarray, seed: int, steps: int, method: str = "dataset"
+    xs: np.ndarray, ys: np.ndarray, seed: int, steps: int, method: str = "examples"
 ) -> tuple[list[float], float, float]:
     """The same steps through ferrograd's tape: ``compile_loss`` once (not timed per step),
     then ``value_and_grad`` on the flat parameters and a ``FlatSGD`` update per step. The model

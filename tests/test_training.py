@@ -152,15 +152,48 @@ def test_many_rows_go_through_in_chunks_the_same_as_one_by_one() -> None:
     assert np.array_equal(compiled.scores(theta), [model(x).data for x in X.tolist()])
 
 
-def test_a_layer_and_the_auto_method() -> None:
+def test_a_layer_and_the_default_method() -> None:
     X, y = moons(20)
     layer = Layer(2, 1, nonlin=False, seed=0)
     compiled = layer.compile_loss(X, y, l2=0.1)
-    assert compiled.method == "dataset"
+    assert compiled.method == "examples"
     value, grad = compiled.value_and_grad(layer.flat_parameters())
     assert close(value, graph_step(layer, X, y, "hinge", 0.1))
     assert close(grad, [p.grad for p in layer.parameters()])
     assert "n_examples=20" in repr(compiled)
+
+
+def test_threads_change_only_the_last_bits_of_the_sum() -> None:
+    X, y = moons(3000, seed=11)  # enough rows and slots for the batch to use every core
+    model = MLP(2, [16, 16, 1], seed=6)
+    theta = model.flat_parameters()
+    one = model.compile_loss(X, y, l2=1e-4)
+    every = model.compile_loss(X, y, l2=1e-4, threads=None)
+    exact = model.compile_loss(X, y, l2=1e-4, method="dataset")
+    v1, g1 = one.value_and_grad(theta)
+    vn, gn = every.value_and_grad(theta)
+    ve, ge = exact.value_and_grad(theta)
+    assert close(v1, ve) and close(vn, ve) and close(g1, ge) and close(gn, ge)
+    assert np.array_equal(one.value_and_grad(theta)[1], g1)  # the same threads, the same bits
+    with pytest.raises(ValueError, match="threads"):
+        model.compile_loss(X, y, threads=0)
+
+
+def test_grad_sum_bytes_refuses_bad_shapes() -> None:
+    import ferrograd
+
+    tape = ferrograd.compile(lambda a, b, x: a * x + b, 3)._tape
+    values, grad = tape.grad_sum_bytes(np.array([2.0, 1.0]).tobytes(), np.arange(4.0).tobytes())
+    assert np.frombuffer(values).tolist() == [1.0, 3.0, 5.0, 7.0]
+    assert np.frombuffer(grad).tolist() == [6.0, 4.0]
+    with pytest.raises(ValueError, match="3 shared inputs leave none"):
+        tape.grad_sum_bytes(np.zeros(3).tobytes(), b"")
+    with pytest.raises(ValueError, match="multiple of 8 bytes"):
+        tape.grad_sum_bytes(np.zeros(2).tobytes(), b"abc")
+    with pytest.raises(ValueError, match="takes 2 inputs, got 1"):
+        ferrograd.compile(lambda a, b, x, z: a * x + b * z, 4)._tape.grad_sum_bytes(
+            np.zeros(2).tobytes(), np.zeros(3).tobytes()
+        )
 
 
 def test_compiling_does_not_touch_the_model() -> None:

@@ -262,13 +262,19 @@ class Module:
         set_flat_parameters(self, values)
 
     def compile_loss(
-        self, X: object, y: object, loss: str = "hinge", l2: float = 0.0, method: str = "auto"
+        self,
+        X: object,
+        y: object,
+        loss: str = "hinge",
+        l2: float = 0.0,
+        method: str = "examples",
+        threads: int | None = 1,
     ) -> CompiledLoss:
         """This model's loss over the dataset ``(X, y)``, recorded once as tapes whose inputs
         are the flat parameters: see :func:`ferrograd.training.compile_loss`."""
         from ferrograd.training import compile_loss
 
-        return compile_loss(self, X, y, loss=loss, l2=l2, method=method)
+        return compile_loss(self, X, y, loss=loss, l2=l2, method=method, threads=threads)
 
 
 def _is_value(x: object) -> bool:

@@ -17,19 +17,20 @@
 ...     optimiser.step(grad)             # updates theta in place
 >>> model.set_flat_parameters(theta)     # back into the model's Values
 
-Two tapes are recorded, each for what it does best:
+Two tapes are recorded:
 
-* the **dataset tape**, the whole loss (every example, the mean, the L2 term) with the data as
-  constants and the parameters as inputs: :meth:`CompiledLoss.value_and_grad` is one reverse
-  sweep over it, the same operations in the same order as the graph's ``backward()``;
-* the **example tape**, one example's loss term with the parameters *and that example's data* as
-  inputs, run over many rows at once in SIMD-friendly lanes by ``grad_batch``:
-  :meth:`CompiledLoss.per_example` gives every example's loss and gradient in one call, and
-  ``value_and_grad(theta, rows=...)`` reduces them over a minibatch.
-
-``method="examples"`` makes the full-batch ``value_and_grad`` reduce the example tape too (and
-records no dataset tape, whose size grows with the dataset); ``"auto"`` (the default) records the
-dataset tape for up to :data:`DATASET_TAPE_ROWS` examples.
+* the **example tape**, one example's loss term with the parameters *and that example's
+  features and target* as inputs. :meth:`CompiledLoss.value_and_grad` runs it over the rows in
+  lanes with ``Tape.grad_sum_bytes``: the parameters are loaded once, not once per row, and the
+  rows' gradients are summed inside Rust, so a step over the whole dataset or over a minibatch
+  (``rows=``) is one call. :meth:`CompiledLoss.per_example` gives every row's loss term and
+  gradient in one ``grad_batch`` call;
+* with ``method="dataset"``, also the **dataset tape**: the whole loss (every example, the
+  mean, the L2 term) with the data as constants, which the full-batch ``value_and_grad`` then
+  runs instead, in one reverse sweep. It performs the same operations in the same order as the
+  graph's ``backward()``, so its loss and gradient equal the graph path's bit for bit (the
+  example tape's sum over rows is in another order: equal to about 1e-16). It grows with the
+  dataset and runs one point at a time, without lanes.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from ferrograd.nn import Module
 
 __all__ = [
-    "DATASET_TAPE_ROWS",
     "LOSSES",
     "CompiledLoss",
     "FlatAdam",
@@ -61,8 +61,6 @@ __all__ = [
 LOSSES = ("hinge", "mse")
 """The losses :func:`compile_loss` knows: ``"hinge"`` (labels ±1) and ``"mse"``."""
 
-DATASET_TAPE_ROWS = 2_000
-"""With ``method="auto"``, the most examples for which a whole-dataset tape is recorded."""
 
 # A batch call into the tape moves ``8 × rows × n_inputs`` bytes in and out; past about 128 KiB
 # the allocator hands out fresh pages every call and the page faults cost more than the
@@ -178,7 +176,8 @@ def compile_loss(
     y: object,
     loss: str = "hinge",
     l2: float = 0.0,
-    method: str = "auto",
+    method: str = "examples",
+    threads: int | None = 1,
 ) -> CompiledLoss:
     """Record ``model``'s loss over the dataset ``(X, y)`` as tapes whose inputs are the
     parameters; see :class:`CompiledLoss`.
@@ -186,20 +185,25 @@ def compile_loss(
     ``X`` has shape ``(m, features)`` and ``y`` shape ``(m,)``. ``loss`` is ``"hinge"``
     (``nn.hinge_loss``: mean of ``relu(1 - y * score)``, labels ±1) or ``"mse"``
     (``nn.mse_loss``); ``l2`` adds ``nn.l2_penalty(parameters, l2)``. The model needs one output
-    per example. ``method`` is ``"dataset"``, ``"examples"`` or ``"auto"`` (module docstring).
+    per example. ``method`` is ``"examples"`` (the default) or ``"dataset"`` (module docstring).
+    ``threads`` is how many threads a batch over the rows may use (None: one per core; a batch
+    too small to pay for a thread stays on one); the summed gradient's last bits depend on it.
     The model's current parameter values do not matter: the tapes take them as inputs.
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}: use one of {', '.join(map(repr, LOSSES))}")
-    if method not in ("auto", "dataset", "examples"):
-        raise ValueError(f"unknown method {method!r}: use 'auto', 'dataset' or 'examples'")
+    if method not in ("dataset", "examples"):
+        raise ValueError(f"unknown method {method!r}: use 'examples' or 'dataset'")
+    from ferrograd.tape import _threads
+
+    threads = _threads(threads)
     if isinstance(l2, bool) or not isinstance(l2, (int, float, np.floating, np.integer)):
         raise TypeError(f"l2 must be a number, got {type(l2).__name__}")
     alpha = float(l2)
     if not math.isfinite(alpha) or alpha < 0.0:
         raise ValueError(f"l2 must be a finite number >= 0, got {alpha}")
     xs, ys = _dataset(X, y, loss)
-    m, d = xs.shape
+    d = xs.shape[1]
     theta, forward, nin = _traced_forward(model)
     if nin is not None and d != nin:
         raise ValueError(f"X has {d} features per row but the model takes {nin} inputs")
@@ -213,7 +217,7 @@ def compile_loss(
     scores = _core.Tape.record([*theta, *data], score)
 
     dataset: _core.Tape | None = None
-    if method == "dataset" or (method == "auto" and m <= DATASET_TAPE_ROWS):
+    if method == "dataset":
         from ferrograd import nn
 
         outs = [_one_output(forward(row)) for row in xs.tolist()]
@@ -221,7 +225,7 @@ def compile_loss(
         if alpha != 0.0:
             total = total + nn.l2_penalty(theta, alpha)
         dataset = _core.Tape.record(theta, total)
-    return CompiledLoss(n_params, xs, ys, loss, alpha, example, scores, dataset)
+    return CompiledLoss(n_params, xs, ys, loss, alpha, example, scores, dataset, threads)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -252,12 +256,15 @@ class CompiledLoss:
         example: _core.Tape,
         scores: _core.Tape,
         dataset: _core.Tape | None,
+        threads: int | None = 1,
     ) -> None:
         self.n_params = n_params
         self.X, self.y = X, y
         self.loss, self.l2 = loss, l2
         self._example, self._scores, self._dataset = example, scores, dataset
+        self.threads = threads
         self._data = np.column_stack([X, y])  # the example tape's data columns
+        self._data_bytes = self._data.tobytes()
 
     @property
     def n_examples(self) -> int:
@@ -326,24 +333,37 @@ class CompiledLoss:
         values, grads = self._batch(self._example, self._theta(theta), data, grads=True)
         return values, grads
 
-    def value_and_grad(self, theta: object, rows: object = None) -> tuple[float, np.ndarray]:
-        """The loss at ``theta`` and its gradient (shape ``(n_params,)``).
+    def _sum(self, params: np.ndarray, rows: object) -> tuple[np.ndarray, np.ndarray]:
+        """Each selected row's loss term and the sum of their gradients, in one call."""
+        index = self._rows(rows)
+        data = self._data_bytes if index is None else self._data[index].tobytes()
+        values, grad = self._example.grad_sum_bytes(params.tobytes(), data, self.threads)
+        return np.frombuffer(values), np.frombuffer(grad)
 
-        With ``rows`` (indices or a boolean mask) the loss is over those examples only: a
-        minibatch, reduced from :meth:`per_example`. Without, over the whole dataset: one
-        reverse sweep of the dataset tape when there is one (:attr:`method`)."""
-        params = self._theta(theta)
-        if rows is None and self._dataset is not None:
-            value, grad = self._dataset.grad(params.tolist())
-            return value, np.array(grad)
-        values, grads = self.per_example(params, rows)
+    def _mean(self, params: np.ndarray, values: np.ndarray, grad: np.ndarray | None) -> Any:
         scale = 1.0 / len(values)
         value = math.fsum(values.tolist()) * scale
-        grad = grads.sum(axis=0) * scale
         if self.l2 != 0.0:
             value += self.l2 * float(np.dot(params, params))
+        if grad is None:
+            return value
+        grad = grad * scale
+        if self.l2 != 0.0:
             grad += (2.0 * self.l2) * params
         return value, grad
+
+    def value_and_grad(self, theta: object, rows: object = None) -> tuple[float, np.ndarray]:
+        """The loss at ``theta`` and its gradient (shape ``(n_params,)``), in one call into
+        Rust: over the whole dataset, or over the examples ``rows`` (indices or a boolean mask)
+        when given, a minibatch. With ``method="dataset"`` the full batch runs the dataset tape.
+        """
+        params = self._theta(theta)
+        if rows is None and self._dataset is not None:
+            value, grads = self._dataset.grad(params.tolist())
+            return value, np.array(grads)
+        values, grad = self._sum(params, rows)
+        out: tuple[float, np.ndarray] = self._mean(params, values, grad)
+        return out
 
     def __call__(self, theta: object, rows: object = None) -> float:
         """The loss at ``theta`` (over ``rows`` when given)."""
@@ -352,9 +372,8 @@ class CompiledLoss:
             return self._dataset.eval(params.tolist())
         index = self._rows(rows)
         data = self._data if index is None else self._data[index]
-        values = self._batch(self._example, params, data, grads=False)
-        value = math.fsum(values.tolist()) * (1.0 / len(values))
-        return value + (self.l2 * float(np.dot(params, params)) if self.l2 != 0.0 else 0.0)
+        value: float = self._mean(params, self._batch(self._example, params, data, False), None)
+        return value
 
     def scores(self, theta: object, X: object = None) -> np.ndarray:
         """The model's output at every row of ``X`` (default: the training data), shape
