@@ -365,6 +365,17 @@ class CompiledLoss:
         out: tuple[float, np.ndarray] = self._mean(params, values, grad)
         return out
 
+    def value_grad_terms(
+        self, theta: object, rows: object = None
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """:meth:`value_and_grad` (always through the example tape) and each row's loss term,
+        from the same call: a hinge term below 1 is a row whose margin ``y * s`` is positive,
+        so accuracy costs nothing more."""
+        params = self._theta(theta)
+        values, grad = self._sum(params, rows)
+        value, mean_grad = self._mean(params, values, grad)
+        return value, mean_grad, values
+
     def __call__(self, theta: object, rows: object = None) -> float:
         """The loss at ``theta`` (over ``rows`` when given)."""
         params = self._theta(theta)
