@@ -281,6 +281,19 @@ class Tape:
         """Outputs and row-major gradients at each row of ``xs``, as float64 bytes; GIL
         released; threads and precision as ``eval_batch_bytes``, ``512 × plan_len`` bytes of
         scratch each."""
+    def grad_sum_bytes(
+        self, shared: bytes, xs: bytes, threads: int | None = None
+    ) -> tuple[bytearray, bytearray]:
+        """The output at each row and the gradient with respect to the shared inputs summed
+        over the rows, as float64 bytes; GIL released; threads as ``grad_batch_bytes``.
+
+        ``shared`` holds the first inputs, the same at every row (loaded once per thread);
+        ``xs`` the others, row-major. Each thread adds row ``r`` into lane ``r % 32`` of its
+        own sums, which are then added thread by thread and lane by lane: the same rows on the
+        same threads give the same bits. ``ValueError`` when ``shared`` leaves no input to the
+        rows or ``xs`` is not whole rows; ``MemoryError`` naming the size when an allocation
+        fails.
+        """
     def to_bytes(self) -> bytes:
         """The tape in a flat little-endian byte format; ``from_bytes`` reads it back."""
     @staticmethod

@@ -139,6 +139,34 @@ impl PyTape {
         Ok((values, grads))
     }
 
+    /// Outputs at each row and the gradient with respect to the shared inputs summed over the
+    /// rows, as float64 bytes; GIL released. `shared` holds the first inputs, the same at every
+    /// row; `xs` the other inputs, row-major.
+    #[pyo3(signature = (shared, xs, threads = None))]
+    fn grad_sum_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        shared: &[u8],
+        xs: &[u8],
+        threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+        let (shared, xs) = (floats_from_bytes(shared)?, floats_from_bytes(xs)?);
+        let threads = threads.unwrap_or_else(default_threads);
+        let rows = self.tape.sum_rows(shared.len(), xs.len())?;
+        let mut grad = Vec::new();
+        try_reserve(&mut grad, shared.len(), "grad_sum()")?;
+        grad.resize(shared.len(), 0.0);
+        let values = float_bytearray(py, rows, |values| {
+            self.tape
+                .grad_sum_into(&shared, &xs, threads, values, &mut grad)
+        })?;
+        let grad = float_bytearray(py, grad.len(), |out| {
+            out.copy_from_slice(&grad);
+            Ok(())
+        })?;
+        Ok((values, grad))
+    }
+
     /// The tape as bytes (what pickling stores).
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.tape.to_bytes())

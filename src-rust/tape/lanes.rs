@@ -228,6 +228,103 @@ impl Tape {
         })
     }
 
+    /// The output at every row and the gradient summed over the rows, for a batch whose first
+    /// `shared.len()` inputs are the same at every row (a model's parameters) and whose other
+    /// inputs come from the rows of `xs` (row-major, `n_inputs - shared.len()` columns: one
+    /// example's data). Writes each row's output to `values` and the sum over the rows of the
+    /// gradient with respect to the shared inputs to `grad` (`shared.len()` numbers).
+    ///
+    /// The shared inputs are loaded once per thread, not once per row, and no per-row gradient
+    /// leaves the lanes. Each thread adds row `r`'s gradient into lane `r % LANES` of its own
+    /// accumulator; the sum is then taken thread by thread, lane by lane, in order, so the same
+    /// rows on the same number of threads give the same bits.
+    pub fn grad_sum_into(
+        &self,
+        shared: &[f64],
+        xs: &[f64],
+        threads: usize,
+        values: &mut [f64],
+        grad: &mut [f64],
+    ) -> Result<(), TapeError> {
+        let (k, out) = (shared.len(), self.plan.output as usize);
+        let rows = self.sum_rows(k, xs.len())?;
+        let d = self.n_inputs - k;
+        check_out(values.len(), rows)?;
+        check_out(grad.len(), k)?;
+        let work = |xs: &[f64], values: &mut [f64]| -> Result<Vec<Lanes>, TapeError> {
+            let mut block = Block::new(&self.plan, true)?;
+            for (slot, &p) in block.vals.iter_mut().zip(shared) {
+                *slot = [p; LANES];
+            }
+            let mut acc = filled(k, [0.0; LANES], "a batch's gradient sums")?;
+            for (xs, values) in xs.chunks(LANES * d).zip(values.chunks_mut(LANES)) {
+                for (l, row) in xs.chunks_exact(d).enumerate() {
+                    for (slot, &x) in block.vals[k..].iter_mut().zip(row) {
+                        slot[l] = x;
+                    }
+                }
+                self.plan.forward_lanes(&mut block.vals);
+                self.plan.reverse_lanes(&block.vals, &mut block.adj);
+                let len = values.len();
+                values.copy_from_slice(&block.vals[out][..len]);
+                for (a, g) in acc.iter_mut().zip(&block.adj[..k]) {
+                    for (a, g) in a[..len].iter_mut().zip(&g[..len]) {
+                        *a += g;
+                    }
+                }
+            }
+            Ok(acc)
+        };
+        let per = self.rows_per_thread(rows, threads);
+        let sums = std::thread::scope(|scope| {
+            let mut chunks = xs.chunks(per * d).zip(values.chunks_mut(per));
+            let first = chunks.next();
+            let others: Vec<_> = chunks
+                .map(|(xs, values)| scope.spawn(move || work(xs, values)))
+                .collect();
+            let mut sums = vec![first.map_or_else(
+                || filled(k, [0.0; LANES], "a batch's gradient sums"),
+                |(xs, values)| work(xs, values),
+            )];
+            for handle in others {
+                sums.push(
+                    handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            sums.into_iter().collect::<Result<Vec<_>, _>>()
+        })?;
+        grad.fill(0.0);
+        for acc in &sums {
+            for (g, a) in grad.iter_mut().zip(acc) {
+                for x in a {
+                    *g += x;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows of a `grad_sum_into` batch of `len` numbers whose first `shared` inputs are the
+    /// same at every row.
+    pub fn sum_rows(&self, shared: usize, len: usize) -> Result<usize, TapeError> {
+        if shared >= self.n_inputs {
+            return Err(TapeError::SharedInputs {
+                n_inputs: self.n_inputs,
+                shared,
+            });
+        }
+        let d = self.n_inputs - shared;
+        if len % d != 0 {
+            return Err(TapeError::InputLength {
+                expected: d,
+                got: len % d,
+            });
+        }
+        Ok(len / d)
+    }
+
     /// Rows per thread: one chunk per thread (a whole number of lane blocks), but a single
     /// chunk when the batch is too small for a thread to pay for itself.
     /// Threads above the core count are clamped to it, so scratch memory stays at most

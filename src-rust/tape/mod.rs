@@ -103,6 +103,12 @@ pub enum TapeError {
     TooLarge,
     /// Bytes that `Tape::to_bytes` did not write; what is wrong with them.
     Corrupt(&'static str),
+    /// A `grad_sum_into` batch shares `shared` inputs of a tape that has only `n_inputs`: at
+    /// least one input must come from the rows.
+    SharedInputs {
+        n_inputs: usize,
+        shared: usize,
+    },
     /// An allocation of `bytes` bytes (saturated at `usize::MAX`) for `what` failed.
     OutOfMemory {
         /// What the memory was for.
@@ -125,6 +131,10 @@ impl std::fmt::Display for TapeError {
                 write!(f, "the output buffer needs {expected} numbers, got {got}")
             }
             TapeError::TooLarge => write!(f, "the graph has more than 2^32 nodes"),
+            TapeError::SharedInputs { n_inputs, shared } => write!(
+                f,
+                "{shared} shared inputs leave none of the tape's {n_inputs} inputs to the rows"
+            ),
             TapeError::Corrupt(why) => write!(f, "not a valid tape: {why}"),
             TapeError::OutOfMemory { what, bytes } => {
                 write!(f, "cannot allocate {bytes} bytes for {what}")
