@@ -246,6 +246,7 @@ impl Tape {
         values: &mut [f64],
         grad: &mut [f64],
     ) -> Result<(), TapeError> {
+        let ops = LaneOps::best(Precision::Default);
         let (k, out) = (shared.len(), self.plan.output as usize);
         let rows = self.sum_rows(k, xs.len())?;
         let d = self.n_inputs - k;
@@ -263,8 +264,8 @@ impl Tape {
                         slot[l] = x;
                     }
                 }
-                self.plan.forward_lanes(&mut block.vals);
-                self.plan.reverse_lanes(&block.vals, &mut block.adj);
+                self.plan.forward_lanes(&ops, &mut block.vals);
+                self.plan.reverse_lanes(&ops, &block.vals, &mut block.adj);
                 let len = values.len();
                 values.copy_from_slice(&block.vals[out][..len]);
                 for (a, g) in acc.iter_mut().zip(&block.adj[..k]) {

@@ -105,10 +105,7 @@ pub enum TapeError {
     Corrupt(&'static str),
     /// A `grad_sum_into` batch shares `shared` inputs of a tape that has only `n_inputs`: at
     /// least one input must come from the rows.
-    SharedInputs {
-        n_inputs: usize,
-        shared: usize,
-    },
+    SharedInputs { n_inputs: usize, shared: usize },
     /// An allocation of `bytes` bytes (saturated at `usize::MAX`) for `what` failed.
     OutOfMemory {
         /// What the memory was for.
