@@ -317,7 +317,7 @@ impl Tape {
             });
         }
         let d = self.n_inputs - shared;
-        if len % d != 0 {
+        if !len.is_multiple_of(d) {
             return Err(TapeError::InputLength {
                 expected: d,
                 got: len % d,

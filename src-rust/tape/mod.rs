@@ -105,7 +105,12 @@ pub enum TapeError {
     Corrupt(&'static str),
     /// A `grad_sum_into` batch shares `shared` inputs of a tape that has only `n_inputs`: at
     /// least one input must come from the rows.
-    SharedInputs { n_inputs: usize, shared: usize },
+    SharedInputs {
+        /// The tape's input count.
+        n_inputs: usize,
+        /// How many inputs were given as shared.
+        shared: usize,
+    },
     /// An allocation of `bytes` bytes (saturated at `usize::MAX`) for `what` failed.
     OutOfMemory {
         /// What the memory was for.

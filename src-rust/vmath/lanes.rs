@@ -33,6 +33,7 @@ impl Precision {
         }
     }
 
+    /// The name tests and docs use for it.
     pub fn name(self) -> &'static str {
         match self {
             Precision::Default => "default",
@@ -49,6 +50,7 @@ pub struct LaneOps {
 }
 
 impl LaneOps {
+    /// The loops of `k` at `precision`.
     pub fn new(k: &'static Kernels, precision: Precision) -> LaneOps {
         LaneOps {
             k,

@@ -57,6 +57,7 @@ impl Isa {
         &[Isa::Baseline]
     };
 
+    /// The name tests and docs use for it.
     pub fn name(self) -> &'static str {
         match self {
             Isa::Baseline => "baseline",
@@ -91,20 +92,31 @@ pub type Binary = fn(&Lanes, &Lanes, &mut Lanes);
 pub type Backward = fn(&Lanes, &Lanes, &Lanes, &mut Lanes);
 /// `acc = f(acc, a, ...)` on each lane.
 pub type Accumulate = fn(&mut Lanes, &Lanes);
+/// `acc = f(acc, w, x)` on each lane.
 pub type DotAccumulate = fn(&mut Lanes, &Lanes, &Lanes);
 
 /// One instruction set's copy of every loop.
 pub struct Kernels {
+    /// The instruction set these loops were compiled for.
     pub isa: Isa,
     // Default mode: bit for bit the scalar formulas.
+    /// The `add` loop over a lane block.
     pub add: Binary,
+    /// The `sub` loop over a lane block.
     pub sub: Binary,
+    /// The `mul` loop over a lane block.
     pub mul: Binary,
+    /// The `div` loop over a lane block.
     pub div: Binary,
+    /// The `neg` loop over a lane block.
     pub neg: Unary,
+    /// The `relu` loop over a lane block.
     pub relu: Unary,
+    /// The `abs` loop over a lane block.
     pub abs: Unary,
+    /// The `square` loop over a lane block.
     pub square: Unary,
+    /// The `sqrt` loop over a lane block.
     pub sqrt: Unary,
     /// `dx = g` where `x > 0`, else 0: `relu_backward(x, g, dx)`.
     pub relu_backward: Binary,
@@ -114,25 +126,40 @@ pub struct Kernels {
     pub square_backward: Binary,
     /// `dy = -(z / y) · g`: `div_backward_y(y, z, g, dy)`.
     pub div_backward_y: Backward,
+    /// The `sqrt_backward` loop over a lane block.
     pub sqrt_backward: Backward,
     /// `acc += d`.
     pub accumulate: Accumulate,
     /// `acc += w · x`.
     pub dot_accumulate: DotAccumulate,
     // Fast mode: within `ULP_BOUNDS`.
+    /// The `exp` loop over a lane block.
     pub exp: Unary,
+    /// The `log` loop over a lane block.
     pub log: Unary,
+    /// The `sin` loop over a lane block.
     pub sin: Unary,
+    /// The `cos` loop over a lane block.
     pub cos: Unary,
+    /// The `tan` loop over a lane block.
     pub tan: Unary,
+    /// The `tanh` loop over a lane block.
     pub tanh: Unary,
+    /// The `sigmoid` loop over a lane block.
     pub sigmoid: Unary,
+    /// The `exp_backward` loop over a lane block.
     pub exp_backward: Backward,
+    /// The `log_backward` loop over a lane block.
     pub log_backward: Backward,
+    /// The `sin_backward` loop over a lane block.
     pub sin_backward: Backward,
+    /// The `cos_backward` loop over a lane block.
     pub cos_backward: Backward,
+    /// The `tan_backward` loop over a lane block.
     pub tan_backward: Backward,
+    /// The `tanh_backward` loop over a lane block.
     pub tanh_backward: Backward,
+    /// The `sigmoid_backward` loop over a lane block.
     pub sigmoid_backward: Backward,
 }
 
