@@ -143,3 +143,31 @@ def test_a_huge_bytes_header_is_a_value_error() -> None:
         "ValueError True",
         "ValueError True",
     )
+
+
+def test_exact_lengths_beyond_memory_are_memory_error_without_an_address_space_limit() -> None:
+    # No RLIMIT_AS here: on an overcommitting system only a single request beyond the machine's
+    # memory is refused, so a list, tuple or range whose nodes cannot fit must be refused up
+    # front rather than built until the out-of-memory killer ends the process.
+    code = """
+        import ferrograd as fg
+        for what in (range(2**61), range(2**40)):
+            try:
+                fg.sum(what)
+            except MemoryError as err:
+                print("MemoryError", "sum()" in str(err))
+            try:
+                fg.dot(what, what)
+            except MemoryError as err:
+                print("MemoryError", "dot()" in str(err))
+        print(fg.sum(range(1000)).data)
+        """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert result.stdout.splitlines() == ["MemoryError True"] * 4 + ["499500.0"]

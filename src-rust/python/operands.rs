@@ -3,7 +3,7 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyList, PyRange, PyTuple};
 
 use super::convert::{real_number, type_name};
 use super::errors::try_reserve;
@@ -24,8 +24,16 @@ fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
 }
 
 pub(super) fn values_from(iterable: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
-    let hint = iterable.len().unwrap_or(0).min(LENGTH_HINT_CAP);
-    let mut out = Vec::with_capacity(hint);
+    let len = iterable.len().unwrap_or(0);
+    // A list, tuple or range says exactly how many operands follow: when their nodes cannot
+    // fit, say so now instead of after building most of them.
+    if iterable.is_instance_of::<PyList>()
+        || iterable.is_instance_of::<PyTuple>()
+        || iterable.is_instance_of::<PyRange>()
+    {
+        probe(len, what)?;
+    }
+    let mut out = Vec::with_capacity(len.min(LENGTH_HINT_CAP));
     push_values(iterable, what, &mut out)?;
     Ok(out)
 }
@@ -69,13 +77,23 @@ pub(super) fn push_values(
     Ok(())
 }
 
-/// Doubles the room in `out` for an iterator of unknown length, fallibly; and checks that the
-/// leaf nodes those new operands may need (`NODE_BOUND` bytes each) can be allocated too, so an
+/// Bytes that one operand may need at most: its handle and a leaf node for a number.
+const NODE_BOUND: usize = 128;
+
+/// Checks that `count` operands (`NODE_BOUND` bytes each) can be had in one allocation, which
+/// is made and freed untouched: a size the system cannot give at all is `MemoryError` at once
+/// (on Linux the kernel refuses a single request beyond its memory, where many smaller ones
+/// would each succeed until the out-of-memory killer ends the process).
+fn probe(count: usize, what: &str) -> PyResult<()> {
+    let mut room: Vec<u8> = Vec::new();
+    try_reserve(&mut room, count.saturating_mul(NODE_BOUND), what)
+}
+
+/// Doubles the room in `out` for an iterator of unknown length, fallibly; and checks that all
+/// the operands so far and those the doubling makes room for fit in one allocation, so an
 /// endless or huge iterator ends in `MemoryError` at a doubling rather than in an abort.
 fn grow(out: &mut Vec<Value>, what: &str) -> PyResult<()> {
-    const NODE_BOUND: usize = 128;
     let extra = out.len().max(64);
     try_reserve(out, extra, what)?;
-    let mut probe: Vec<u8> = Vec::new();
-    try_reserve(&mut probe, extra.saturating_mul(NODE_BOUND), what)
+    probe(out.len().saturating_add(extra), what)
 }
