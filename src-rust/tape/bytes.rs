@@ -1,4 +1,9 @@
 //! The tape as bytes and back, for pickling: a flat little-endian format.
+//!
+//! `FGT1` (a scalar function): the header, `n_inputs`, the output slot, the pool, the
+//! instructions. `FGT2` (a function returning a sequence) is the same with the output slot
+//! replaced by the number of outputs and their slots. A scalar tape is still written as
+//! `FGT1`, byte for byte as before, and both read back.
 
 use super::{Instr, Tape, TapeError};
 use crate::ops::{check_slope, Code};
@@ -7,9 +12,14 @@ impl Tape {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let put = |out: &mut Vec<u8>, x: u64| out.extend_from_slice(&x.to_le_bytes());
-        out.extend_from_slice(b"FGT1");
+        out.extend_from_slice(if self.vector { b"FGT2" } else { b"FGT1" });
         put(&mut out, self.n_inputs as u64);
-        put(&mut out, self.output as u64);
+        if self.vector {
+            put(&mut out, self.outputs.len() as u64);
+        }
+        for &o in &self.outputs {
+            put(&mut out, o as u64);
+        }
         put(&mut out, self.pool.len() as u64);
         for &p in &self.pool {
             put(&mut out, p as u64);
@@ -36,11 +46,21 @@ impl Tape {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Tape, TapeError> {
         let mut r = Reader { bytes, at: 0 };
-        if r.take(4)? != b"FGT1" {
-            return Err(TapeError::Corrupt("bad header"));
-        }
+        let vector = match r.take(4)? {
+            b"FGT1" => false,
+            b"FGT2" => true,
+            _ => return Err(TapeError::Corrupt("bad header")),
+        };
         let n_inputs = r.u64()? as usize;
-        let output = r.u32()?;
+        let n_outputs = if vector { r.u64()? } else { 1 };
+        if n_outputs == 0 {
+            return Err(TapeError::Corrupt("no outputs"));
+        }
+        // Each output takes 8 bytes: a count past the data is truncation, found as it is read.
+        let mut outputs = Vec::new();
+        for _ in 0..n_outputs {
+            outputs.push(r.u32()?);
+        }
         let pool_len = r.u64()? as usize;
         let pool = (0..pool_len)
             .map(|_| r.u32())
@@ -104,11 +124,11 @@ impl Tape {
         if n_inputs > instrs.len() {
             return Err(TapeError::Corrupt("more inputs than slots"));
         }
-        if output as usize >= instrs.len() || r.at != bytes.len() {
+        if outputs.iter().any(|&o| o as usize >= instrs.len()) || r.at != bytes.len() {
             return Err(TapeError::Corrupt("bad length"));
         }
         check_codes(&instrs)?;
-        Ok(Tape::new(n_inputs, instrs, pool, output))
+        Tape::new(n_inputs, instrs, pool, outputs, vector)
     }
 }
 
