@@ -74,6 +74,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     items.sort(key=uses_jax)
 
+
 def apply_unary(row: OpRow, x: Any, param: float | None = None) -> Any:
     """The unary op ``row`` applied to ``x`` by its method, with its parameter if given."""
     method = getattr(x, row.method)
