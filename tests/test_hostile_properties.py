@@ -47,7 +47,7 @@ PROPERTIES = textwrap.dedent(
 
     def mutations():
         raw = st.binary(max_size=200)
-        prefixed = st.tuples(st.sampled_from([b"FGT1", b"FGV1"]), raw).map(b"".join)
+        prefixed = st.tuples(st.sampled_from([b"FGT1", b"FGT2", b"FGV1"]), raw).map(b"".join)
         def edit(good):
             return st.tuples(st.integers(0, len(good)), st.binary(min_size=1, max_size=9)).map(
                 lambda e: good[: e[0]] + e[1] + good[e[0] + len(e[1]):])

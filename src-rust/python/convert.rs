@@ -1,17 +1,9 @@
-//! Python objects as the core's numbers and Values: one set of rules, one set of messages.
+//! Python objects as the core's numbers and labels: one set of rules, one set of messages.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
-
-use super::errors::try_reserve;
-use super::value::{wrap, PyValue};
-use crate::value::Value;
-
-/// How far a length hint (`len()` of an iterable that is not a list or tuple) is trusted when
-/// reserving room: a hint is a hint, and `__len__` may claim anything.
-const LENGTH_HINT_CAP: usize = 1 << 16;
+use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyType};
 
 pub(super) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
@@ -105,32 +97,6 @@ pub(super) fn require_real(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<f64> 
     })
 }
 
-/// A `Value` operand as a core value: a Value as it is, a number as a new constant leaf,
-/// anything else `None` (so the operator returns NotImplemented).
-pub(super) fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
-    if let Ok(v) = obj.cast::<PyValue>() {
-        return Ok(Some(v.get().inner.clone()));
-    }
-    Ok(real_number(obj)?.map(Value::new))
-}
-
-/// `f(other)` as a new Python Value where `other` is a Value or a number, else NotImplemented
-/// (so Python tries the reflected operator, then raises `TypeError`). A Value operand is lent
-/// to `f` as it is, so the node `f` builds holds the only new handle to it.
-pub(super) fn with_operand(
-    py: Python<'_>,
-    other: &Bound<'_, PyAny>,
-    f: impl FnOnce(&Value) -> Value,
-) -> PyResult<Py<PyAny>> {
-    if let Ok(v) = other.cast::<PyValue>() {
-        return wrap(py, f(&v.get().inner));
-    }
-    match real_number(other)? {
-        Some(x) => wrap(py, f(&Value::new(x))),
-        None => Ok(py.NotImplemented()),
-    }
-}
-
 /// Three-argument `pow(x, y, m)` has no meaning for these numbers.
 pub(super) fn no_modulus(modulo: &Bound<'_, PyAny>, class: &str) -> PyResult<()> {
     if modulo.is_none() {
@@ -140,61 +106,4 @@ pub(super) fn no_modulus(modulo: &Bound<'_, PyAny>, class: &str) -> PyResult<()>
             "pow() with a modulus is not defined for {class}"
         )))
     }
-}
-
-pub(super) fn values_from(iterable: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
-    let hint = iterable.len().unwrap_or(0).min(LENGTH_HINT_CAP);
-    let mut out = Vec::with_capacity(hint);
-    push_values(iterable, what, &mut out)?;
-    Ok(out)
-}
-
-/// Appends the operands in `iterable` to `out`; lists and tuples skip the iterator protocol.
-pub(super) fn push_values(
-    iterable: &Bound<'_, PyAny>,
-    what: &str,
-    out: &mut Vec<Value>,
-) -> PyResult<()> {
-    let push = |item: &Bound<'_, PyAny>, out: &mut Vec<Value>| -> PyResult<()> {
-        match operand(item)? {
-            Some(v) => {
-                out.push(v);
-                Ok(())
-            }
-            None => Err(PyTypeError::new_err(format!(
-                "{what} needs Values or real numbers, got {}",
-                type_name(item)
-            ))),
-        }
-    };
-    if let Ok(list) = iterable.cast::<PyList>() {
-        try_reserve(out, list.len(), what)?;
-        for item in list.iter() {
-            push(&item, out)?;
-        }
-    } else if let Ok(tuple) = iterable.cast::<PyTuple>() {
-        try_reserve(out, tuple.len(), what)?;
-        for item in tuple.iter() {
-            push(&item, out)?;
-        }
-    } else {
-        for item in iterable.try_iter()? {
-            if out.len() == out.capacity() {
-                grow(out, what)?;
-            }
-            push(&item?, out)?;
-        }
-    }
-    Ok(())
-}
-
-/// Doubles the room in `out` for an iterator of unknown length, fallibly; and checks that the
-/// leaf nodes those new operands may need (`NODE_BOUND` bytes each) can be allocated too, so an
-/// endless or huge iterator ends in `MemoryError` at a doubling rather than in an abort.
-fn grow(out: &mut Vec<Value>, what: &str) -> PyResult<()> {
-    const NODE_BOUND: usize = 128;
-    let extra = out.len().max(64);
-    try_reserve(out, extra, what)?;
-    let mut probe: Vec<u8> = Vec::new();
-    try_reserve(&mut probe, extra.saturating_mul(NODE_BOUND), what)
 }

@@ -4,7 +4,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::convert::{push_values, values_from};
+use super::operands::{push_values, values_from};
 use super::value::{check_forward, checked, untracked, PyValue};
 use crate::value::Value;
 

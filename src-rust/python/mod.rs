@@ -2,15 +2,16 @@
 //! class. No maths here; every number comes from the core.
 //!
 //! `errors.rs` turns every core error into a Python exception; `convert.rs` reads Python
-//! objects as numbers and Values; `value.rs`, `dual.rs` and `tape.rs` are the three classes
-//! (their op methods generated from the op list in `ops.rs`); `graph.rs` the functions that
-//! build nodes; `buffers.rs` the float64 buffers of batches.
+//! objects as numbers and labels, `operands.rs` as Values; `value.rs`, `dual.rs` and `tape.rs`
+//! are the three classes (their op methods generated from the op list in `ops.rs`); `graph.rs`
+//! the functions that build nodes; `buffers.rs` the float64 buffers of batches.
 
 mod buffers;
 mod convert;
 mod dual;
 mod errors;
 mod graph;
+mod operands;
 mod tape;
 mod value;
 

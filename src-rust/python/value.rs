@@ -4,7 +4,7 @@ use pyo3::basic::CompareOp;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyString, PyTuple};
 
-use super::convert::{label_str, no_modulus, require_real, with_operand};
+use super::convert::{label_str, no_modulus, real_number, require_real};
 use crate::anomaly::{detect_anomaly_enabled, Anomaly};
 use crate::ops::{with_op_list, DEFAULT_SLOPE};
 use crate::value::Value;
@@ -301,4 +301,21 @@ with_op_list! { py_value_methods,
 pub(super) fn _value_from_bytes(data: &[u8]) -> PyResult<PyValue> {
     let inner = Value::from_bytes(data)?;
     Ok(PyValue { inner })
+}
+
+/// `f(other)` as a new Python Value where `other` is a Value or a number, else NotImplemented
+/// (so Python tries the reflected operator, then raises `TypeError`). A Value operand is lent
+/// to `f` as it is, so the node `f` builds holds the only new handle to it.
+fn with_operand(
+    py: Python<'_>,
+    other: &Bound<'_, PyAny>,
+    f: impl FnOnce(&Value) -> Value,
+) -> PyResult<Py<PyAny>> {
+    if let Ok(v) = other.cast::<PyValue>() {
+        return wrap(py, f(&v.get().inner));
+    }
+    match real_number(other)? {
+        Some(x) => wrap(py, f(&Value::new(x))),
+        None => Ok(py.NotImplemented()),
+    }
 }

@@ -1,9 +1,12 @@
 //! The tape as bytes and back, for pickling: a flat little-endian format.
 //!
-//! `FGT1` (a scalar function): the header, `n_inputs`, the output slot, the pool, the
-//! instructions. `FGT2` (a function returning a sequence) is the same with the output slot
-//! replaced by the number of outputs and their slots. A scalar tape is still written as
-//! `FGT1`, byte for byte as before, and both read back.
+//! `FGT2` (written today): the magic, then `n_inputs`, `output`, the pool's length and entries,
+//! the number of instructions (all u64), then per instruction a tag byte and four fields: `a`,
+//! `b`, `c` (u64) and `f` (f64). Input: none used; Const: `f`; Unary: code `a`, operand `b`,
+//! parameter `f`; Binary: code `a`, operands `b` and `c`; Sum/Dot: pool start `a`, length `b`.
+//! `FGT1` (read only: tapes pickled before) had no `c`: a binary op's second operand travelled
+//! in the bits of `f`. `FGT3` (a function returning a sequence of Values) is `FGT2` with
+//! `output` replaced by the number of outputs and their slots; a scalar tape is still `FGT2`.
 
 use super::{Instr, Tape, TapeError};
 use crate::ops::{check_slope, Code};
@@ -12,7 +15,7 @@ impl Tape {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let put = |out: &mut Vec<u8>, x: u64| out.extend_from_slice(&x.to_le_bytes());
-        out.extend_from_slice(if self.vector { b"FGT2" } else { b"FGT1" });
+        out.extend_from_slice(if self.vector { b"FGT3" } else { b"FGT2" });
         put(&mut out, self.n_inputs as u64);
         if self.vector {
             put(&mut out, self.outputs.len() as u64);
@@ -26,29 +29,29 @@ impl Tape {
         }
         put(&mut out, self.instrs.len() as u64);
         for instr in &self.instrs {
-            let (tag, a, b, c): (u8, u64, u64, f64) = match *instr {
-                Instr::Input => (0, 0, 0, 0.0),
-                Instr::Const(v) => (1, 0, 0, v),
-                Instr::Unary { code, x, p } => (2, code as u64, x as u64, p),
-                Instr::Binary { code, x, y } => {
-                    (3, code as u64, x as u64, f64::from_bits(y as u64))
-                }
-                Instr::Sum { start, len } => (4, start as u64, len as u64, 0.0),
-                Instr::Dot { start, len } => (5, start as u64, len as u64, 0.0),
+            let (tag, a, b, c, f): (u8, u64, u64, u64, f64) = match *instr {
+                Instr::Input => (0, 0, 0, 0, 0.0),
+                Instr::Const(v) => (1, 0, 0, 0, v),
+                Instr::Unary { code, x, p } => (2, code as u64, x as u64, 0, p),
+                Instr::Binary { code, x, y } => (3, code as u64, x as u64, y as u64, 0.0),
+                Instr::Sum { start, len } => (4, start as u64, len as u64, 0, 0.0),
+                Instr::Dot { start, len } => (5, start as u64, len as u64, 0, 0.0),
             };
             out.push(tag);
             put(&mut out, a);
             put(&mut out, b);
-            out.extend_from_slice(&c.to_le_bytes());
+            put(&mut out, c);
+            out.extend_from_slice(&f.to_le_bytes());
         }
         out
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Tape, TapeError> {
         let mut r = Reader { bytes, at: 0 };
-        let vector = match r.take(4)? {
-            b"FGT1" => false,
-            b"FGT2" => true,
+        let (v1, vector) = match r.take(4)? {
+            b"FGT1" => (true, false),
+            b"FGT2" => (false, false),
+            b"FGT3" => (false, true),
             _ => return Err(TapeError::Corrupt("bad header")),
         };
         let n_inputs = r.u64()? as usize;
@@ -69,7 +72,13 @@ impl Tape {
         let mut instrs = Vec::with_capacity(len.min(1 << 20));
         for i in 0..len {
             let tag = r.take(1)?[0];
-            let (a, b, c) = (r.u64()?, r.u64()?, r.f64()?);
+            let (a, b) = (r.u64()?, r.u64()?);
+            let (c, f) = if v1 {
+                let f = r.f64()?;
+                (f.to_bits(), f)
+            } else {
+                (r.u64()?, r.f64()?)
+            };
             let below = |s: u64| -> Result<u32, TapeError> {
                 if (s as usize) < i {
                     Ok(s as u32)
@@ -79,16 +88,16 @@ impl Tape {
             };
             let instr = match tag {
                 0 => Instr::Input,
-                1 => Instr::Const(c),
+                1 => Instr::Const(f),
                 2 => Instr::Unary {
                     code: code_from(a)?,
                     x: below(b)?,
-                    p: c,
+                    p: f,
                 },
                 3 => Instr::Binary {
                     code: code_from(a)?,
                     x: below(b)?,
-                    y: below(c.to_bits())?,
+                    y: below(c)?,
                 },
                 4 | 5 => {
                     let span = if tag == 4 { Some(b) } else { b.checked_mul(2) };

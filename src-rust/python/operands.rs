@@ -1,0 +1,81 @@
+//! Python objects as the graph's operands: a Value as it is, a number as a constant leaf, and
+//! sequences of them, read with fallible allocation.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+use super::convert::{real_number, type_name};
+use super::errors::try_reserve;
+use super::value::PyValue;
+use crate::value::Value;
+
+/// How far a length hint (`len()` of an iterable that is not a list or tuple) is trusted when
+/// reserving room: a hint is a hint, and `__len__` may claim anything.
+const LENGTH_HINT_CAP: usize = 1 << 16;
+
+/// A `Value` operand as a core value: a Value as it is, a number as a new constant leaf,
+/// anything else `None` (so the operator returns NotImplemented).
+fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
+    if let Ok(v) = obj.cast::<PyValue>() {
+        return Ok(Some(v.get().inner.clone()));
+    }
+    Ok(real_number(obj)?.map(Value::new))
+}
+
+pub(super) fn values_from(iterable: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
+    let hint = iterable.len().unwrap_or(0).min(LENGTH_HINT_CAP);
+    let mut out = Vec::with_capacity(hint);
+    push_values(iterable, what, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the operands in `iterable` to `out`; lists and tuples skip the iterator protocol.
+pub(super) fn push_values(
+    iterable: &Bound<'_, PyAny>,
+    what: &str,
+    out: &mut Vec<Value>,
+) -> PyResult<()> {
+    let push = |item: &Bound<'_, PyAny>, out: &mut Vec<Value>| -> PyResult<()> {
+        match operand(item)? {
+            Some(v) => {
+                out.push(v);
+                Ok(())
+            }
+            None => Err(PyTypeError::new_err(format!(
+                "{what} needs Values or real numbers, got {}",
+                type_name(item)
+            ))),
+        }
+    };
+    if let Ok(list) = iterable.cast::<PyList>() {
+        try_reserve(out, list.len(), what)?;
+        for item in list.iter() {
+            push(&item, out)?;
+        }
+    } else if let Ok(tuple) = iterable.cast::<PyTuple>() {
+        try_reserve(out, tuple.len(), what)?;
+        for item in tuple.iter() {
+            push(&item, out)?;
+        }
+    } else {
+        for item in iterable.try_iter()? {
+            if out.len() == out.capacity() {
+                grow(out, what)?;
+            }
+            push(&item?, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Doubles the room in `out` for an iterator of unknown length, fallibly; and checks that the
+/// leaf nodes those new operands may need (`NODE_BOUND` bytes each) can be allocated too, so an
+/// endless or huge iterator ends in `MemoryError` at a doubling rather than in an abort.
+fn grow(out: &mut Vec<Value>, what: &str) -> PyResult<()> {
+    const NODE_BOUND: usize = 128;
+    let extra = out.len().max(64);
+    try_reserve(out, extra, what)?;
+    let mut probe: Vec<u8> = Vec::new();
+    try_reserve(&mut probe, extra.saturating_mul(NODE_BOUND), what)
+}
