@@ -224,6 +224,19 @@ def run_w2(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
             "model": "own MLP" if e.mlp is not None else "MLP of its Values",
             "fused_ops": e.dot is not None,
         }
+    # Through the tape: the loss compiled once, then one call into Rust per step (the rows in
+    # lanes, summed in Rust; or the whole-dataset tape). Its steps are
+    # a few microseconds, so it takes 40 times as many for a median as steady as the others'.
+    for method, name in (("examples", "ferrograd tape"), ("dataset", "ferrograd tape, dataset")):
+        print(f"  W2: {name} ...", file=sys.stderr, flush=True)
+        times, first, compile_s = wl.w2_tape(x, y, 1337, 40 * cfg["w2_steps"], method)
+        rows[name] = {
+            "ms_per_step": statistics.median(times) * 1e3,
+            "first_loss": first,
+            "loss_matches_first_engine": None if check is None else agree([check], [first]),
+            "model": "compile_loss " + method,
+            "compile_ms": compile_s * 1e3,
+        }
     if autograd_ok:
         print("  W2: autograd ...", file=sys.stderr, flush=True)
         times, first = wl.w2_autograd(x, y, 1337, cfg["w2_steps"])
@@ -461,6 +474,14 @@ def report(results: dict[str, Any], missing: list[Missing]) -> None:
                 name, r.get("model", ""), fmt(r["ms_per_step"]), ratio_text(base, r["ms_per_step"]),
                 f"{r['first_loss']:.6f}", yes_no(r.get("loss_matches_first_engine")),
             ])  # fmt: skip
+        auto = rows.get(AUTOGRAD + " (numpy matrices)", {}).get("ms_per_step")
+        for name, r in rows.items():
+            if name.startswith("ferrograd tape") and "ms_per_step" in r:
+                notes.append(
+                    f"{name}: the loss compiled once in {r['compile_ms']:.1f} ms, then one call "
+                    "into Rust per step"
+                    + (f"; {auto / r['ms_per_step']:.1f}x autograd's step" if auto else "")
+                )
         print_table(
             f"W2 MLP(2, [16, 16, 1]) training step on {w2['points']} moons points",
             ["engine", "model", "ms/step", "vs micrograd", "loss at step 1", "agrees"],

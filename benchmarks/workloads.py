@@ -349,6 +349,34 @@ def w2_autograd(xs: np.ndarray, ys: np.ndarray, seed: int, steps: int) -> tuple[
     return times, first
 
 
+def w2_tape(
+    xs: np.ndarray, ys: np.ndarray, seed: int, steps: int, method: str = "examples"
+) -> tuple[list[float], float, float]:
+    """The same steps through ferrograd's tape: ``compile_loss`` once (not timed per step),
+    then ``value_and_grad`` on the flat parameters and a ``FlatSGD`` update per step. The model
+    is ferrograd's own MLP seeded as the graph rows' (``random.seed(seed)``), so the first loss
+    must equal theirs. Returns the step times, the first loss and the compile seconds."""
+    from ferrograd.nn import MLP, FlatSGD
+
+    random.seed(seed)
+    model = MLP(2, W2_SIZES)
+    t0 = time.perf_counter()
+    loss = model.compile_loss(xs, ys, loss="hinge", l2=W2_ALPHA, method=method)
+    compile_s = time.perf_counter() - t0
+    theta = model.flat_parameters()
+    optimiser = FlatSGD(theta, lr=W2_LR)
+    times, first = [], math.nan
+    for s in range(steps):
+        gc.collect()
+        t0 = time.perf_counter()
+        value, grad = loss.value_and_grad(theta)
+        optimiser.step(grad)
+        times.append(time.perf_counter() - t0)
+        if s == 0:
+            first = value
+    return times, first, compile_s
+
+
 # ---------------------------------------------------------------------------------------------
 # W3: a deep chain x = tanh(0.9 x + 0.1), three op nodes per link
 # ---------------------------------------------------------------------------------------------

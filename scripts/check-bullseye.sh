@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Release check: the manylinux2014 wheel on an older system than this one. Makes a Debian bullseye
 # root (glibc 2.31, Python 3.9) with debootstrap from Debian's packages, installs the wheel into a
-# virtualenv inside it (numpy, tqdm and pytest come from PyPI), and runs `python -m ferrograd demo`
+# virtualenv inside it with the extras the README examples use (dask, scipy; from PyPI), and runs `python -m ferrograd demo`
 # and every Python example of the README (tests/test_readme.py) there.
 #
 # Usage, as root on a Debian or Ubuntu machine with network access to both archives:
@@ -64,10 +64,10 @@ chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin:/usr/sbin LANG=C.UT
     echo \"+ inside: \$PRETTY_NAME, \$(ldd --version | head -n 1), \$(python3 --version)\"
     python3 -m venv /check/venv
     /check/venv/bin/python -m pip install --quiet --upgrade pip
-    /check/venv/bin/python -m pip install --quiet '/check/$name' pytest
+    /check/venv/bin/python -m pip install --quiet '/check/${name}[dask,scipy]' pytest
     cd /check
-    echo '+ python -m ferrograd demo'
-    /check/venv/bin/python -m ferrograd demo
+    echo '+ python -m ferrograd demo --no-progress'
+    /check/venv/bin/python -m ferrograd demo --no-progress
     echo '+ the README examples: python -m pytest tests/test_readme.py'
     /check/venv/bin/python -m pytest -q -p no:cacheprovider tests/test_readme.py
 "

@@ -40,6 +40,7 @@ pub fn set_detect_anomaly(on: bool) -> bool {
     previous
 }
 
+/// Whether anomaly detection is on for this thread (see [`set_detect_anomaly`]).
 pub fn detect_anomaly_enabled() -> bool {
     THREADS_ON.load(Ordering::Relaxed) != 0 && ENABLED.try_with(|e| e.0.get()).unwrap_or(false)
 }
@@ -47,20 +48,26 @@ pub fn detect_anomaly_enabled() -> bool {
 /// Which pass produced the non-finite number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {
+    /// The forward pass: an op's result.
     Forward,
+    /// The backward pass: an op's contribution to an operand's grad.
     Backward,
 }
 
 /// The op that first produced NaN or inf, with what it was given.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Anomaly {
+    /// Which pass produced it.
     pub pass: Pass,
+    /// The op's name, as in [`crate::OP_TABLE`].
     pub op: &'static str,
+    /// The result node's label, "" when it has none.
     pub label: String,
     /// The result's value (forward) or adjoint (backward).
     pub output: f64,
     /// Each operand's label and value (forward) or produced grad (backward).
     pub inputs: Vec<(String, f64)>,
+    /// The operands' values, in operand order.
     pub input_data: Vec<f64>,
 }
 

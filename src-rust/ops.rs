@@ -1,7 +1,7 @@
 //! The op table: the one list of ops. One op lives in one place: its code, its name, its
 //! forward and its backward.
 //!
-//! [`with_op_list!`] holds the list. Everything else that lists ops is generated from it: here
+//! `with_op_list!` holds the list. Everything else that lists ops is generated from it: here
 //! the `Code` enum (its numbers pinned, since pickles store them), the formula modules and the
 //! dispatch by code; in `value.rs` the graph's `Op` entries and the `Value` methods; in the
 //! Python bindings the methods of `Value` and `Dual`. What cannot be generated (the Python
@@ -132,7 +132,9 @@ pub(crate) use with_op_list;
 /// One op as the outside world sees it (what `ferrograd._core.op_table()` returns).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OpInfo {
+    /// The op's stable short name, the same in both engines: "" for a leaf, else "+", "tanh", ...
     pub name: &'static str,
+    /// The op's tag.
     pub code: Code,
     /// The method that builds it (`x.tanh()`), or the Python operator's dunder (`__neg__`);
     /// "" for a leaf and for the operators `+ - * / **`, and the function for `sum`/`dot`.
@@ -213,11 +215,14 @@ macro_rules! define_formulas {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[repr(u8)]
         pub enum Code {
+            /// A leaf: an input or a constant.
             Leaf = 0,
-            $($BCode = $bcode,)*
-            $($UCode = $ucode,)*
-            $($PCode = $pcode,)*
+            $(#[doc = concat!("The op `", $bname, "`.")] $BCode = $bcode,)*
+            $(#[doc = concat!("The op `", $uname, "`.")] $UCode = $ucode,)*
+            $(#[doc = concat!("The op `", $pname, "`.")] $PCode = $pcode,)*
+            /// The n-ary `sum`.
             Sum = 18,
+            /// The n-ary `dot`.
             Dot = 19,
         }
 
@@ -272,15 +277,18 @@ macro_rules! define_formulas {
         };
 
         $(
+            #[doc = concat!("The op `", $bname, "`: its forward and backward formulas.")]
             $(#[$bdoc])*
             pub mod $bmodule {
                 use super::*;
 
+                /// The result `z` of `x op y`.
                 #[inline]
                 pub fn forward<T: Real>($fx: T, $fy: T) -> T {
                     $bforward
                 }
 
+                /// The adjoints of `x` and `y`, from the operands, the result `z` and its adjoint `g`.
                 #[inline]
                 #[allow(unused_variables)]
                 pub fn backward<T: Real>($bx: T, $by: T, $bz: T, $bg: T) -> (T, T) {
@@ -290,16 +298,19 @@ macro_rules! define_formulas {
         )*
 
         $(
+            #[doc = concat!("The op `", $uname, "`: its forward and backward formulas.")]
             $(#[$udoc])*
             pub mod $umodule {
                 use super::*;
 
+                /// The result `z` of the op on `x` (`p` is unused).
                 #[inline]
                 #[allow(unused_variables)]
                 pub fn forward<T: Real>($ux: T, $up: f64) -> T {
                     $uforward
                 }
 
+                /// The adjoint of `x`, from `x`, the result `z` and its adjoint `g`.
                 #[inline]
                 #[allow(unused_variables)]
                 pub fn backward<T: Real>($x: T, $z: T, $g: T, $p: f64) -> T {
@@ -309,16 +320,19 @@ macro_rules! define_formulas {
         )*
 
         $(
+            #[doc = concat!("The op `", $pname, "`: its forward and backward formulas.")]
             $(#[$pdoc])*
             pub mod $pmodule {
                 use super::*;
 
+                /// The result `z` of the op on `x` with the parameter `p`.
                 #[inline]
                 #[allow(unused_variables)]
                 pub fn forward<T: Real>($px: T, $pp: f64) -> T {
                     $pforward
                 }
 
+                /// The adjoint of `x`, from `x`, the result `z`, its adjoint `g` and `p`.
                 #[inline]
                 #[allow(unused_variables)]
                 pub fn backward<T: Real>($pbx: T, $pbz: T, $pbg: T, $pbp: f64) -> T {
@@ -519,11 +533,13 @@ pub mod dot {
 pub mod square {
     use super::*;
 
+    /// `x * x`.
     #[inline]
     pub fn forward<T: Real>(x: T) -> T {
         x.square()
     }
 
+    /// The adjoint `2 · x · g` of `x`.
     #[inline]
     pub fn backward<T: Real>(x: T, g: T) -> T {
         k::<T>(2.0) * x * g
@@ -534,7 +550,12 @@ pub mod square {
 #[derive(Debug, Clone, PartialEq)]
 pub enum OpError {
     /// `dot` of vectors of different lengths.
-    LengthMismatch { left: usize, right: usize },
+    LengthMismatch {
+        /// The weights' length.
+        left: usize,
+        /// The inputs' length.
+        right: usize,
+    },
     /// `leaky_relu` with a slope that is negative, infinite or NaN.
     BadSlope(f64),
 }

@@ -21,16 +21,27 @@ pub trait Real:
     + Div<Output = Self>
     + Neg<Output = Self>
 {
+    /// The number `x` as a constant (for a dual number, with a zero tangent).
     fn lift(x: f64) -> Self;
+    /// The real part: the value without its derivative.
     fn re(self) -> f64;
+    /// IEEE `pow(self, y)`.
     fn powf(self, y: Self) -> Self;
+    /// `e ** self`.
     fn exp(self) -> Self;
+    /// The natural logarithm (`ln 0 = -inf`, `ln(x < 0) = nan`).
     fn ln(self) -> Self;
+    /// Sine (radians).
     fn sin(self) -> Self;
+    /// Cosine (radians).
     fn cos(self) -> Self;
+    /// Tangent (radians).
     fn tan(self) -> Self;
+    /// Hyperbolic tangent.
     fn tanh(self) -> Self;
+    /// Square root (`sqrt(x < 0) = nan`).
     fn sqrt(self) -> Self;
+    /// Absolute value.
     fn abs(self) -> Self;
     /// `self * self`; for a dual number, with `pow`'s rule that a zero tangent stays exactly
     /// zero (a plain product would give `0 · inf = NaN` at an infinite value).
@@ -106,11 +117,14 @@ impl Real for f64 {
 /// `re + eps·ε` with `ε² = 0`: carries a directional derivative alongside a value.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct Dual {
+    /// The value.
     pub re: f64,
+    /// The tangent: the derivative along the chosen direction.
     pub eps: f64,
 }
 
 impl Dual {
+    /// `re + eps·ε`.
     pub fn new(re: f64, eps: f64) -> Dual {
         Dual { re, eps }
     }

@@ -25,7 +25,9 @@ impl std::error::Error for CorruptGraph {}
 /// 32-bit length fields store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphTooLarge {
+    /// What overflowed its length field: "label", "operands" or "nodes".
     pub what: &'static str,
+    /// Its length.
     pub len: usize,
 }
 
@@ -113,7 +115,7 @@ impl Value {
             let n = u32::from_le_bytes(take(4)?.try_into().unwrap()) as usize;
             let ok = match code.arity() {
                 Some(k) => n == k,
-                None => code == Code::Sum || n % 2 == 0,
+                None => code == Code::Sum || n.is_multiple_of(2),
             };
             if !ok {
                 return Err(CorruptGraph("wrong number of operands"));

@@ -39,13 +39,18 @@ pub struct Extra {
 
 /// Operands stored inline for the common one- and two-operand ops.
 pub enum Operands {
+    /// No operands.
     Leaf,
+    /// One operand.
     One([Value; 1]),
+    /// Two operands.
     Two([Value; 2]),
+    /// Three or more (or none, for an empty `sum`).
     Many(Box<[Value]>),
 }
 
 impl Operands {
+    /// The operands, in operand order.
     #[inline]
     pub fn as_slice(&self) -> &[Value] {
         match self {
@@ -56,6 +61,7 @@ impl Operands {
         }
     }
 
+    /// The operands in `values`, stored inline when there are one or two.
     pub fn from_vec(mut values: Vec<Value>) -> Operands {
         match values.len() {
             0 => Operands::Many(Box::new([])),
@@ -79,11 +85,13 @@ impl std::ops::Index<usize> for Operands {
 }
 
 impl Node {
+    /// The forward value.
     #[inline]
     pub fn data(&self) -> f64 {
         self.data.get()
     }
 
+    /// The accumulated adjoint.
     #[inline]
     pub fn grad(&self) -> f64 {
         self.grad.get()
@@ -166,20 +174,24 @@ impl Value {
         &self.0
     }
 
+    /// The forward value.
     #[inline]
     pub fn data(&self) -> f64 {
         self.0.data.get()
     }
 
+    /// The accumulated adjoint, 0.0 until a [`Value::backward`] reaches this node.
     #[inline]
     pub fn grad(&self) -> f64 {
         self.0.grad.get()
     }
 
+    /// Sets the forward value (as an optimizer's step does).
     pub fn set_data(&self, data: f64) {
         self.0.data.set(data);
     }
 
+    /// Sets the accumulated adjoint (to 0.0 between steps, say).
     pub fn set_grad(&self, grad: f64) {
         self.0.grad.set(grad);
     }
@@ -199,6 +211,7 @@ impl Value {
         self.0.label()
     }
 
+    /// Names the node, for pictures and error messages; "" removes the name.
     pub fn set_label(&self, label: &str) {
         let mut extra = self.0.extra.take();
         if !(label.is_empty() && extra.is_none()) {
@@ -252,6 +265,7 @@ impl fmt::Debug for Value {
 pub struct Op {
     /// Stable short name, the same in both engines: "+", "*", "tanh", ...
     pub name: &'static str,
+    /// The op's tag, as in [`crate::OP_TABLE`].
     pub code: Code,
     /// Adds this node's contribution to its operands' grads.
     pub backward: fn(&Node),
@@ -329,6 +343,7 @@ macro_rules! graph_ops {
 
         impl Value {
             $(
+                #[doc = concat!("A new node: `self ", $bname, " other`.")]
                 $(#[$bdoc])*
                 pub fn $bmodule(&self, other: &Value) -> Value {
                     let data = crate::ops::$bmodule::forward(self.data(), other.data());
@@ -336,6 +351,7 @@ macro_rules! graph_ops {
                 }
             )*
             $(
+                #[doc = concat!("A new node: the op `", $uname, "` of this one.")]
                 $(#[$udoc])*
                 pub fn $umodule(&self) -> Value {
                     let data = crate::ops::$umodule::forward(self.data(), 0.0);
@@ -343,6 +359,7 @@ macro_rules! graph_ops {
                 }
             )*
             $(
+                #[doc = concat!("A new node: the op `", $oname, "` of this one.")]
                 $(#[$odoc])*
                 pub fn $omodule(&self) -> Value {
                     let data = crate::ops::$omodule::forward(self.data(), 0.0);

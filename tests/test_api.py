@@ -1,6 +1,6 @@
 """The Python API contract of ``Value``, the same for both engines: construction, settable
 state, ``label``/``op``/``children``, operators with numbers on either side, identity equality
-and hashing, ``float()`` and ``repr()``."""
+and hashing, ``item()`` and ``repr()``."""
 
 from __future__ import annotations
 
@@ -152,12 +152,12 @@ def test_hash_is_stable_while_the_node_lives(engine: Engine) -> None:
     assert hash(a) == h
 
 
-def test_float_gives_data(engine: Engine) -> None:
+def test_item_gives_data(engine: Engine) -> None:
     v = engine.Value(2.5)
-    assert float(v) == 2.5
+    assert v.item() == 2.5
     v.data = -1
-    assert float(v) == -1.0
-    assert type(float(v)) is float
+    assert v.item() == -1.0
+    assert type(v.item()) is float
 
 
 def test_repr_shows_data_grad_and_label(engine: Engine) -> None:

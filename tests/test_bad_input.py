@@ -273,8 +273,7 @@ def test_an_error_raised_while_iterating_passes_through(engine: Engine) -> None:
 
 
 def test_mixing_the_two_engines_raises_instead_of_dropping_a_gradient() -> None:
-    # Each engine's Value has __float__, but taking the other engine's node as a constant would
-    # silently give it no gradient.
+    # Taking the other engine's node as a constant would silently give it no gradient.
     r, p = RUST.Value(2.0), REFERENCE.Value(3.0)
     for combine in (
         lambda: r * p,
@@ -397,7 +396,8 @@ def _outcome(engine: Engine, entry: Callable[[Engine, Any, object], Any], obj: o
     if isinstance(result, engine.Value):
         return ("Value", repr(result.data), result.op, len(result.children))
     if isinstance(result, np.ndarray):
-        return ("ndarray", result.shape, [repr(float(r)) for r in result.flat])
+        flat = [r.data if isinstance(r, engine.Value) else float(r) for r in result.flat]
+        return ("ndarray", result.shape, [repr(r) for r in flat])
     if result is None:
         return ("None", repr(v.data), repr(v.grad), v.label)
     return (type(result).__name__, repr(result))

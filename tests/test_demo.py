@@ -88,6 +88,19 @@ def test_default_seed_trains_to_full_accuracy_within_100_steps() -> None:
     assert result.loss < result.history[0][0]
 
 
+def test_training_through_the_tape_takes_the_graphs_steps() -> None:
+    X, y = make_moons(demo.POINTS, noise=demo.NOISE, seed=demo.DEFAULT_SEED)
+    graph = MLP(2, demo.SIZES, seed=demo.DEFAULT_SEED)
+    tape = MLP(2, demo.SIZES, seed=demo.DEFAULT_SEED)
+    expected = demo.train(graph, X.tolist(), y.tolist(), steps=100, progress=False)
+    result = demo.train_tape(tape, X.tolist(), y.tolist(), steps=100, progress=False)
+    assert result.steps == expected.steps and result.accuracy == expected.accuracy == 1.0
+    assert len(result.step_seconds) == result.steps
+    for (loss, acc), (want_loss, want_acc) in zip(result.history, expected.history):
+        assert acc == want_acc and loss == pytest.approx(want_loss, rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(tape.flat_parameters(), graph.flat_parameters(), atol=1e-12)
+
+
 def test_learning_rate_falls_from_one_towards_a_tenth() -> None:
     assert demo.learning_rate(0, 100) == 1.0
     assert demo.learning_rate(50, 100) == pytest.approx(0.55)
@@ -148,6 +161,16 @@ def test_demo_on_the_reference_engine_compares_against_rust(
     assert "reference engine" in out
     assert "stopped after 2 steps" in out or "reached 100%" in out
     assert re.search(r"largest relative gradient difference over 337 parameters: (\S+)", out)
+
+
+@pytest.mark.parametrize("engine", ["rust", "reference"])
+def test_demo_tape_trains_through_the_tape(engine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--tape", "--engine", engine, "--steps", "3", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "through the tape" in out and f"{engine} engine" in out
+    assert re.search(r"accuracy \d+%, \d+\.\d+ ms per step \(median \d+\.\d+ ms\)", out)
+    found = re.search(r"largest relative gradient difference over 337 parameters: (\S+)", out)
+    assert found and float(found.group(1)) < 1e-9
 
 
 def test_demo_seed_changes_the_run(capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,5 +33,5 @@ def test_other_engines_value_is_refused_with_a_type_error(mine, other, combine):
 @pytest.mark.parametrize("engine", [RUST, REF], ids=["rust", "reference"])
 def test_its_data_is_accepted_as_a_constant(engine):
     other = (REF if engine is RUST else RUST).Value(3.0)
-    z = engine.Value(2.0) * other.data + float(other)
+    z = engine.Value(2.0) * other.data + other.item()
     assert z.data == 9.0

@@ -4,7 +4,7 @@ Checked against the compiled module with ``python -m mypy.stubtest ferrograd._co
 """
 
 from collections.abc import Iterable, Sequence
-from typing import SupportsFloat, final
+from typing import NoReturn, SupportsFloat, final
 
 from typing_extensions import TypeAlias
 
@@ -16,6 +16,8 @@ __all__ = [
     "_dense",
     "_set_detect_anomaly",
     "_value_from_bytes",
+    "_vmath",
+    "_vmath_isas",
     "dot",
     "op_table",
     "sum",
@@ -126,8 +128,28 @@ class Value:
         Fresh adjoints, seeded with 1.0 here, are added to the ``grad`` of every ancestor, so k
         calls give k times the gradient. Linear in the number of nodes, never recursive.
         """
-    def __float__(self) -> float:
-        """``data``."""
+    def item(self) -> float:
+        """``data``, the forward value, as a float (torch's ``item()``)."""
+    def __format__(self, spec: str, /) -> str:
+        """``format(v.data, spec)``, so f-strings work; an empty spec is ``str(v)``."""
+    def __float__(self) -> NoReturn:
+        """Refused: ``TypeError`` saying what to use (``v.data``, ``v.exp()``, ...)."""
+    def __int__(self) -> NoReturn:
+        """Refused, as ``float()``."""
+    def __index__(self) -> NoReturn:
+        """Refused, as ``float()``."""
+    def __bool__(self) -> NoReturn:
+        """Refused: ``if v:`` would branch on a number that carries no gradient."""
+    def __round__(self, ndigits: object = None) -> NoReturn:
+        """Refused, as ``float()``."""
+    def __lt__(self, other: object, /) -> NoReturn:
+        """Refused: an ordering compares numbers that carry no gradient."""
+    def __le__(self, other: object, /) -> NoReturn:
+        """Refused, as ``<``."""
+    def __gt__(self, other: object, /) -> NoReturn:
+        """Refused, as ``<``."""
+    def __ge__(self, other: object, /) -> NoReturn:
+        """Refused, as ``<``."""
     def __eq__(self, other: object, /) -> bool:
         """Whether ``other`` is a handle of the same node (not a comparison of ``data``)."""
     def __ne__(self, other: object, /) -> bool:
@@ -262,22 +284,42 @@ class Tape:
         """Every output at ``x`` and ``u · J``, one reverse sweep seeded with ``u``."""
     def hessians(self, x: Sequence[float]) -> list[float]:
         """Every output's Hessian at ``x``, row-major ``k × n × n``."""
-    def jacobian_batch_bytes(self, xs: bytes, threads: int | None = None) -> bytearray:
+    def jacobian_batch_bytes(
+        self, xs: bytes, threads: int | None = None, precision: str = "default"
+    ) -> bytearray:
         """The Jacobian at each row of ``xs`` as ``rows × k × n`` float64 bytes; GIL released;
         threads and scratch as ``grad_batch_bytes``."""
-    def eval_batch_bytes(self, xs: bytes, threads: int | None = None) -> bytearray:
+    def eval_batch_bytes(
+        self, xs: bytes, threads: int | None = None, precision: str = "default"
+    ) -> bytearray:
         """Outputs (``k`` per row) at each row of ``xs`` (native-endian float64, row-major), computed with the
         GIL released on ``min(threads, cores, rows / 32)`` threads (default: one per core; more
         than the cores are clamped), each with ``256 × plan_len`` bytes of scratch.
 
-        ``ValueError`` when ``xs`` is not whole rows of float64s; ``MemoryError`` naming the
-        size when an allocation fails.
+        ``precision`` is ``"default"`` (bit for bit single points) or ``"fast"`` (vectorised
+        elementary functions within the bounds in docs/ops.md). ``ValueError`` when ``xs`` is
+        not whole rows of float64s or ``precision`` is neither; ``MemoryError`` naming the size
+        when an allocation fails.
         """
     def grad_batch_bytes(
-        self, xs: bytes, threads: int | None = None
+        self, xs: bytes, threads: int | None = None, precision: str = "default"
     ) -> tuple[bytearray, bytearray]:
         """Outputs and row-major gradients at each row of ``xs``, as float64 bytes; GIL
-        released; threads as ``eval_batch_bytes``, ``512 × plan_len`` bytes of scratch each."""
+        released; threads and precision as ``eval_batch_bytes``, ``512 × plan_len`` bytes of
+        scratch each."""
+    def grad_sum_bytes(
+        self, shared: bytes, xs: bytes, threads: int | None = None
+    ) -> tuple[bytearray, bytearray]:
+        """The output at each row and the gradient with respect to the shared inputs summed
+        over the rows, as float64 bytes; GIL released; threads as ``grad_batch_bytes``.
+
+        ``shared`` holds the first inputs, the same at every row (loaded once per thread);
+        ``xs`` the others, row-major. Each thread adds row ``r`` into lane ``r % 32`` of its
+        own sums, which are then added thread by thread and lane by lane: the same rows on the
+        same threads give the same bits. ``ValueError`` when ``shared`` leaves no input to the
+        rows or ``xs`` is not whole rows; ``MemoryError`` naming the size when an allocation
+        fails.
+        """
     def to_bytes(self) -> bytes:
         """The tape in a flat little-endian byte format; ``from_bytes`` reads it back."""
     @staticmethod
@@ -307,6 +349,13 @@ def _value_from_bytes(data: bytes) -> Value:
 
 def _set_detect_anomaly(on: bool) -> bool:
     """Turns anomaly detection on or off for this thread; returns the previous setting."""
+
+def _vmath(name: str, isa: str, xs: bytes) -> bytes:
+    """``name`` ("exp", ... or "exp'" for the slope backward uses) of every f64 in ``xs`` with
+    the fast lane loops compiled for ``isa``, as f64 bytes: for testing their error bounds."""
+
+def _vmath_isas() -> list[str]:
+    """The instruction sets this build carries and this CPU runs, baseline first, best last."""
 
 #: Leaky ReLU's slope when none is given.
 DEFAULT_SLOPE: float

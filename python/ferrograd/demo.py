@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ferrograd.datasets import make_moons
-from ferrograd.nn import MLP, SGD, hinge_loss, l2_penalty, resolve_engine
+from ferrograd.nn import MLP, SGD, FlatSGD, hinge_loss, l2_penalty, resolve_engine
 
 DEFAULT_SEED = 0
 DEFAULT_STEPS = 100
@@ -60,6 +60,8 @@ class TrainResult:
     accuracy: float
     seconds_per_step: float
     history: list[tuple[float, float]] = field(default_factory=list)
+    #: Seconds of each update, where the trainer keeps them (:func:`train_tape` does).
+    step_seconds: list[float] = field(default_factory=list)
 
 
 def train(
@@ -101,6 +103,48 @@ def train(
             bar.update()
         bar.set_postfix(loss=f"{loss.data:.4f}", acc=f"{accuracy:.0%}")
     return TrainResult(made, loss.data, accuracy, elapsed / max(made, 1), history)
+
+
+def train_tape(
+    model: MLP,
+    X: list[list[float]],
+    y: list[float],
+    *,
+    steps: int = DEFAULT_STEPS,
+    alpha: float = ALPHA,
+    progress: bool = True,
+) -> TrainResult:
+    """:func:`train` through the tape: the loss compiled once (``model.compile_loss``), then
+    each step one call into Rust for the loss, its gradient and every point's hinge term, and a
+    :class:`~ferrograd.nn.FlatSGD` update of the flat parameters. Same schedule, same stopping
+    rule (a point is right when its hinge term is below 1: its margin is positive). The final
+    parameters are written back into ``model``."""
+    from tqdm import tqdm
+
+    labels = np.asarray(y, dtype=np.float64)
+    compiled = model.compile_loss(np.asarray(X, dtype=np.float64), labels, "hinge", alpha)
+    theta = model.flat_parameters()
+    optimiser = FlatSGD(theta, lr=learning_rate(0, steps))
+    history: list[tuple[float, float]] = []
+    times: list[float] = []
+    made = 0
+    with tqdm(total=steps, desc="training", unit="step", disable=not progress) as bar:
+        while True:
+            start = time.perf_counter()
+            loss, grad, terms = compiled.value_grad_terms(theta)
+            accuracy = float(np.count_nonzero(terms < 1.0)) / len(terms)
+            history.append((loss, accuracy))
+            if accuracy == 1.0 or made == steps:
+                break
+            optimiser.lr = learning_rate(made, steps)
+            optimiser.step(grad)
+            times.append(time.perf_counter() - start)
+            made += 1
+            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.0%}")
+            bar.update()
+        bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.0%}")
+    model.set_flat_parameters(theta)
+    return TrainResult(made, loss, accuracy, sum(times) / max(made, 1), history, times)
 
 
 def _gradient_step(model: MLP, X: list[list[float]], y: list[float], alpha: float) -> float:
@@ -295,6 +339,8 @@ def run(args: argparse.Namespace) -> int:
         f"two moons: {POINTS} points, noise {NOISE}, seed {args.seed}"
     )
     print(f"hinge loss + {ALPHA:g} L2, SGD with lr 1.0 -> 0.1 over {args.steps} steps")
+    if getattr(args, "tape", False):
+        return _run_tape(args, model, X, y)
     result = train(model, points, labels, steps=args.steps, progress=not args.no_progress)
     ms = 1e3 * result.seconds_per_step
     if result.accuracy == 1.0:
@@ -313,6 +359,44 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"  speedup of rust over reference: {cmp.speedup:.1f}x")
 
+    if args.plot is not None:
+        plot_decision_boundary(model, X, y, args.plot)
+        print(f"decision boundary drawn to {args.plot}")
+    return 0
+
+
+def _run_tape(args: argparse.Namespace, model: MLP, X: np.ndarray, y: np.ndarray) -> int:
+    """``demo --tape``: train through the tape, then check the last gradient against the graph
+    path's from the same parameters, and time one step of each."""
+    points, labels = X.tolist(), y.tolist()
+    print("through the tape: the loss compiled once, then one call into Rust per step")
+    result = train_tape(model, points, labels, steps=args.steps, progress=not args.no_progress)
+    ms = 1e3 * result.seconds_per_step
+    if result.accuracy == 1.0:
+        print(f"reached 100% training accuracy after {result.steps} steps")
+    else:
+        print(f"stopped after {result.steps} steps at {result.accuracy:.0%} training accuracy")
+    median = 1e3 * statistics.median(result.step_seconds) if result.step_seconds else ms
+    print(
+        f"final loss {result.loss:.4f}, accuracy {result.accuracy:.0%}, {ms:.3f} ms per step "
+        f"(median {median:.3f} ms)"
+    )
+
+    compiled = model.compile_loss(X, y, "hinge", ALPHA)
+    theta = model.flat_parameters()
+    tape_times, graph_times = [], []
+    for _ in range(5):
+        start = time.perf_counter()
+        _, grad = compiled.value_and_grad(theta)
+        tape_times.append(time.perf_counter() - start)
+        graph_times.append(_gradient_step(model, points, labels, ALPHA))
+    worst = max(relative_difference(g, p.grad) for g, p in zip(grad.tolist(), model.parameters()))
+    tape_s, graph_s = statistics.median(tape_times), statistics.median(graph_times)
+    print("one gradient step from the final parameters, median of 5:")
+    print(f"  tape       {1e3 * tape_s:8.3f} ms")
+    print(f"  graph      {1e3 * graph_s:8.3f} ms")
+    print(f"  largest relative gradient difference over {len(theta)} parameters: {worst:.1e}")
+    print(f"  speedup of the tape over the graph: {graph_s / tape_s:.1f}x")
     if args.plot is not None:
         plot_decision_boundary(model, X, y, args.plot)
         print(f"decision boundary drawn to {args.plot}")
@@ -356,6 +440,12 @@ def register(commands: Any) -> None:
         metavar="FILE.png",
         help="draw the decision boundary and the points to this image (needs matplotlib: "
         "pip install 'ferrograd[plot]')",
+    )
+    parser.add_argument(
+        "--tape",
+        action="store_true",
+        help="train through a compiled tape (model.compile_loss: one call into Rust per step, "
+        "no Python object per node), print ms per step, then check a step against the graph",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(run=run)

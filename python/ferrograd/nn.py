@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
 import numpy as np
 
 from ferrograd import _core
+from ferrograd.training import CompiledLoss, FlatAdam, FlatAdamW, FlatSGD
 
 if TYPE_CHECKING:  # checkers ship typing_extensions; the package does not need it
     from typing_extensions import Self
@@ -39,6 +40,10 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "CompiledLoss",
+    "FlatAdam",
+    "FlatAdamW",
+    "FlatSGD",
     "Layer",
     "Module",
     "Neuron",
@@ -243,6 +248,33 @@ class Module:
 
     def _blank(self, engine: Engine) -> Self:
         raise NotImplementedError(f"{type(self).__name__} cannot be copied to another engine")
+
+    def flat_parameters(self) -> np.ndarray:
+        """The parameters' values as one new float64 array, in ``parameters()`` order."""
+        from ferrograd.training import flat_parameters
+
+        return flat_parameters(self)
+
+    def set_flat_parameters(self, values: object) -> None:
+        """Write ``values`` (one number per parameter, ``parameters()`` order) into the model."""
+        from ferrograd.training import set_flat_parameters
+
+        set_flat_parameters(self, values)
+
+    def compile_loss(
+        self,
+        X: object,
+        y: object,
+        loss: str = "hinge",
+        l2: float = 0.0,
+        method: str = "examples",
+        threads: int | None = 1,
+    ) -> CompiledLoss:
+        """This model's loss over the dataset ``(X, y)``, recorded once as tapes whose inputs
+        are the flat parameters: see :func:`ferrograd.training.compile_loss`."""
+        from ferrograd.training import compile_loss
+
+        return compile_loss(self, X, y, loss=loss, l2=l2, method=method, threads=threads)
 
 
 def _is_value(x: object) -> bool:
@@ -467,7 +499,7 @@ def _shift_and_normaliser(z: list[Any], engine: Engine) -> tuple[list[Any], Any]
     """``z - max(z)`` and ``log(sum(exp(z - max(z))))``: every exponent is <= 0, so nothing
     overflows, and the sum is >= 1, so the log is finite. The shift is a constant, which is
     exact: log-softmax does not change when every logit moves by the same amount."""
-    top = max(float(v) for v in z)
+    top = max(v.data for v in z)
     shifted = [v - top for v in z]
     return shifted, engine.sum([v.exp() for v in shifted]).log()
 

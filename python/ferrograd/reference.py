@@ -255,11 +255,22 @@ def _real_number(obj: object) -> float | None:
         name = f"{type(obj).__module__}.{type(obj).__qualname__}"
         raise TypeError(
             f"a {name} carries a derivative, not a plain number: as a constant it would cut "
-            "the gradient's path through it; pass float(x) or x.data if a constant is meant"
+            "the gradient's path through it; pass x.data if a constant is meant"
         )
     if isinstance(obj, numbers.Complex) and not isinstance(obj, numbers.Real):
         return None
     return float(obj)
+
+
+def _no_number(what: str) -> TypeError:
+    """The ``TypeError`` for ``float(v)``, ``int(v)``, ``bool(v)``, ``math.exp(v)`` and ``v < w``
+    on a Value (``what`` names the conversion): the same text as the Rust engine's."""
+    return TypeError(
+        f"{what}: the Value would become a plain number that carries no gradient, cutting "
+        "the path through it without a word (math.exp(v), float(v), int(v), bool(v), `if v:` "
+        "and v < w all do this); use v.data or v.item() for the number, v.exp() or "
+        "ferrograd.exp(v) for the op, v.data < 0 for a branch"
+    )
 
 
 def _require_real(obj: object, what: str) -> float:
@@ -542,8 +553,54 @@ class Value:
 
     # -- Python protocols ---------------------------------------------------------------------
 
+    # A Value is refused wherever a plain number is expected: the number would carry no
+    # gradient, and the path through it would be cut silently (``x * math.exp(x)``).
+
     def __float__(self) -> float:
+        """Refused: ``TypeError`` saying what to use (``v.data``, ``v.exp()``, ...)."""
+        raise _no_number("float(v)")
+
+    def __int__(self) -> int:
+        """Refused, as ``float()``."""
+        raise _no_number("int(v)")
+
+    def __index__(self) -> int:
+        """Refused, as ``float()`` (an index is a plain number too)."""
+        raise _no_number("int(v)")
+
+    def __bool__(self) -> bool:
+        """Refused: ``if v:`` would branch on a number that carries no gradient."""
+        raise _no_number("bool(v)")
+
+    def __round__(self, ndigits: object = None) -> int:
+        """Refused, as ``float()``."""
+        raise _no_number("round(v)")
+
+    def __lt__(self, other: object) -> bool:
+        """Refused: an ordering compares numbers that carry no gradient."""
+        raise _no_number("v < w")
+
+    def __le__(self, other: object) -> bool:
+        """Refused, as ``<``."""
+        raise _no_number("v <= w")
+
+    def __gt__(self, other: object) -> bool:
+        """Refused, as ``<``."""
+        raise _no_number("v > w")
+
+    def __ge__(self, other: object) -> bool:
+        """Refused, as ``<``."""
+        raise _no_number("v >= w")
+
+    def item(self) -> float:
+        """``data``, the forward value, as a float (torch's ``item()``): the number, without its
+        gradient."""
         return self._data
+
+    def __format__(self, spec: str) -> str:
+        """``format(v.data, spec)``, so f-strings such as ``f"{loss:.4f}"`` work; an empty spec is
+        ``str(v)``, as for any object."""
+        return format(self._data, spec) if spec else repr(self)
 
     def __repr__(self) -> str:
         label = f", label={self._label!r}" if self._label else ""

@@ -148,6 +148,14 @@ def _threads(threads: object) -> int | None:
     return min(threads, os.cpu_count() or 1)
 
 
+def _precision(precision: object) -> str:
+    if not isinstance(precision, str):
+        raise TypeError(f"precision must be a str, got {type(precision).__name__}")
+    if precision not in ("default", "fast"):
+        raise ValueError(f'precision must be "default" or "fast", got {precision!r}')
+    return precision
+
+
 def _point(x: object, n: int, what: str = "x") -> list[float]:
     array = np.asarray(x)
     if array.dtype.kind not in "biuf":
@@ -325,7 +333,9 @@ class Tape:
         flat: bytes = array.tobytes()
         return flat
 
-    def eval_batch(self, xs: object, threads: int | None = None) -> np.ndarray:
+    def eval_batch(
+        self, xs: object, threads: int | None = None, precision: str = "default"
+    ) -> np.ndarray:
         """Values at each row of ``xs`` (shape ``(m, n_inputs)``) → shape ``(m,)``, or
         ``(m, n_outputs)`` for a vector function.
 
@@ -337,31 +347,45 @@ class Tape:
         the result. An allocation that fails raises ``MemoryError`` naming its size. Any real
         dtype and memory order is accepted; rows with NaN or inf give the IEEE results the graph
         would.
+
+        ``precision="default"`` computes every row bit for bit as :meth:`grad` and the graph
+        do. ``precision="fast"`` runs ``exp``, ``log``, ``sin``, ``cos``, ``tan``, ``tanh`` and
+        ``sigmoid`` (and their derivatives in :meth:`grad_batch`) as vectorised polynomials,
+        each within 1 ulp of the exact result for values and 2 ulps for derivatives (the table
+        in docs/ops.md), several times faster than a libm call per row; NaN, infinities and
+        overflow still give libm's results. Anything else is a ``ValueError``.
         """
         threads = _threads(threads)
-        values = self._tape.eval_batch_bytes(self._batch(xs), threads)
+        precision = _precision(precision)
+        values = self._tape.eval_batch_bytes(self._batch(xs), threads, precision)
         out: np.ndarray = np.frombuffer(values, dtype=np.float64)
         if self.is_vector:
             out = out.reshape(-1, self.n_outputs)
         return out
 
-    def grad_batch(self, xs: object, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def grad_batch(
+        self, xs: object, threads: int | None = None, precision: str = "default"
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Values ``(m,)`` and gradients ``(m, n_inputs)`` at each row of ``xs``.
 
         As :meth:`eval_batch` (same thread rule; scratch ``512 × plan_len`` bytes per
-        thread); each row's numbers are bit for bit those of :meth:`grad`. Scalar functions
+        thread); in the default precision each row's numbers are bit for bit those of
+        :meth:`grad`, and ``precision="fast"`` is as for :meth:`eval_batch`. Scalar functions
         only: :meth:`jacobian_batch` for a vector function.
         """
         self._scalar("grad_batch", "jacobian_batch(xs)")
         threads = _threads(threads)
-        values, grads = self._tape.grad_batch_bytes(self._batch(xs), threads)
+        precision = _precision(precision)
+        values, grads = self._tape.grad_batch_bytes(self._batch(xs), threads, precision)
         m = len(values) // 8
         return (
             np.frombuffer(values, dtype=np.float64),
             np.frombuffer(grads, dtype=np.float64).reshape(m, self.n_inputs),
         )
 
-    def jacobian_batch(self, xs: object, threads: int | None = None) -> np.ndarray:
+    def jacobian_batch(
+        self, xs: object, threads: int | None = None, precision: str = "default"
+    ) -> np.ndarray:
         """The Jacobian at each row of ``xs``: shape ``(m, n_outputs, n_inputs)``, or
         ``(m, n_inputs)`` for a scalar function (what ``jax.vmap(jax.jacrev(f))`` gives).
 
@@ -370,9 +394,11 @@ class Tape:
         of the result; each row is bit for bit what :meth:`jacobian` gives at that point. A
         tape whose outputs reach their steps in orders other than the plan's keeps each such
         order, 4 bytes per step the output depends on, computed once at compile time.
+        ``precision="fast"`` is as for :meth:`eval_batch`.
         """
         threads = _threads(threads)
-        jac = self._tape.jacobian_batch_bytes(self._batch(xs), threads)
+        precision = _precision(precision)
+        jac = self._tape.jacobian_batch_bytes(self._batch(xs), threads, precision)
         out: np.ndarray = np.frombuffer(jac, dtype=np.float64)
         if self.is_vector:
             return out.reshape(-1, self.n_outputs, self.n_inputs)

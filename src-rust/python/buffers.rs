@@ -11,7 +11,7 @@ use crate::tape::TapeError;
 
 /// `data` (native-endian float64) as numbers: borrowed when aligned, copied when not.
 pub(super) fn floats_from_bytes(data: &[u8]) -> PyResult<Cow<'_, [f64]>> {
-    if data.len() % 8 != 0 {
+    if !data.len().is_multiple_of(8) {
         return Err(PyValueError::new_err(
             "float64 data must be a multiple of 8 bytes",
         ));

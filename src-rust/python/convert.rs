@@ -60,7 +60,7 @@ pub(super) fn real_number(obj: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
         };
         return Err(PyTypeError::new_err(format!(
             "a {name} carries a derivative, not a plain number: as a constant it would cut \
-             the gradient's path through it; pass float(x) or x.data if a constant is meant"
+             the gradient's path through it; pass x.data if a constant is meant"
         )));
     }
     static NUMBERS: PyOnceLock<(Py<PyType>, Py<PyType>)> = PyOnceLock::new();
@@ -75,6 +75,17 @@ pub(super) fn real_number(obj: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
         return Ok(None);
     }
     obj.extract::<f64>().map(Some)
+}
+
+/// The `TypeError` for `float(v)`, `int(v)`, `bool(v)`, `math.exp(v)` and `v < w` on a Value
+/// (`what` names the conversion, e.g. "float(v)"): the same text as the reference engine's.
+pub(super) fn no_number(what: &str) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{what}: the Value would become a plain number that carries no gradient, cutting \
+         the path through it without a word (math.exp(v), float(v), int(v), bool(v), `if v:` \
+         and v < w all do this); use v.data or v.item() for the number, v.exp() or \
+         ferrograd.exp(v) for the op, v.data < 0 for a branch"
+    ))
 }
 
 /// A label: a str, else the `TypeError` both engines give (in `Value()` and the setter alike).

@@ -63,5 +63,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_SLOPE", DEFAULT_SLOPE)?;
     m.add_class::<PyTape>()?;
     m.add_class::<PyDual>()?;
+    crate::vmath::python::register(m)?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The `Tape` class: a recorded graph, evaluated at points and batches.
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes};
 
@@ -8,6 +9,16 @@ use super::errors::try_reserve;
 use super::value::PyValue;
 use crate::tape::{Tape, TapeError};
 use crate::value::Value;
+use crate::vmath::Precision;
+
+/// `"default"` or `"fast"`; anything else is a ValueError naming the choices.
+fn precision_from(name: &str) -> PyResult<Precision> {
+    Precision::from_name(name).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "precision must be \"default\" or \"fast\", got {name:?}"
+        ))
+    })
+}
 
 /// A graph flattened into an array of instructions; see `ferrograd.compile`.
 #[pyclass(name = "Tape", module = "ferrograd._core", frozen)]
@@ -19,7 +30,7 @@ impl PyTape {
     /// How many rows a flat batch holds, or the error naming the mismatch.
     fn rows(&self, xs: &[f64]) -> PyResult<usize> {
         let n = self.tape.n_inputs();
-        if n == 0 || xs.len() % n != 0 {
+        if n == 0 || !xs.len().is_multiple_of(n) {
             return Err(TapeError::InputLength {
                 expected: n,
                 got: xs.len() % n.max(1),
@@ -140,14 +151,16 @@ impl PyTape {
     }
 
     /// Outputs at each row of `xs` (native-endian float64 bytes, row-major), computed with
-    /// the GIL released on at most `threads` threads.
-    #[pyo3(signature = (xs, threads = None))]
+    /// the GIL released on at most `threads` threads, in `precision` ("default" or "fast").
+    #[pyo3(signature = (xs, threads = None, precision = "default"))]
     fn eval_batch_bytes<'py>(
         &self,
         py: Python<'py>,
         xs: &[u8],
         threads: Option<usize>,
+        precision: &str,
     ) -> PyResult<Bound<'py, PyByteArray>> {
+        let precision = precision_from(precision)?;
         let xs = floats_from_bytes(xs)?;
         let threads = threads.unwrap_or_else(default_threads);
         let rows = self.rows(&xs)?;
@@ -155,18 +168,20 @@ impl PyTape {
             .checked_mul(self.tape.n_outputs())
             .ok_or_else(|| too_many(rows))?;
         float_bytearray(py, len, |values| {
-            self.tape.eval_batch_into(&xs, threads, values)
+            self.tape.eval_batch_into(&xs, threads, precision, values)
         })
     }
 
     /// The Jacobian at each row of `xs` (rows × k × n float64 bytes); GIL released.
-    #[pyo3(signature = (xs, threads = None))]
+    #[pyo3(signature = (xs, threads = None, precision = "default"))]
     fn jacobian_batch_bytes<'py>(
         &self,
         py: Python<'py>,
         xs: &[u8],
         threads: Option<usize>,
+        precision: &str,
     ) -> PyResult<Bound<'py, PyByteArray>> {
+        let precision = precision_from(precision)?;
         let xs = floats_from_bytes(xs)?;
         let threads = threads.unwrap_or_else(default_threads);
         let rows = self.rows(&xs)?;
@@ -175,18 +190,20 @@ impl PyTape {
             .and_then(|x| x.checked_mul(self.tape.n_inputs()))
             .ok_or_else(|| too_many(rows))?;
         float_bytearray(py, len, |jac| {
-            self.tape.jacobian_batch_into(&xs, threads, jac)
+            self.tape.jacobian_batch_into(&xs, threads, precision, jac)
         })
     }
 
     /// Outputs and gradients at each row of `xs`, as float64 bytes; GIL released.
-    #[pyo3(signature = (xs, threads = None))]
+    #[pyo3(signature = (xs, threads = None, precision = "default"))]
     fn grad_batch_bytes<'py>(
         &self,
         py: Python<'py>,
         xs: &[u8],
         threads: Option<usize>,
+        precision: &str,
     ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+        let precision = precision_from(precision)?;
         let xs = floats_from_bytes(xs)?;
         let threads = threads.unwrap_or_else(default_threads);
         let rows = self.rows(&xs)?;
@@ -202,13 +219,42 @@ impl PyTape {
         try_reserve(&mut values, rows, "grad_batch()")?;
         values.resize(rows, 0.0);
         let grads = float_bytearray(py, xs.len(), |grads| {
-            self.tape.grad_batch_into(&xs, threads, &mut values, grads)
+            self.tape
+                .grad_batch_into(&xs, threads, precision, &mut values, grads)
         })?;
         let values = float_bytearray(py, rows, |out| {
             out.copy_from_slice(&values);
             Ok(())
         })?;
         Ok((values, grads))
+    }
+
+    /// Outputs at each row and the gradient with respect to the shared inputs summed over the
+    /// rows, as float64 bytes; GIL released. `shared` holds the first inputs, the same at every
+    /// row; `xs` the other inputs, row-major.
+    #[pyo3(signature = (shared, xs, threads = None))]
+    fn grad_sum_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        shared: &[u8],
+        xs: &[u8],
+        threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+        let (shared, xs) = (floats_from_bytes(shared)?, floats_from_bytes(xs)?);
+        let threads = threads.unwrap_or_else(default_threads);
+        let rows = self.tape.sum_rows(shared.len(), xs.len())?;
+        let mut grad = Vec::new();
+        try_reserve(&mut grad, shared.len(), "grad_sum()")?;
+        grad.resize(shared.len(), 0.0);
+        let values = float_bytearray(py, rows, |values| {
+            self.tape
+                .grad_sum_into(&shared, &xs, threads, values, &mut grad)
+        })?;
+        let grad = float_bytearray(py, grad.len(), |out| {
+            out.copy_from_slice(&grad);
+            Ok(())
+        })?;
+        Ok((values, grad))
     }
 
     /// The tape as bytes (what pickling stores).

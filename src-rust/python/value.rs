@@ -2,9 +2,9 @@
 
 use pyo3::basic::CompareOp;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyFloat, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyString, PyTuple};
 
-use super::convert::{label_str, no_modulus, real_number, require_real};
+use super::convert::{label_str, no_modulus, no_number, real_number, require_real};
 use crate::anomaly::{detect_anomaly_enabled, Anomaly};
 use crate::ops::{with_op_list, DEFAULT_SLOPE};
 use crate::value::Value;
@@ -239,8 +239,47 @@ with_op_list! { py_value_methods,
         }
     }
 
-    fn __float__(&self) -> f64 {
+    /// Refused: a plain number carries no gradient (`TypeError` saying what to use).
+    fn __float__(&self) -> PyResult<f64> {
+        Err(no_number("float(v)"))
+    }
+
+    /// Refused, as `float()`.
+    fn __int__(&self) -> PyResult<i64> {
+        Err(no_number("int(v)"))
+    }
+
+    /// Refused, as `float()` (an index is a plain number too).
+    fn __index__(&self) -> PyResult<i64> {
+        Err(no_number("int(v)"))
+    }
+
+    /// Refused: `if v:` would branch on a number that carries no gradient.
+    fn __bool__(&self) -> PyResult<bool> {
+        Err(no_number("bool(v)"))
+    }
+
+    /// Refused, as `float()`.
+    #[pyo3(signature = (ndigits = None))]
+    fn __round__(&self, ndigits: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
+        let _ = ndigits;
+        Err(no_number("round(v)"))
+    }
+
+    /// `data`, the forward value, as a float (torch's `item()`): the number, without its
+    /// gradient.
+    fn item(&self) -> f64 {
         self.inner.data()
+    }
+
+    /// `format(v.data, spec)`, so f-strings such as `f"{loss:.4f}"` work; an empty spec is
+    /// `str(v)`, as for any object.
+    fn __format__(&self, py: Python<'_>, spec: &Bound<'_, PyString>) -> PyResult<String> {
+        if spec.to_cow()?.is_empty() {
+            return self.__repr__(py);
+        }
+        let text = PyFloat::new(py, self.inner.data()).call_method1("__format__", (spec,))?;
+        Ok(text.cast_into::<PyString>()?.to_cow()?.into_owned())
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -259,26 +298,27 @@ with_op_list! { py_value_methods,
         })
     }
 
-    fn __richcmp__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, op: CompareOp) -> Py<PyAny> {
+    /// `==`/`!=` by node identity; `<`, `<=`, `>`, `>=` are refused (`TypeError`): they would
+    /// compare numbers that carry no gradient.
+    fn __richcmp__(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        let equal = match op {
+            CompareOp::Eq => true,
+            CompareOp::Ne => false,
+            CompareOp::Lt => return Err(no_number("v < w")),
+            CompareOp::Le => return Err(no_number("v <= w")),
+            CompareOp::Gt => return Err(no_number("v > w")),
+            CompareOp::Ge => return Err(no_number("v >= w")),
+        };
         let same = match other.cast::<PyValue>() {
             Ok(o) => o.get().inner.ptr_eq(&self.inner),
-            Err(_) => return py.NotImplemented(),
+            Err(_) => return Ok(py.NotImplemented()),
         };
-        match op {
-            CompareOp::Eq => same
-                .into_pyobject(py)
-                .unwrap()
-                .to_owned()
-                .into_any()
-                .unbind(),
-            CompareOp::Ne => (!same)
-                .into_pyobject(py)
-                .unwrap()
-                .to_owned()
-                .into_any()
-                .unbind(),
-            _ => py.NotImplemented(),
-        }
+        Ok(PyBool::new(py, same == equal).to_owned().into_any().unbind())
     }
 
     /// Pickles the whole graph behind this node (operands, grads, labels).

@@ -12,6 +12,8 @@ use super::{Instr, Tape, TapeError};
 use crate::ops::{check_slope, Code};
 
 impl Tape {
+    /// The tape in a flat little-endian byte format (what pickling stores); [`Tape::from_bytes`]
+    /// reads it back.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let put = |out: &mut Vec<u8>, x: u64| out.extend_from_slice(&x.to_le_bytes());
@@ -46,6 +48,7 @@ impl Tape {
         out
     }
 
+    /// A tape from [`Tape::to_bytes`] output; [`TapeError::Corrupt`] for anything else.
     pub fn from_bytes(bytes: &[u8]) -> Result<Tape, TapeError> {
         let mut r = Reader { bytes, at: 0 };
         let (v1, vector) = match r.take(4)? {

@@ -24,26 +24,40 @@ use crate::ops::Code;
 /// are the inputs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Instr {
+    /// One of the inputs (slots `0 .. n_inputs`).
     Input,
+    /// A constant: a leaf of the graph that is not an input.
     Const(f64),
+    /// A one-operand op, or `leaky_relu` with its slope `p`.
     Unary {
+        /// The op.
         code: Code,
+        /// The operand's slot.
         x: u32,
+        /// The op's parameter (the slope of `leaky_relu`; 0 otherwise).
         p: f64,
     },
+    /// A two-operand op.
     Binary {
+        /// The op.
         code: Code,
+        /// The first operand's slot.
         x: u32,
+        /// The second operand's slot.
         y: u32,
     },
     /// Operands are `pool[start .. start + len]`.
     Sum {
+        /// Where the operands start in the pool.
         start: u32,
+        /// How many operands.
         len: u32,
     },
     /// `ws = pool[start .. start + len]`, `xs = pool[start + len .. start + 2 len]`.
     Dot {
+        /// Where the weights start in the pool.
         start: u32,
+        /// How many products.
         len: u32,
     },
 }
@@ -87,38 +101,63 @@ impl PartialEq for Tape {
 /// Why a graph could not be recorded or a tape not evaluated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TapeError {
+    /// The same input node was given twice; the index of its second place.
     DuplicateInput(usize),
+    /// A point whose length is not the tape's input count.
     InputLength {
+        /// The tape's input count.
         expected: usize,
+        /// The point's length.
         got: usize,
     },
+    /// An output buffer whose length is not what the batch needs.
     OutputLength {
+        /// The length needed.
         expected: usize,
+        /// The length given.
         got: usize,
     },
+    /// A graph of more than 2^32 nodes.
     TooLarge,
     /// A tape with several outputs was asked for what only a scalar function has; `instead`
     /// names the method to use.
     NotScalar {
+        /// The tape's output count.
         outputs: usize,
+        /// The method that handles several outputs.
         instead: &'static str,
     },
     /// A function of several outputs recorded with none.
     NoOutputs,
     /// A cotangent for `vjp` whose length is not the number of outputs.
     CotangentLength {
+        /// The tape's output count.
         expected: usize,
+        /// The cotangent's length.
         got: usize,
     },
     /// An output index past the last output.
     NoSuchOutput {
+        /// The index asked for.
         index: usize,
+        /// The tape's output count.
         outputs: usize,
     },
+    /// Bytes that `Tape::to_bytes` did not write; what is wrong with them.
     Corrupt(&'static str),
+    /// A `grad_sum_into` batch shares `shared` inputs of a tape that has only `n_inputs`: at
+    /// least one input must come from the rows.
+    SharedInputs {
+        /// The tape's input count.
+        n_inputs: usize,
+        /// The number of shared inputs given.
+        shared: usize,
+    },
     /// An allocation of `bytes` bytes (saturated at `usize::MAX`) for `what` failed.
     OutOfMemory {
+        /// What the memory was for.
         what: &'static str,
+        /// How many bytes were asked for.
         bytes: usize,
     },
 }
@@ -148,6 +187,10 @@ impl std::fmt::Display for TapeError {
             TapeError::NoSuchOutput { index, outputs } => {
                 write!(f, "output {index} does not exist: the tape has {outputs}")
             }
+            TapeError::SharedInputs { n_inputs, shared } => write!(
+                f,
+                "{shared} shared inputs leave none of the tape's {n_inputs} inputs to the rows"
+            ),
             TapeError::Corrupt(why) => write!(f, "not a valid tape: {why}"),
             TapeError::OutOfMemory { what, bytes } => {
                 write!(f, "cannot allocate {bytes} bytes for {what}")
@@ -224,6 +267,7 @@ impl Tape {
         self.to_bytes() == other.to_bytes()
     }
 
+    /// How many inputs each evaluation takes.
     pub fn n_inputs(&self) -> usize {
         self.n_inputs
     }
@@ -233,10 +277,12 @@ impl Tape {
         self.instrs.len()
     }
 
+    /// Whether the tape has no slots.
     pub fn is_empty(&self) -> bool {
         self.instrs.is_empty()
     }
 
+    /// The program as recorded, one instruction per slot.
     pub fn instrs(&self) -> &[Instr] {
         &self.instrs
     }

@@ -9,6 +9,7 @@
 use super::lanes::{check_out, joined, Block};
 use super::{filled, Tape, TapeError};
 use crate::scalar::{Dual, LANES};
+use crate::vmath::{LaneOps, Precision};
 
 impl Tape {
     /// Every output at `x`.
@@ -94,36 +95,38 @@ impl Tape {
     pub fn jacobian_batch(&self, xs: &[f64], threads: usize) -> Result<Vec<f64>, TapeError> {
         let len = self.jacobian_len(self.batch_rows(xs)?)?;
         let mut jac = filled(len, 0.0, "a batch's Jacobians")?;
-        self.jacobian_batch_into(xs, threads, &mut jac)?;
+        self.jacobian_batch_into(xs, threads, Precision::Default, &mut jac)?;
         Ok(jac)
     }
 
     /// `jacobian_batch` writing into `jac`; threads and scratch as `grad_batch_into`. Each row
-    /// is bit for bit what `jacobian` gives at that point.
+    /// is bit for bit what `jacobian` gives at that point in the default `precision` (see
+    /// `eval_batch_into`).
     pub fn jacobian_batch_into(
         &self,
         xs: &[f64],
         threads: usize,
+        precision: Precision,
         jac: &mut [f64],
     ) -> Result<(), TapeError> {
         let (n, k) = (self.n_inputs, self.n_outputs());
         let rows = self.batch_rows(xs)?;
         check_out(jac.len(), self.jacobian_len(rows)?)?;
-        let plan = &self.plan;
+        let (plan, ops) = (&self.plan, LaneOps::best(precision));
         let work = |xs: &[f64], jac: &mut [f64]| {
             let mut block = Block::new(plan, true)?;
             for (xs, jac) in xs.chunks(LANES * n).zip(jac.chunks_mut(LANES * k * n)) {
                 block.load(xs, n);
-                plan.forward_lanes(&mut block.vals);
+                plan.forward_lanes(&ops, &mut block.vals);
                 for (q, &seed) in plan.outputs.iter().enumerate() {
                     match &plan.orders[q] {
                         None => {
                             let steps = (0..plan.steps.len()).rev();
-                            plan.reverse_lanes_over(seed, steps, &block.vals, &mut block.adj);
+                            plan.reverse_lanes_over(&ops, seed, steps, &block.vals, &mut block.adj);
                         }
                         Some(order) => {
                             let steps = order.iter().rev().map(|&j| j as usize);
-                            plan.reverse_lanes_over(seed, steps, &block.vals, &mut block.adj);
+                            plan.reverse_lanes_over(&ops, seed, steps, &block.vals, &mut block.adj);
                         }
                     }
                     for (l, point) in jac.chunks_exact_mut(k * n).enumerate() {

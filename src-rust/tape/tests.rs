@@ -1,6 +1,7 @@
 //! The tape against the graph, single points against batches, bytes against garbage.
 
 use super::*;
+use crate::scalar::LANES;
 use crate::value::Value;
 
 /// f(x1, x2) = ln x1 + x1·x2 − sin x2, the seed's worked example, plus every other op.
@@ -307,4 +308,71 @@ fn vjp_seeds_every_output_and_scalar_only_methods_refuse_vectors() {
     );
     bad[12..20].copy_from_slice(&u64::MAX.to_le_bytes());
     assert!(Tape::from_bytes(&bad).is_err());
+}
+
+/// f(p0, p1, p2; x, t): a tanh neuron under a hinge, and a term in both kinds of input.
+fn shared_and_rows(vars: &[Value]) -> Value {
+    let (p, x) = (&vars[..3], &vars[3..]);
+    let neuron = (&p[0] * &x[0] + &p[1]).tanh() * &p[2];
+    (1.0 - &x[1] * &neuron).relu() + (&p[0] * &x[1]).sin()
+}
+
+#[test]
+fn grad_sum_is_the_rows_gradients_summed() {
+    let shared = [0.3, -0.2, 1.5];
+    let vars = leaves(&[0.3, -0.2, 1.5, 0.7, 1.0]);
+    let tape = Tape::record(&vars, &shared_and_rows(&vars)).unwrap();
+    for rows in [1usize, 31, 32, 33, 100, 20_000] {
+        let xs: Vec<f64> = (0..rows)
+            .flat_map(|r| [(r as f64 * 0.37).sin(), if r % 3 == 0 { 1.0 } else { -1.0 }])
+            .collect();
+        let full: Vec<f64> = xs
+            .chunks_exact(2)
+            .flat_map(|d| shared.iter().chain(d).copied())
+            .collect();
+        let (values, grads) = tape.grad_batch(&full, 1).unwrap();
+        for threads in [1, 2] {
+            let (mut v, mut g) = (vec![0.0; rows], vec![0.0; 3]);
+            tape.grad_sum_into(&shared, &xs, threads, &mut v, &mut g)
+                .unwrap();
+            assert_eq!(v, values, "{rows} rows on {threads} threads");
+            for (i, &got) in g.iter().enumerate() {
+                let want = grads.chunks_exact(5).fold(0.0, |s, row| s + row[i]);
+                if rows <= LANES && threads == 1 {
+                    assert_eq!(got, want, "one lane block adds the rows in order");
+                }
+                assert!(
+                    (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                    "{got} {want}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn grad_sum_refuses_bad_shapes() {
+    let vars = leaves(&[0.3, -0.2, 1.5, 0.7, 1.0]);
+    let tape = Tape::record(&vars, &shared_and_rows(&vars)).unwrap();
+    let shared = [0.3, -0.2, 1.5];
+    let err = tape.grad_sum_into(&[0.0; 5], &[], 1, &mut [], &mut [0.0; 5]);
+    assert!(matches!(
+        err,
+        Err(TapeError::SharedInputs {
+            n_inputs: 5,
+            shared: 5
+        })
+    ));
+    let err = tape.grad_sum_into(&shared, &[1.0, 2.0, 3.0], 1, &mut [0.0], &mut [0.0; 3]);
+    assert!(matches!(
+        err,
+        Err(TapeError::InputLength {
+            expected: 2,
+            got: 1
+        })
+    ));
+    let err = tape.grad_sum_into(&shared, &[1.0, 2.0], 1, &mut [0.0; 2], &mut [0.0; 3]);
+    assert!(matches!(err, Err(TapeError::OutputLength { .. })));
+    let err = tape.grad_sum_into(&shared, &[1.0, 2.0], 1, &mut [0.0], &mut [0.0; 2]);
+    assert!(matches!(err, Err(TapeError::OutputLength { .. })));
 }

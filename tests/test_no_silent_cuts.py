@@ -1,0 +1,150 @@
+"""A Value is refused wherever a plain number is expected: the number would carry no gradient.
+
+``float(v)``, ``int(v)``, ``bool(v)``, ``math.*(v)``, ``round(v)`` and ordering raise one
+``TypeError`` whose text is the same in both engines; ``item()`` and ``format()`` read ``data``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any, Callable
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+
+import ferrograd
+from ferrograd import reference
+from tests.conftest import ENGINES, UNARY_OPS, Engine, central_difference
+
+REFUSED: list[tuple[str, Callable[[Any], object]]] = [
+    ("float(v)", float),
+    ("int(v)", int),
+    ("bool(v)", bool),
+    ("float(v)", math.exp),
+    ("float(v)", math.sqrt),
+    ("float(v)", math.floor),
+    ("float(v)", math.isfinite),
+    ("float(v)", complex),
+    ("int(v)", operator.index),
+    ("int(v)", lambda v: [1, 2, 3][v]),
+    ("int(v)", range),
+    ("round(v)", round),
+    ("round(v)", lambda v: round(v, 2)),
+    ("bool(v)", lambda v: 1 if v else 0),
+    ("bool(v)", operator.not_),
+    ("v < w", lambda v: v < 1.0),
+    ("v <= w", lambda v: v <= v * 2),
+    ("v > w", lambda v: v > "a"),
+    ("v >= w", lambda v: v >= None),
+    ("v > w", lambda v: 1.0 < v),  # the reflected operator is asked
+    ("v > w", lambda v: max(v, v)),
+    ("v < w", lambda v: sorted([v, v])),
+    ("float(v)", np.float64),
+    ("float(v)", lambda v: np.array([v], dtype=float)),
+    ("float(v)", lambda v: np.array([v]).astype(float)),
+    ("v < w", lambda v: np.sort(np.array([v, v * 2], dtype=object))),
+]
+
+
+def _message(engine: Engine, f: Callable[[Any], object]) -> str:
+    with pytest.raises(TypeError) as caught:
+        f(engine.Value(2.0))
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("what, f", REFUSED, ids=[f"{i}-{w}" for i, (w, _) in enumerate(REFUSED)])
+def test_refused_with_one_message_in_both_engines(what: str, f: Callable[[Any], object]) -> None:
+    rust, ref = (_message(e, f) for e in ENGINES)
+    assert rust == ref
+    assert rust.startswith(f"{what}: ")
+    # Why, and what to use instead.
+    for words in ("carries no gradient", "v.data", "v.item()", "ferrograd.exp(v)", "v.data < 0"):
+        assert words in rust, (words, rust)
+
+
+def test_the_silent_cut_it_prevents(engine: Engine) -> None:
+    # x * exp(x): with math.exp the derivative would lose the exp(x) * x term.
+    for at in (-1.3, 0.5, 1.0, 2.5):  # not 0, where x e^x and e^x have the same slope
+        x = engine.Value(at)
+        y = x * ferrograd.exp(x)
+        y.backward()
+        oracle = autograd.grad(lambda t: t * anp.exp(t))(at)
+        assert x.grad == pytest.approx(oracle, rel=1e-15)
+        assert x.grad == pytest.approx(central_difference(lambda t: t * math.exp(t), at), rel=1e-8)
+        assert x.grad != pytest.approx(math.exp(at), rel=1e-3)  # what the cut would give
+
+
+@pytest.mark.parametrize("data", [2.5, -0.0, 1e300, math.inf, math.nan, 1 / 3])
+def test_item_and_format_read_data(engine: Engine, data: float) -> None:
+    v = engine.Value(data, "v")
+    v.grad = 7.0
+    assert v.item() is not None and repr(v.item()) == repr(data)
+    for spec in (".4f", "e", "+.3g", ">12.2f", "%", ".0f"):
+        assert format(v, spec) == format(data, spec)
+        assert f"{v:{spec}}" == format(data, spec)
+    assert format(v, "") == str(v) == repr(v) == f"{v}"
+    with pytest.raises(ValueError):
+        format(v, "d")  # float's own error for a spec floats do not take
+
+
+def test_format_spec_must_be_a_str(engine: Engine) -> None:
+    with pytest.raises(TypeError):
+        engine.Value(1.0).__format__(3)  # type: ignore[arg-type]
+
+
+def test_equality_and_hash_stay_identity(engine: Engine) -> None:
+    a, b = engine.Value(1.0), engine.Value(1.0)
+    assert operator.eq(a, a) and a != b and (a == b) is False
+    assert hash(a) == hash(a)
+    assert {a: 1, b: 2}[a] == 1
+    assert (a == 1.0) is False and (a != 1.0) is True
+    (c,) = (a * 1.0).children[:1]
+    assert c == a and hash(c) == hash(a)
+
+
+def test_object_arrays_of_values_still_compute(engine: Engine) -> None:
+    xs = np.array([engine.Value(1.0), engine.Value(2.0)], dtype=object)
+    y = (xs * xs).sum()
+    y.backward()
+    assert [x.grad for x in xs] == [2.0, 4.0]
+    assert np.array([x.data for x in xs], dtype=float).tolist() == [1.0, 2.0]
+
+
+def test_func_transforms_still_work() -> None:
+    for engine in ("rust", "reference"):
+        g = ferrograd.grad(lambda x: x * ferrograd.exp(x), engine=engine)
+        assert g(1.0) == pytest.approx(2 * math.e, rel=1e-15)
+        jac = ferrograd.jacobian(lambda x: [x[0] * x[1], x[0].sin()], engine=engine)
+        assert np.allclose(jac(np.array([1.0, 2.0])), [[2.0, 1.0], [math.cos(1.0), 0.0]])
+
+
+def test_loss_value_in_an_fstring_and_a_branch() -> None:
+    model = ferrograd.nn.MLP(2, [4, 1], seed=0)
+    loss = ferrograd.nn.mse_loss([model([1.0, -1.0])], [0.5])
+    assert f"{loss:.4f}" == f"{loss.data:.4f}"
+    if loss.data > 0:  # the spelling the message asks for
+        loss.backward()
+
+
+# -- ferrograd.exp(v) and the other unary ops as functions -------------------------------------
+
+FUNCTIONS = [row for row in UNARY_OPS if row.param is None and not row.method.startswith("__")]
+
+
+@pytest.mark.parametrize("row", FUNCTIONS, ids=[r.name for r in FUNCTIONS])
+def test_every_plain_unary_op_is_a_function(row: Any) -> None:
+    f = getattr(ferrograd, row.method)
+    assert row.method in ferrograd.__all__
+    for kind in (ferrograd.Value, reference.Value, ferrograd.Dual, reference.Dual):
+        x = kind(0.5)
+        y, want = f(x), getattr(kind(0.5), row.method)()
+        assert type(y) is kind and repr(y.data) == repr(want.data)
+        if isinstance(y, (ferrograd.Value, reference.Value)):
+            assert y.op == row.name and y.children[0] is not None
+    with pytest.raises(
+        TypeError, match=rf"ferrograd.{row.method}\(\) needs a Value or a Dual, got float"
+    ):
+        f(0.5)
