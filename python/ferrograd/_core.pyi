@@ -244,9 +244,19 @@ class Tape:
     def record(inputs: Sequence[Value], output: Value) -> Tape:
         """Flattens the graph of ``output`` with ``inputs`` as the variables (other leaves are
         constants); ``ValueError`` when an input appears twice."""
+    @staticmethod
+    def record_many(inputs: Sequence[Value], outputs: Sequence[Value]) -> Tape:
+        """``record`` for a function returning the sequence ``outputs`` (at least one;
+        ``ValueError`` for none); its graphs are recorded once, shared nodes once."""
     @property
     def n_inputs(self) -> int:
         """How many variables each evaluation takes."""
+    @property
+    def n_outputs(self) -> int:
+        """How many numbers the recorded function returns (1 for a scalar function)."""
+    @property
+    def is_vector(self) -> bool:
+        """Whether the recorded function returns a sequence of Values (``record_many``)."""
     @property
     def plan_len(self) -> int:
         """Slots each evaluation computes, after constant folding and dead-code removal."""
@@ -263,10 +273,26 @@ class Tape:
     def hessian(self, x: Sequence[float]) -> list[float]:
         """The Hessian at ``x``, row-major ``n × n``, forward mode over reverse mode;
         ``MemoryError`` naming the ``8 n²`` bytes when they cannot be allocated."""
+    def eval_all(self, x: Sequence[float]) -> list[float]:
+        """Every output at ``x``."""
+    def jacobian(self, x: Sequence[float]) -> tuple[list[float], list[float]]:
+        """Every output and the row-major ``k × n`` Jacobian at ``x``: one forward pass, one
+        reverse sweep per output, each row bit for bit that output's own gradient."""
+    def jvp_all(self, x: Sequence[float], v: Sequence[float]) -> tuple[list[float], list[float]]:
+        """Every output at ``x`` and its derivative along ``v``, one forward sweep."""
+    def vjp(self, x: Sequence[float], u: Sequence[float]) -> tuple[list[float], list[float]]:
+        """Every output at ``x`` and ``u · J``, one reverse sweep seeded with ``u``."""
+    def hessians(self, x: Sequence[float]) -> list[float]:
+        """Every output's Hessian at ``x``, row-major ``k × n × n``."""
+    def jacobian_batch_bytes(
+        self, xs: bytes, threads: int | None = None, precision: str = "default"
+    ) -> bytearray:
+        """The Jacobian at each row of ``xs`` as ``rows × k × n`` float64 bytes; GIL released;
+        threads and scratch as ``grad_batch_bytes``."""
     def eval_batch_bytes(
         self, xs: bytes, threads: int | None = None, precision: str = "default"
     ) -> bytearray:
-        """Outputs at each row of ``xs`` (native-endian float64, row-major), computed with the
+        """Outputs (``k`` per row) at each row of ``xs`` (native-endian float64, row-major), computed with the
         GIL released on ``min(threads, cores, rows / 32)`` threads (default: one per core; more
         than the cores are clamped), each with ``256 × plan_len`` bytes of scratch.
 

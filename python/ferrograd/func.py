@@ -26,8 +26,8 @@ gradient like the argument, a Jacobian ``output shape + argument shape``, a Hess
 ``engine="rust"`` (the default) or ``engine="reference"`` picks the engine. Reverse mode builds
 the graph once and runs one backward sweep per output. Forward mode (``jacfwd``, ``jvp``) runs
 ``f`` on ``ferrograd.Dual`` numbers, or ``ferrograd.reference.Dual`` on the reference engine,
-once per input component. ``hessian`` is forward over reverse on a tape compiled at the point on
-the Rust engine; the reference engine has no tape and its backward computes floats, so there it
+once per input component. ``hessian`` is forward over reverse on one tape of all the outputs,
+recorded at the point, on the Rust engine; the reference engine has no tape and its backward computes floats, so there it
 is reverse over reverse: the backward sweep is replayed with Value operations, which makes each
 gradient component a graph whose own backward gives a row of the Hessian.
 """
@@ -494,8 +494,9 @@ def hessian(f: Fn, argnums: Argnums = 0, has_aux: bool = False, *, engine: str |
     """The Hessian of ``f``: shape ``output + argument + argument``, exact.
 
     With an ``argnums`` tuple, ``H[i][j]`` is the block for arguments ``argnums[i]`` and
-    ``argnums[j]``. On the Rust engine each output item is compiled to a tape at the point and
-    differentiated forward over reverse; on the reference engine, reverse over reverse.
+    ``argnums[j]``. On the Rust engine the graph built at the point is recorded as one tape of
+    every output item and each item differentiated forward over reverse; on the reference
+    engine, reverse over reverse.
     """
     _check_callable(f, "hessian")
     kit = _kit(engine)
@@ -505,7 +506,7 @@ def hessian(f: Fn, argnums: Argnums = 0, has_aux: bool = False, *, engine: str |
         traced = _trace(f, args, nums, specs, kit, has_aux, "hessian")
         n = sum(len(s.flat) for s in specs)
         if kit.name == "rust":
-            full = _hessians_by_tape(f, args, nums, specs, traced, has_aux)
+            full = _hessians_by_tape(traced)
         else:
             full = [_hessian_by_replay(item, traced.leaves, n) for item in traced.items]
         offsets = np.cumsum([0] + [len(s.flat) for s in specs]).tolist()
@@ -525,35 +526,17 @@ def hessian(f: Fn, argnums: Argnums = 0, has_aux: bool = False, *, engine: str |
     return hessian_f
 
 
-def _hessians_by_tape(
-    f: Fn,
-    args: tuple[Any, ...],
-    nums: tuple[int, ...],
-    specs: list[_Arg],
-    traced: _Traced,
-    has_aux: bool,
-) -> list[list[float]]:
-    from ferrograd.tape import compile
-
-    sizes = [len(s.flat) for s in specs]
-    point = [x for s in specs for x in s.flat]
-    n = len(point)
-    out = []
-    for k, item in enumerate(traced.items):
-        if isinstance(item, float):
-            out.append([0.0] * (n * n))
-            continue
-
-        def item_k(*xs: Any, k: int = k) -> Any:
-            groups, start = [], 0
-            for size in sizes:
-                groups.append(list(xs[start : start + size]))
-                start += size
-            result, _ = _split_aux(_call_with(f, args, nums, specs, groups), has_aux, "hessian")
-            return _flatten(result, _core.Value, "hessian")[1][k]
-
-        out.append(compile(item_k, n, example=point).hessian(point).ravel().tolist())
-    return out
+def _hessians_by_tape(traced: _Traced) -> list[list[float]]:
+    """Every output item's Hessian from one tape of all the items, recorded from the graph
+    built at the point: shared subexpressions once, each Hessian bit for bit its item's own."""
+    inputs = [v for group in traced.leaves for v in group]
+    point = [v.data for v in inputs]
+    n = len(inputs)
+    if not traced.items or n == 0:
+        return [[] for _ in traced.items]
+    outputs = [_core.Value(x) if isinstance(x, float) else x for x in traced.items]
+    flat = _core.Tape.record_many(inputs, outputs).hessians(point)
+    return [flat[k * n * n : (k + 1) * n * n] for k in range(len(outputs))]
 
 
 def _hessian_by_replay(item: Any, leaves: list[list[Any]], n: int) -> list[float]:

@@ -41,9 +41,9 @@ import numpy as np
 
 from ferrograd.tape import Tape
 
-__all__ = ["eval_batch", "grad_batch"]
+__all__ = ["eval_batch", "grad_batch", "jacobian_batch"]
 
-# One batch method's outputs, always as a tuple: (values,) or (values, grads).
+# One batch method's outputs, always as a tuple: (values,), (values, grads) or (jacobians,).
 _Outputs = tuple[np.ndarray, ...]
 
 
@@ -287,3 +287,17 @@ def eval_batch(
     """``tape.eval_batch(xs)``, values ``(m,)``, spread out as :func:`grad_batch` does."""
     (values,) = _batch("eval_batch", tape, xs, executor, chunks, timeout)
     return values
+
+
+def jacobian_batch(
+    tape: Tape,
+    xs: Any,
+    executor: Executor | None = None,
+    chunks: int | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """``tape.jacobian_batch(xs)``, Jacobians ``(m, n_outputs, n_inputs)`` (``(m, n_inputs)``
+    for a scalar function), spread out as :func:`grad_batch` does: a numpy array back for a
+    numpy ``xs``, a lazy dask array with ``xs``'s row blocks for a dask ``xs``."""
+    (jacobians,) = _batch("jacobian_batch", tape, xs, executor, chunks, timeout)
+    return jacobians

@@ -41,6 +41,12 @@ impl PyTape {
     }
 }
 
+fn too_many(rows: usize) -> PyErr {
+    pyo3::exceptions::PyMemoryError::new_err(format!(
+        "cannot allocate the results of a batch of {rows} rows"
+    ))
+}
+
 #[pymethods]
 impl PyTape {
     /// Flattens the graph of `output`, with `inputs` as the variables.
@@ -50,6 +56,32 @@ impl PyTape {
         Ok(PyTape {
             tape: Tape::record(&inputs, &output.inner)?,
         })
+    }
+
+    /// Flattens the graphs of `outputs` (a function returning a sequence), with `inputs` as
+    /// the variables.
+    #[staticmethod]
+    fn record_many(
+        inputs: Vec<PyRef<'_, PyValue>>,
+        outputs: Vec<PyRef<'_, PyValue>>,
+    ) -> PyResult<Self> {
+        let inputs: Vec<Value> = inputs.iter().map(|v| v.inner.clone()).collect();
+        let outputs: Vec<Value> = outputs.iter().map(|v| v.inner.clone()).collect();
+        Ok(PyTape {
+            tape: Tape::record_many(&inputs, &outputs)?,
+        })
+    }
+
+    /// How many numbers the recorded function returns (1 for a scalar function).
+    #[getter]
+    fn n_outputs(&self) -> usize {
+        self.tape.n_outputs()
+    }
+
+    /// Whether the recorded function returns a sequence of Values.
+    #[getter]
+    fn is_vector(&self) -> bool {
+        self.tape.is_vector()
     }
 
     /// How many inputs the recorded function takes.
@@ -93,6 +125,31 @@ impl PyTape {
         Ok(self.tape.hessian(&x)?)
     }
 
+    /// Every output at `x`.
+    fn eval_all(&self, x: Vec<f64>) -> PyResult<Vec<f64>> {
+        Ok(self.tape.eval_all(&x)?)
+    }
+
+    /// Every output and the row-major k × n Jacobian at `x`.
+    fn jacobian(&self, x: Vec<f64>) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        Ok(self.tape.jacobian(&x)?)
+    }
+
+    /// Every output at `x` and its derivative along `v`, in forward mode.
+    fn jvp_all(&self, x: Vec<f64>, v: Vec<f64>) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        Ok(self.tape.jvp_all(&x, &v)?)
+    }
+
+    /// Every output at `x` and `u · J`, one reverse sweep.
+    fn vjp(&self, x: Vec<f64>, u: Vec<f64>) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        Ok(self.tape.vjp(&x, &u)?)
+    }
+
+    /// Every output's Hessian, row-major k × n × n.
+    fn hessians(&self, x: Vec<f64>) -> PyResult<Vec<f64>> {
+        Ok(self.tape.hessians(&x)?)
+    }
+
     /// Outputs at each row of `xs` (native-endian float64 bytes, row-major), computed with
     /// the GIL released on at most `threads` threads, in `precision` ("default" or "fast").
     #[pyo3(signature = (xs, threads = None, precision = "default"))]
@@ -107,8 +164,33 @@ impl PyTape {
         let xs = floats_from_bytes(xs)?;
         let threads = threads.unwrap_or_else(default_threads);
         let rows = self.rows(&xs)?;
-        float_bytearray(py, rows, |values| {
+        let len = rows
+            .checked_mul(self.tape.n_outputs())
+            .ok_or_else(|| too_many(rows))?;
+        float_bytearray(py, len, |values| {
             self.tape.eval_batch_into(&xs, threads, precision, values)
+        })
+    }
+
+    /// The Jacobian at each row of `xs` (rows × k × n float64 bytes); GIL released.
+    #[pyo3(signature = (xs, threads = None, precision = "default"))]
+    fn jacobian_batch_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        xs: &[u8],
+        threads: Option<usize>,
+        precision: &str,
+    ) -> PyResult<Bound<'py, PyByteArray>> {
+        let precision = precision_from(precision)?;
+        let xs = floats_from_bytes(xs)?;
+        let threads = threads.unwrap_or_else(default_threads);
+        let rows = self.rows(&xs)?;
+        let len = rows
+            .checked_mul(self.tape.n_outputs())
+            .and_then(|x| x.checked_mul(self.tape.n_inputs()))
+            .ok_or_else(|| too_many(rows))?;
+        float_bytearray(py, len, |jac| {
+            self.tape.jacobian_batch_into(&xs, threads, precision, jac)
         })
     }
 
@@ -125,6 +207,14 @@ impl PyTape {
         let xs = floats_from_bytes(xs)?;
         let threads = threads.unwrap_or_else(default_threads);
         let rows = self.rows(&xs)?;
+        if self.tape.is_vector() {
+            // Before allocating anything: the same error the core gives.
+            return Err(TapeError::NotScalar {
+                outputs: self.tape.n_outputs(),
+                instead: "jacobian_batch",
+            }
+            .into());
+        }
         let mut values = Vec::new();
         try_reserve(&mut values, rows, "grad_batch()")?;
         values.resize(rows, 0.0);

@@ -5,7 +5,8 @@
 //! `b`, `c` (u64) and `f` (f64). Input: none used; Const: `f`; Unary: code `a`, operand `b`,
 //! parameter `f`; Binary: code `a`, operands `b` and `c`; Sum/Dot: pool start `a`, length `b`.
 //! `FGT1` (read only: tapes pickled before) had no `c`: a binary op's second operand travelled
-//! in the bits of `f`.
+//! in the bits of `f`. `FGT3` (a function returning a sequence of Values) is `FGT2` with
+//! `output` replaced by the number of outputs and their slots; a scalar tape is still `FGT2`.
 
 use super::{Instr, Tape, TapeError};
 use crate::ops::{check_slope, Code};
@@ -16,9 +17,14 @@ impl Tape {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let put = |out: &mut Vec<u8>, x: u64| out.extend_from_slice(&x.to_le_bytes());
-        out.extend_from_slice(b"FGT2");
+        out.extend_from_slice(if self.vector { b"FGT3" } else { b"FGT2" });
         put(&mut out, self.n_inputs as u64);
-        put(&mut out, self.output as u64);
+        if self.vector {
+            put(&mut out, self.outputs.len() as u64);
+        }
+        for &o in &self.outputs {
+            put(&mut out, o as u64);
+        }
         put(&mut out, self.pool.len() as u64);
         for &p in &self.pool {
             put(&mut out, p as u64);
@@ -45,13 +51,22 @@ impl Tape {
     /// A tape from [`Tape::to_bytes`] output; [`TapeError::Corrupt`] for anything else.
     pub fn from_bytes(bytes: &[u8]) -> Result<Tape, TapeError> {
         let mut r = Reader { bytes, at: 0 };
-        let v1 = match r.take(4)? {
-            b"FGT1" => true,
-            b"FGT2" => false,
+        let (v1, vector) = match r.take(4)? {
+            b"FGT1" => (true, false),
+            b"FGT2" => (false, false),
+            b"FGT3" => (false, true),
             _ => return Err(TapeError::Corrupt("bad header")),
         };
         let n_inputs = r.u64()? as usize;
-        let output = r.u32()?;
+        let n_outputs = if vector { r.u64()? } else { 1 };
+        if n_outputs == 0 {
+            return Err(TapeError::Corrupt("no outputs"));
+        }
+        // Each output takes 8 bytes: a count past the data is truncation, found as it is read.
+        let mut outputs = Vec::new();
+        for _ in 0..n_outputs {
+            outputs.push(r.u32()?);
+        }
         let pool_len = r.u64()? as usize;
         let pool = (0..pool_len)
             .map(|_| r.u32())
@@ -121,11 +136,11 @@ impl Tape {
         if n_inputs > instrs.len() {
             return Err(TapeError::Corrupt("more inputs than slots"));
         }
-        if output as usize >= instrs.len() || r.at != bytes.len() {
+        if outputs.iter().any(|&o| o as usize >= instrs.len()) || r.at != bytes.len() {
             return Err(TapeError::Corrupt("bad length"));
         }
         check_codes(&instrs)?;
-        Ok(Tape::new(n_inputs, instrs, pool, output))
+        Tape::new(n_inputs, instrs, pool, outputs, vector)
     }
 }
 

@@ -41,11 +41,38 @@ impl Plan {
 
     /// Fills `adj` with every slot's adjoint, given the values from `forward`.
     pub(super) fn reverse<T: Real>(&self, vals: &[T], adj: &mut Vec<T>) {
+        let seed = [(self.output, T::lift(1.0))];
+        self.reverse_over(vals, adj, &seed, (0..self.steps.len()).rev());
+    }
+
+    /// `reverse` for output `k` alone, over its own order of steps.
+    pub(super) fn reverse_output<T: Real>(&self, k: usize, vals: &[T], adj: &mut Vec<T>) {
+        let seed = [(self.outputs[k], T::lift(1.0))];
+        match &self.orders[k] {
+            None => self.reverse_over(vals, adj, &seed, (0..self.steps.len()).rev()),
+            Some(order) => {
+                let steps = order.iter().rev().map(|&j| j as usize);
+                self.reverse_over(vals, adj, &seed, steps)
+            }
+        }
+    }
+
+    /// The reverse sweep with the adjoints of the `seeds` slots set (added, for a slot named
+    /// twice), over `steps` (step indices, users before their operands).
+    pub(super) fn reverse_over<T: Real>(
+        &self,
+        vals: &[T],
+        adj: &mut Vec<T>,
+        seeds: &[(u32, T)],
+        steps: impl Iterator<Item = usize>,
+    ) {
         adj.clear();
         adj.resize(vals.len(), T::lift(0.0));
-        adj[self.output as usize] = T::lift(1.0);
-        for (j, step) in self.steps.iter().enumerate().rev() {
-            let i = self.n_inputs + j;
+        for &(slot, g) in seeds {
+            adj[slot as usize] = adj[slot as usize] + g;
+        }
+        for j in steps {
+            let (i, step) = (self.n_inputs + j, &self.steps[j]);
             let (g, z) = (adj[i], vals[i]);
             match *step {
                 Step::Const(_) => {}
@@ -103,6 +130,7 @@ impl Tape {
 
     /// The output at `x`.
     pub fn eval(&self, x: &[f64]) -> Result<f64, TapeError> {
+        self.scalar("eval_all")?;
         self.check_len(x)?;
         let mut vals = Vec::with_capacity(self.plan.n_slots());
         self.plan.forward(x, &mut vals);
@@ -111,6 +139,7 @@ impl Tape {
 
     /// The output and its gradient at `x`.
     pub fn grad(&self, x: &[f64]) -> Result<(f64, Vec<f64>), TapeError> {
+        self.scalar("jacobian")?;
         self.check_len(x)?;
         let (mut vals, mut adj) = (Vec::new(), Vec::new());
         self.plan.forward(x, &mut vals);
@@ -121,6 +150,7 @@ impl Tape {
 
     /// The output and its derivative along `v` at `x`, in forward mode (no reverse sweep).
     pub fn jvp(&self, x: &[f64], v: &[f64]) -> Result<(f64, f64), TapeError> {
+        self.scalar("jvp_all")?;
         self.check_len(x)?;
         self.check_len(v)?;
         let duals: Vec<Dual> = x.iter().zip(v).map(|(&a, &b)| Dual::new(a, b)).collect();
@@ -133,23 +163,39 @@ impl Tape {
     /// The Hessian at `x`, row-major `n × n`, by forward mode over reverse mode: column `j` is
     /// the derivative of the gradient along the `j`-th unit vector.
     pub fn hessian(&self, x: &[f64]) -> Result<Vec<f64>, TapeError> {
+        self.scalar("hessians")?;
+        self.hessians(x)
+    }
+
+    /// Every output's Hessian at `x`, `k × n × n` row-major, each as `hessian` computes it.
+    pub fn hessians(&self, x: &[f64]) -> Result<Vec<f64>, TapeError> {
         self.check_len(x)?;
         let n = self.n_inputs;
-        let Some(nn) = n.checked_mul(n) else {
+        let what = if self.vector {
+            "the Hessians"
+        } else {
+            "the Hessian"
+        };
+        let Some(knn) = n
+            .checked_mul(n)
+            .and_then(|nn| nn.checked_mul(self.n_outputs()))
+        else {
             return Err(TapeError::OutOfMemory {
-                what: "the Hessian",
+                what,
                 bytes: usize::MAX,
             });
         };
-        let mut h = filled(nn, 0.0, "the Hessian")?;
+        let mut h = filled(knn, 0.0, what)?;
         let (mut vals, mut adj) = (Vec::new(), Vec::new());
         let mut duals: Vec<Dual> = x.iter().map(|&a| Dual::new(a, 0.0)).collect();
         for j in 0..n {
             duals[j].eps = 1.0;
             self.plan.forward(&duals, &mut vals);
-            self.plan.reverse(&vals, &mut adj);
-            for i in 0..n {
-                h[i * n + j] = adj[i].eps;
+            for (k, h) in h.chunks_exact_mut(n * n).enumerate() {
+                self.plan.reverse_output(k, &vals, &mut adj);
+                for i in 0..n {
+                    h[i * n + j] = adj[i].eps;
+                }
             }
             duals[j].eps = 0.0;
         }

@@ -41,12 +41,24 @@ impl Plan {
 
     /// `reverse` for `LANES` points at once, in the same order of operations per lane.
     pub(super) fn reverse_lanes(&self, ops: &LaneOps, vals: &[Lanes], adj: &mut [Lanes]) {
+        self.reverse_lanes_over(ops, self.output, (0..self.steps.len()).rev(), vals, adj);
+    }
+
+    /// `reverse_lanes` from the slot `seed` over `steps` (step indices, users first).
+    pub(super) fn reverse_lanes_over(
+        &self,
+        ops: &LaneOps,
+        seed: u32,
+        steps: impl Iterator<Item = usize>,
+        vals: &[Lanes],
+        adj: &mut [Lanes],
+    ) {
         adj.fill([0.0; LANES]);
-        adj[self.output as usize] = [1.0; LANES];
+        adj[seed as usize] = [1.0; LANES];
         let add = |adj: &mut [Lanes], i: u32, d: &Lanes| ops.accumulate(&mut adj[i as usize], d);
         let (mut dx, mut dy) = ([0.0; LANES], [0.0; LANES]);
-        for (j, step) in self.steps.iter().enumerate().rev() {
-            let i = self.n_inputs + j;
+        for j in steps {
+            let (i, step) = (self.n_inputs + j, &self.steps[j]);
             let (g, z, v) = (adj[i], &vals[i], |i: u32| &vals[i as usize]);
             match *step {
                 Step::Const(_) => {}
@@ -92,14 +104,14 @@ impl Plan {
 }
 
 /// One thread's scratch space for batches: every slot's values (and adjoints) across the lanes.
-struct Block {
-    vals: Vec<Lanes>,
-    adj: Vec<Lanes>,
+pub(super) struct Block {
+    pub(super) vals: Vec<Lanes>,
+    pub(super) adj: Vec<Lanes>,
 }
 
 impl Block {
     /// `LANES × 8` bytes per slot for the values, as many again for the adjoints when `adjoints`.
-    fn new(plan: &Plan, adjoints: bool) -> Result<Block, TapeError> {
+    pub(super) fn new(plan: &Plan, adjoints: bool) -> Result<Block, TapeError> {
         let mut vals = filled(plan.n_slots(), [0.0; LANES], "a batch's scratch values")?;
         for (j, step) in plan.steps.iter().enumerate() {
             if let Step::Const(c) = *step {
@@ -115,7 +127,7 @@ impl Block {
 
     /// Loads up to `LANES` rows of `xs` (row-major, `n` columns) into the input slots; lanes
     /// past the last row keep whatever they held, and their results are never read.
-    fn load(&mut self, xs: &[f64], n: usize) {
+    pub(super) fn load(&mut self, xs: &[f64], n: usize) {
         for (l, row) in xs.chunks_exact(n).enumerate() {
             for (i, &x) in row.iter().enumerate() {
                 self.vals[i][l] = x;
@@ -125,9 +137,11 @@ impl Block {
 }
 
 impl Tape {
-    /// Outputs at each row of `xs` (row-major, `n_inputs` columns), split across `threads`.
+    /// Outputs at each row of `xs` (row-major, `n_inputs` columns), split across `threads`:
+    /// `n_outputs` numbers per row.
     pub fn eval_batch(&self, xs: &[f64], threads: usize) -> Result<Vec<f64>, TapeError> {
-        let mut values = filled(self.batch_rows(xs)?, 0.0, "a batch's values")?;
+        let len = self.batch_rows(xs)?.saturating_mul(self.n_outputs());
+        let mut values = filled(len, 0.0, "a batch's values")?;
         self.eval_batch_into(xs, threads, Precision::Default, &mut values)?;
         Ok(values)
     }
@@ -138,6 +152,7 @@ impl Tape {
         xs: &[f64],
         threads: usize,
     ) -> Result<(Vec<f64>, Vec<f64>), TapeError> {
+        self.scalar("jacobian_batch")?;
         let rows = self.batch_rows(xs)?;
         let mut values = filled(rows, 0.0, "a batch's values")?;
         let mut grads = filled(xs.len(), 0.0, "a batch's gradients")?;
@@ -155,21 +170,25 @@ impl Tape {
         values: &mut [f64],
     ) -> Result<(), TapeError> {
         let ops = LaneOps::best(precision);
-        let (n, out) = (self.n_inputs, self.plan.output as usize);
+        let (n, k, outs) = (self.n_inputs, self.n_outputs(), &self.plan.outputs);
         let rows = self.batch_rows(xs)?;
-        check_out(values.len(), rows)?;
+        check_out(values.len(), rows.saturating_mul(k))?;
         let work = |xs: &[f64], values: &mut [f64]| {
             let mut block = Block::new(&self.plan, false)?;
-            for (xs, values) in xs.chunks(LANES * n).zip(values.chunks_mut(LANES)) {
+            for (xs, values) in xs.chunks(LANES * n).zip(values.chunks_mut(LANES * k)) {
                 block.load(xs, n);
                 self.plan.forward_lanes(&ops, &mut block.vals);
-                values.copy_from_slice(&block.vals[out][..values.len()]);
+                for (l, row) in values.chunks_exact_mut(k).enumerate() {
+                    for (v, &out) in row.iter_mut().zip(outs) {
+                        *v = block.vals[out as usize][l];
+                    }
+                }
             }
             Ok(())
         };
         let per = self.rows_per_thread(rows, threads);
         std::thread::scope(|scope| {
-            let mut chunks = xs.chunks(per * n).zip(values.chunks_mut(per));
+            let mut chunks = xs.chunks(per * n).zip(values.chunks_mut(per * k));
             let first = chunks.next();
             let others: Vec<_> = chunks
                 .map(|(xs, values)| scope.spawn(move || work(xs, values)))
@@ -189,6 +208,7 @@ impl Tape {
         values: &mut [f64],
         grads: &mut [f64],
     ) -> Result<(), TapeError> {
+        self.scalar("jacobian_batch")?;
         let ops = LaneOps::best(precision);
         let (n, out) = (self.n_inputs, self.plan.output as usize);
         let rows = self.batch_rows(xs)?;
@@ -246,6 +266,7 @@ impl Tape {
         values: &mut [f64],
         grad: &mut [f64],
     ) -> Result<(), TapeError> {
+        self.scalar("jacobian_batch")?;
         let ops = LaneOps::best(Precision::Default);
         let (k, out) = (shared.len(), self.plan.output as usize);
         let rows = self.sum_rows(k, xs.len())?;
@@ -330,7 +351,7 @@ impl Tape {
     /// chunk when the batch is too small for a thread to pay for itself.
     /// Threads above the core count are clamped to it, so scratch memory stays at most
     /// `cores × plan_len × 512` bytes (256 without adjoints) however many are asked for.
-    fn rows_per_thread(&self, rows: usize, threads: usize) -> usize {
+    pub(super) fn rows_per_thread(&self, rows: usize, threads: usize) -> usize {
         let threads = threads.clamp(1, cores()).min(rows.div_ceil(LANES).max(1));
         if threads == 1 || rows * self.plan.n_slots() < 200_000 {
             rows.max(1)
@@ -363,7 +384,7 @@ fn cores() -> usize {
 }
 
 /// The first error of a batch's threads (the calling thread's result first), after all joined.
-fn joined(
+pub(super) fn joined(
     first: Result<(), TapeError>,
     others: Vec<std::thread::ScopedJoinHandle<'_, Result<(), TapeError>>>,
 ) -> Result<(), TapeError> {
@@ -375,7 +396,7 @@ fn joined(
     })
 }
 
-fn check_out(len: usize, expected: usize) -> Result<(), TapeError> {
+pub(super) fn check_out(len: usize, expected: usize) -> Result<(), TapeError> {
     if len != expected {
         return Err(TapeError::OutputLength { expected, got: len });
     }

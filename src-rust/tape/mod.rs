@@ -4,11 +4,13 @@
 //!
 //! One job per file: `record.rs` flattens a graph, `plan.rs` rewrites the recording for speed,
 //! `eval.rs` evaluates one point (reverse, forward, Hessian), `lanes.rs` evaluates batches
-//! across lanes and threads, `bytes.rs` writes and reads the byte format.
+//! across lanes and threads, `outputs.rs` drives tapes with several outputs (Jacobians, `vjp`),
+//! `bytes.rs` writes and reads the byte format.
 
 mod bytes;
 mod eval;
 mod lanes;
+mod outputs;
 mod plan;
 mod record;
 #[cfg(test)]
@@ -63,20 +65,36 @@ pub enum Instr {
 /// A recorded graph. `instrs` is the program as recorded (what `to_bytes` writes and
 /// `same_program` compares); `plan` is the same function rewritten for speed, which every
 /// evaluation runs.
+///
+/// `outputs` are the slots the function returns: one for a function returning a Value
+/// (`vector` false, today's scalar tape), one or more for a function returning a sequence of
+/// Values (`vector` true, even for a sequence of one).
 #[derive(Clone, Debug)]
 pub struct Tape {
     n_inputs: usize,
     instrs: Vec<Instr>,
     pool: Vec<u32>,
-    output: u32,
+    outputs: Vec<u32>,
+    vector: bool,
     plan: Plan,
 }
 
 impl PartialEq for Tape {
     fn eq(&self, other: &Tape) -> bool {
         // The plan is derived from the rest.
-        (self.n_inputs, &self.instrs, &self.pool, self.output)
-            == (other.n_inputs, &other.instrs, &other.pool, other.output)
+        (
+            self.n_inputs,
+            &self.instrs,
+            &self.pool,
+            &self.outputs,
+            self.vector,
+        ) == (
+            other.n_inputs,
+            &other.instrs,
+            &other.pool,
+            &other.outputs,
+            other.vector,
+        )
     }
 }
 
@@ -101,6 +119,30 @@ pub enum TapeError {
     },
     /// A graph of more than 2^32 nodes.
     TooLarge,
+    /// A tape with several outputs was asked for what only a scalar function has; `instead`
+    /// names the method to use.
+    NotScalar {
+        /// The tape's output count.
+        outputs: usize,
+        /// The method that handles several outputs.
+        instead: &'static str,
+    },
+    /// A function of several outputs recorded with none.
+    NoOutputs,
+    /// A cotangent for `vjp` whose length is not the number of outputs.
+    CotangentLength {
+        /// The tape's output count.
+        expected: usize,
+        /// The cotangent's length.
+        got: usize,
+    },
+    /// An output index past the last output.
+    NoSuchOutput {
+        /// The index asked for.
+        index: usize,
+        /// The tape's output count.
+        outputs: usize,
+    },
     /// Bytes that `Tape::to_bytes` did not write; what is wrong with them.
     Corrupt(&'static str),
     /// A `grad_sum_into` batch shares `shared` inputs of a tape that has only `n_inputs`: at
@@ -108,7 +150,7 @@ pub enum TapeError {
     SharedInputs {
         /// The tape's input count.
         n_inputs: usize,
-        /// How many inputs were given as shared.
+        /// The number of shared inputs given.
         shared: usize,
     },
     /// An allocation of `bytes` bytes (saturated at `usize::MAX`) for `what` failed.
@@ -133,6 +175,18 @@ impl std::fmt::Display for TapeError {
                 write!(f, "the output buffer needs {expected} numbers, got {got}")
             }
             TapeError::TooLarge => write!(f, "the graph has more than 2^32 nodes"),
+            TapeError::NotScalar { outputs, instead } => write!(
+                f,
+                "the tape has {outputs} outputs and this needs a scalar function: use {instead}"
+            ),
+            TapeError::NoOutputs => write!(f, "a tape needs at least one output, got none"),
+            TapeError::CotangentLength { expected, got } => write!(
+                f,
+                "the cotangent needs one number per output ({expected}), got {got}"
+            ),
+            TapeError::NoSuchOutput { index, outputs } => {
+                write!(f, "output {index} does not exist: the tape has {outputs}")
+            }
             TapeError::SharedInputs { n_inputs, shared } => write!(
                 f,
                 "{shared} shared inputs leave none of the tape's {n_inputs} inputs to the rows"
@@ -165,16 +219,46 @@ fn slot(i: usize) -> Result<u32, TapeError> {
 }
 
 impl Tape {
-    fn new(n_inputs: usize, instrs: Vec<Instr>, pool: Vec<u32>, output: u32) -> Tape {
+    /// `outputs` is non-empty, and holds one slot when `vector` is false.
+    fn new(
+        n_inputs: usize,
+        instrs: Vec<Instr>,
+        pool: Vec<u32>,
+        outputs: Vec<u32>,
+        vector: bool,
+    ) -> Result<Tape, TapeError> {
+        debug_assert!(!outputs.is_empty() && (vector || outputs.len() == 1));
         let mut tape = Tape {
             n_inputs,
             instrs,
             pool,
-            output,
+            outputs,
+            vector,
             plan: Plan::default(),
         };
-        tape.plan = Plan::new(&tape);
-        tape
+        tape.plan = Plan::new(&tape)?;
+        Ok(tape)
+    }
+
+    /// How many numbers the function returns (1 for a scalar function).
+    pub fn n_outputs(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// Whether the function returns a sequence of Values rather than one Value.
+    pub fn is_vector(&self) -> bool {
+        self.vector
+    }
+
+    /// `Ok` for a scalar function; else the error naming `instead`.
+    fn scalar(&self, instead: &'static str) -> Result<(), TapeError> {
+        if self.vector {
+            return Err(TapeError::NotScalar {
+                outputs: self.outputs.len(),
+                instead,
+            });
+        }
+        Ok(())
     }
 
     /// Whether `other` runs the same program: same instructions, operands and constants

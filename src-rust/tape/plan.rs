@@ -1,6 +1,6 @@
 //! The plan: the recorded program rewritten for speed, which every evaluation runs.
 
-use super::{Instr, Tape};
+use super::{Instr, Tape, TapeError};
 use crate::ops::{binary_forward, dot, sum, unary_forward, Code};
 
 /// One step of the plan; slot `n_inputs + j` holds step `j`'s result.
@@ -45,18 +45,27 @@ pub(super) enum Step {
 }
 
 /// The recorded program after constant folding (ops whose operands are all constants become
-/// constants, with the same formulas), dead-code removal (only what the output depends on),
+/// constants, with the same formulas), dead-code removal (only what the outputs depend on),
 /// constant operands inlined into their ops, and `x ** 2` as a multiplication.
+///
+/// With several outputs the forward pass computes every step once, and output `k`'s reverse
+/// sweep runs `orders[k]`: the steps it depends on in its own topological order (operands
+/// first, depth first in operand order, as the graph's `backward` and a tape recorded from
+/// that output alone order them), so each row of a Jacobian is bit for bit that output's own
+/// gradient. `None` means every step in plan order (always so for one output).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Plan {
     pub(super) n_inputs: usize,
     pub(super) steps: Vec<Step>,
     pub(super) pool: Vec<u32>,
+    /// The first output's slot: a scalar function's only one.
     pub(super) output: u32,
+    pub(super) outputs: Vec<u32>,
+    pub(super) orders: Vec<Option<Vec<u32>>>,
 }
 
 impl Plan {
-    pub(super) fn new(tape: &Tape) -> Plan {
+    pub(super) fn new(tape: &Tape) -> Result<Plan, TapeError> {
         let (n, instrs, pool) = (tape.n_inputs, &tape.instrs, &tape.pool);
         let operands = |start: u32, len: u32| &pool[start as usize..(start + len) as usize];
 
@@ -86,7 +95,9 @@ impl Plan {
 
         // Liveness, from the output back; a constant operand inlined into its op needs no slot.
         let mut live = vec![false; instrs.len()];
-        live[tape.output as usize] = true;
+        for &out in &tape.outputs {
+            live[out as usize] = true;
+        }
         for i in (n..instrs.len()).rev() {
             if !live[i] || konst[i].is_some() {
                 continue;
@@ -171,8 +182,74 @@ impl Plan {
             slot_of[i] = (n + plan.steps.len()) as u32;
             plan.steps.push(step);
         }
-        plan.output = slot_of[tape.output as usize];
-        plan
+        plan.outputs = tape.outputs.iter().map(|&o| slot_of[o as usize]).collect();
+        plan.output = plan.outputs[0];
+        plan.orders = plan.reverse_orders()?;
+        Ok(plan)
+    }
+
+    /// Each output's reverse order (see `orders`), `None` where it is the plan's own.
+    fn reverse_orders(&self) -> Result<Vec<Option<Vec<u32>>>, TapeError> {
+        if self.outputs.len() == 1 {
+            // Recorded from this output alone: the plan is already in its order.
+            return Ok(vec![None]);
+        }
+        let n = self.n_inputs;
+        let all: Vec<u32> = (0..self.steps.len() as u32)
+            .filter(|&j| !matches!(self.steps[j as usize], Step::Const(_)))
+            .collect();
+        let mut seen = vec![u32::MAX; self.steps.len()];
+        let mut stack: Vec<(u32, usize)> = Vec::new();
+        let mut orders = Vec::new();
+        for (k, &out) in self.outputs.iter().enumerate() {
+            let mut order = Vec::new();
+            if out as usize >= n {
+                // Depth first from the output, each step after its operands.
+                let root = out - n as u32;
+                seen[root as usize] = k as u32;
+                stack.push((root, 0));
+                while let Some(top) = stack.last_mut() {
+                    let (j, next) = *top;
+                    top.1 += 1;
+                    match self.operand(j, next) {
+                        Some(slot) if slot as usize >= n => {
+                            let child = slot - n as u32;
+                            if seen[child as usize] != k as u32 {
+                                seen[child as usize] = k as u32;
+                                stack.push((child, 0));
+                            }
+                        }
+                        Some(_) => {}
+                        None => {
+                            stack.pop();
+                            if !matches!(self.steps[j as usize], Step::Const(_)) {
+                                order.try_reserve(1).map_err(|_| TapeError::OutOfMemory {
+                                    what: "the outputs' reverse orders",
+                                    bytes: order.len().saturating_mul(8),
+                                })?;
+                                order.push(j);
+                            }
+                        }
+                    }
+                }
+            }
+            orders.push(if order == all { None } else { Some(order) });
+        }
+        Ok(orders)
+    }
+
+    /// Step `j`'s operand number `i` (in the graph's operand order), or `None` past the last.
+    fn operand(&self, j: u32, i: usize) -> Option<u32> {
+        match self.steps[j as usize] {
+            Step::Const(_) => None,
+            Step::Unary { x, .. }
+            | Step::BinaryK { x, .. }
+            | Step::Square { x }
+            | Step::KBinary { y: x, .. } => (i == 0).then_some(x),
+            Step::Binary { x, y, .. } => [x, y].get(i).copied(),
+            Step::Sum { start, len } => self.operands(start, len).get(i).copied(),
+            Step::Dot { start, len } => self.operands(start, 2 * len).get(i).copied(),
+        }
     }
 
     pub(super) fn n_slots(&self) -> usize {

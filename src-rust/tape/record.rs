@@ -11,6 +11,24 @@ impl Tape {
     /// a constant holding its current value. An input need not be a leaf: the tape then treats
     /// it as a variable and cuts the graph above it.
     pub fn record(inputs: &[Value], output: &Value) -> Result<Tape, TapeError> {
+        Tape::record_outputs(inputs, std::slice::from_ref(output), false)
+    }
+
+    /// `record` for a function returning the sequence `outputs` (at least one; an output may
+    /// be an input, a constant or another output again). The instructions are recorded once,
+    /// in the topological order of the first output, then what the second adds, and so on.
+    pub fn record_many(inputs: &[Value], outputs: &[Value]) -> Result<Tape, TapeError> {
+        if outputs.is_empty() {
+            return Err(TapeError::NoOutputs);
+        }
+        Tape::record_outputs(inputs, outputs, true)
+    }
+
+    fn record_outputs(
+        inputs: &[Value],
+        outputs: &[Value],
+        vector: bool,
+    ) -> Result<Tape, TapeError> {
         let mut slots: HashMap<usize, u32> = HashMap::new();
         let mut instrs = Vec::new();
         for (i, v) in inputs.iter().enumerate() {
@@ -20,42 +38,59 @@ impl Tape {
             instrs.push(Instr::Input);
         }
         let mut pool = Vec::new();
-        for value in output.topo_order() {
-            if slots.contains_key(&value.id()) {
+        for out in outputs {
+            // An output already recorded (a repeat, or a node of an earlier output) adds nothing.
+            if slots.contains_key(&out.id()) {
                 continue;
             }
-            let node = value.node();
-            let operand = |j: usize| slots[&node.prev[j].id()];
-            let instr = match node.op().code {
-                Code::Leaf => Instr::Const(node.data()),
-                Code::Sum | Code::Dot => {
-                    let start = slot(pool.len())?;
-                    pool.extend(node.prev.as_slice().iter().map(|v| slots[&v.id()]));
-                    let len = slot(node.prev.as_slice().len())?;
-                    if node.op().code == Code::Sum {
-                        Instr::Sum { start, len }
-                    } else {
-                        Instr::Dot {
-                            start,
-                            len: len / 2,
-                        }
-                    }
-                }
-                code if node.prev.as_slice().len() == 1 => Instr::Unary {
-                    code,
-                    x: operand(0),
-                    p: node.param(),
-                },
-                code => Instr::Binary {
-                    code,
-                    x: operand(0),
-                    y: operand(1),
-                },
-            };
-            slots.insert(value.id(), slot(instrs.len())?);
-            instrs.push(instr);
+            for value in out.topo_order() {
+                record_one(&value, &mut slots, &mut instrs, &mut pool)?;
+            }
         }
-        let output = slots[&output.id()];
-        Ok(Tape::new(inputs.len(), instrs, pool, output))
+        let outputs = outputs.iter().map(|out| slots[&out.id()]).collect();
+        Tape::new(inputs.len(), instrs, pool, outputs, vector)
     }
+}
+
+/// Appends `value`'s instruction unless it has a slot already; its operands must have theirs.
+fn record_one(
+    value: &Value,
+    slots: &mut HashMap<usize, u32>,
+    instrs: &mut Vec<Instr>,
+    pool: &mut Vec<u32>,
+) -> Result<(), TapeError> {
+    if slots.contains_key(&value.id()) {
+        return Ok(());
+    }
+    let node = value.node();
+    let operand = |j: usize| slots[&node.prev[j].id()];
+    let instr = match node.op().code {
+        Code::Leaf => Instr::Const(node.data()),
+        Code::Sum | Code::Dot => {
+            let start = slot(pool.len())?;
+            pool.extend(node.prev.as_slice().iter().map(|v| slots[&v.id()]));
+            let len = slot(node.prev.as_slice().len())?;
+            if node.op().code == Code::Sum {
+                Instr::Sum { start, len }
+            } else {
+                Instr::Dot {
+                    start,
+                    len: len / 2,
+                }
+            }
+        }
+        code if node.prev.as_slice().len() == 1 => Instr::Unary {
+            code,
+            x: operand(0),
+            p: node.param(),
+        },
+        code => Instr::Binary {
+            code,
+            x: operand(0),
+            y: operand(1),
+        },
+    };
+    slots.insert(value.id(), slot(instrs.len())?);
+    instrs.push(instr);
+    Ok(())
 }

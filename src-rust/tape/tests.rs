@@ -182,6 +182,134 @@ fn wrong_input_counts_and_duplicate_inputs_are_errors() {
     assert_eq!(Tape::record(&twice, &y), Err(TapeError::DuplicateInput(1)));
 }
 
+/// Outputs that share nodes, reach them in different orders (the second output visits `b`
+/// before `a`, the first `a` before `b`; `x` has four users), and repeat an input, a constant
+/// and an output.
+fn outputs(xs: &[Value]) -> Vec<Value> {
+    let (x, y) = (&xs[0], &xs[1]);
+    let a = x.sin() * y;
+    let b = x.exp() + x * 0.5;
+    let c = (x * y).tanh();
+    let first = &a * &b + x.log();
+    let second = Value::sum(&[b.clone(), c.clone(), a.clone(), x.powf(2.0)]);
+    vec![
+        first.clone(),
+        second,
+        c,
+        y.clone(),
+        Value::new(3.5),
+        first,
+        Value::dot(&[a.clone(), b.clone()], &[b, a]).unwrap(),
+    ]
+}
+
+#[test]
+fn each_jacobian_row_is_its_outputs_own_gradient_bit_for_bit() {
+    let point = [0.7, -1.3];
+    let xs = leaves(&point);
+    let outs = outputs(&xs);
+    let tape = Tape::record_many(&xs, &outs).unwrap();
+    assert_eq!((tape.n_outputs(), tape.is_vector()), (7, true));
+    let (values, jac) = tape.jacobian(&point).unwrap();
+    assert_eq!(tape.eval_all(&point).unwrap(), values);
+    for (k, out) in outs.iter().enumerate() {
+        let single = Tape::record(&xs, out).unwrap();
+        let (value, grad) = single.grad(&point).unwrap();
+        assert_eq!(values[k].to_bits(), value.to_bits(), "output {k}");
+        assert_eq!(&jac[2 * k..2 * k + 2], &grad[..], "output {k}");
+        for x in &xs {
+            x.set_grad(0.0);
+        }
+        out.backward();
+        let graph: Vec<f64> = xs.iter().map(Value::grad).collect();
+        assert_eq!(
+            &jac[2 * k..2 * k + 2],
+            &graph[..],
+            "output {k} against the graph"
+        );
+        let h = tape.hessians(&point).unwrap();
+        assert_eq!(&h[4 * k..4 * k + 4], &single.hessian(&point).unwrap()[..]);
+        let (v, d) = single.jvp(&point, &[0.25, -2.0]).unwrap();
+        let (vs, ds) = tape.jvp_all(&point, &[0.25, -2.0]).unwrap();
+        assert_eq!(
+            (vs[k].to_bits(), ds[k].to_bits()),
+            (v.to_bits(), d.to_bits())
+        );
+    }
+    // The constant and the input: zero and a unit row.
+    assert_eq!(&jac[6..10], &[0.0, 1.0, 0.0, 0.0]);
+}
+
+#[test]
+fn vector_batches_match_points_and_bytes_round_trip() {
+    let xs = leaves(&[1.0, 1.0]);
+    let tape = Tape::record_many(&xs, &outputs(&xs)).unwrap();
+    let rows: Vec<f64> = (0..70)
+        .flat_map(|i| [0.1 + i as f64 * 0.03, 1.0 - i as f64 * 0.05])
+        .collect();
+    let copy = Tape::from_bytes(&tape.to_bytes()).unwrap();
+    assert!(copy == tape && copy.to_bytes()[..4] == *b"FGT3");
+    for threads in [1, 3] {
+        let values = copy.eval_batch(&rows, threads).unwrap();
+        let jac = copy.jacobian_batch(&rows, threads).unwrap();
+        for (r, x) in rows.chunks(2).enumerate() {
+            let (v, j) = tape.jacobian(x).unwrap();
+            assert_eq!(&values[7 * r..7 * r + 7], &v[..]);
+            assert_eq!(&jac[14 * r..14 * r + 14], &j[..]);
+        }
+    }
+    // A scalar tape keeps its format, and its Jacobian batch is its gradient batch.
+    let scalar = Tape::record(&xs, &outputs(&xs)[1]).unwrap();
+    assert_eq!(scalar.to_bytes()[..4], *b"FGT2");
+    assert_eq!(
+        scalar.jacobian_batch(&rows, 2).unwrap(),
+        scalar.grad_batch(&rows, 2).unwrap().1
+    );
+}
+
+#[test]
+fn vjp_seeds_every_output_and_scalar_only_methods_refuse_vectors() {
+    let point = [0.4, 0.9];
+    let xs = leaves(&point);
+    let tape = Tape::record_many(&xs, &outputs(&xs)).unwrap();
+    let u = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+    let (_, g) = tape.vjp(&point, &u).unwrap();
+    let (_, jac) = tape.jacobian(&point).unwrap();
+    // Outputs 0 and 5 are one node: its adjoint is seeded 2.
+    for i in 0..2 {
+        assert!((g[i] - 2.0 * jac[i]).abs() <= 1e-12 * jac[i].abs());
+    }
+    let err = tape.vjp(&point, &[1.0]).unwrap_err();
+    assert_eq!(
+        err,
+        TapeError::CotangentLength {
+            expected: 7,
+            got: 1
+        }
+    );
+    assert!(matches!(
+        tape.grad(&point),
+        Err(TapeError::NotScalar {
+            outputs: 7,
+            instead: "jacobian"
+        })
+    ));
+    assert!(tape.eval(&point).is_err() && tape.hessian(&point).is_err());
+    assert!(tape.grad_batch(&point, 1).is_err());
+    assert_eq!(
+        Tape::record_many(&xs, &[]).unwrap_err(),
+        TapeError::NoOutputs
+    );
+    let mut bad = tape.to_bytes();
+    bad[12..20].copy_from_slice(&0u64.to_le_bytes());
+    assert_eq!(
+        Tape::from_bytes(&bad).unwrap_err(),
+        TapeError::Corrupt("no outputs")
+    );
+    bad[12..20].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(Tape::from_bytes(&bad).is_err());
+}
+
 /// f(p0, p1, p2; x, t): a tanh neuron under a hinge, and a term in both kinds of input.
 fn shared_and_rows(vars: &[Value]) -> Value {
     let (p, x) = (&vars[..3], &vars[3..]);

@@ -33,7 +33,7 @@ impl Precision {
         }
     }
 
-    /// The name tests and docs use for it.
+    /// The name Python passes for it: "default" or "fast".
     pub fn name(self) -> &'static str {
         match self {
             Precision::Default => "default",
@@ -50,7 +50,7 @@ pub struct LaneOps {
 }
 
 impl LaneOps {
-    /// The loops of `k` at `precision`.
+    /// The loops of `k` in `precision`.
     pub fn new(k: &'static Kernels, precision: Precision) -> LaneOps {
         LaneOps {
             k,

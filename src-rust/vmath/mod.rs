@@ -57,7 +57,7 @@ impl Isa {
         &[Isa::Baseline]
     };
 
-    /// The name tests and docs use for it.
+    /// A short name for messages: "baseline", "avx2+fma" or "avx512".
     pub fn name(self) -> &'static str {
         match self {
             Isa::Baseline => "baseline",
@@ -97,26 +97,26 @@ pub type DotAccumulate = fn(&mut Lanes, &Lanes, &Lanes);
 
 /// One instruction set's copy of every loop.
 pub struct Kernels {
-    /// The instruction set these loops were compiled for.
+    /// The instruction set these loops are compiled for.
     pub isa: Isa,
     // Default mode: bit for bit the scalar formulas.
-    /// The `add` loop over a lane block.
+    /// `z = x + y`.
     pub add: Binary,
-    /// The `sub` loop over a lane block.
+    /// `z = x - y`.
     pub sub: Binary,
-    /// The `mul` loop over a lane block.
+    /// `z = x · y`.
     pub mul: Binary,
-    /// The `div` loop over a lane block.
+    /// `z = x / y`.
     pub div: Binary,
-    /// The `neg` loop over a lane block.
+    /// `z = -x`.
     pub neg: Unary,
-    /// The `relu` loop over a lane block.
+    /// `z = max(x, 0)`.
     pub relu: Unary,
-    /// The `abs` loop over a lane block.
+    /// `z = |x|`.
     pub abs: Unary,
-    /// The `square` loop over a lane block.
+    /// `z = x · x`.
     pub square: Unary,
-    /// The `sqrt` loop over a lane block.
+    /// `z = √x`.
     pub sqrt: Unary,
     /// `dx = g` where `x > 0`, else 0: `relu_backward(x, g, dx)`.
     pub relu_backward: Binary,
@@ -126,40 +126,40 @@ pub struct Kernels {
     pub square_backward: Binary,
     /// `dy = -(z / y) · g`: `div_backward_y(y, z, g, dy)`.
     pub div_backward_y: Backward,
-    /// The `sqrt_backward` loop over a lane block.
+    /// `dx = (0.5 / z) · g`: `sqrt_backward(x, z, g, dx)`.
     pub sqrt_backward: Backward,
     /// `acc += d`.
     pub accumulate: Accumulate,
     /// `acc += w · x`.
     pub dot_accumulate: DotAccumulate,
     // Fast mode: within `ULP_BOUNDS`.
-    /// The `exp` loop over a lane block.
+    /// `z = exp(x)`, vectorised.
     pub exp: Unary,
-    /// The `log` loop over a lane block.
+    /// `z = log(x)`, vectorised.
     pub log: Unary,
-    /// The `sin` loop over a lane block.
+    /// `z = sin(x)`, vectorised.
     pub sin: Unary,
-    /// The `cos` loop over a lane block.
+    /// `z = cos(x)`, vectorised.
     pub cos: Unary,
-    /// The `tan` loop over a lane block.
+    /// `z = tan(x)`, vectorised.
     pub tan: Unary,
-    /// The `tanh` loop over a lane block.
+    /// `z = tanh(x)`, vectorised.
     pub tanh: Unary,
-    /// The `sigmoid` loop over a lane block.
+    /// `z = sigmoid(x)`, vectorised.
     pub sigmoid: Unary,
-    /// The `exp_backward` loop over a lane block.
+    /// The derivative of `exp` times `g`: `exp_backward(x, z, g, dx)`.
     pub exp_backward: Backward,
-    /// The `log_backward` loop over a lane block.
+    /// The derivative of `log` times `g`: `log_backward(x, z, g, dx)`.
     pub log_backward: Backward,
-    /// The `sin_backward` loop over a lane block.
+    /// The derivative of `sin` times `g`: `sin_backward(x, z, g, dx)`.
     pub sin_backward: Backward,
-    /// The `cos_backward` loop over a lane block.
+    /// The derivative of `cos` times `g`: `cos_backward(x, z, g, dx)`.
     pub cos_backward: Backward,
-    /// The `tan_backward` loop over a lane block.
+    /// The derivative of `tan` times `g`: `tan_backward(x, z, g, dx)`.
     pub tan_backward: Backward,
-    /// The `tanh_backward` loop over a lane block.
+    /// The derivative of `tanh` times `g`: `tanh_backward(x, z, g, dx)`.
     pub tanh_backward: Backward,
-    /// The `sigmoid_backward` loop over a lane block.
+    /// The derivative of `sigmoid` times `g`: `sigmoid_backward(x, z, g, dx)`.
     pub sigmoid_backward: Backward,
 }
 
