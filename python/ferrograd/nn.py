@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
 
 import numpy as np
 
-from ferrograd import _core
+from ferrograd import _checks, _core
+from ferrograd._checks import LearningRate, adam_hyperparameters
+from ferrograd._checks import number as _number
 from ferrograd.training import CompiledLoss, FlatAdam, FlatAdamW, FlatSGD
 
 if TYPE_CHECKING:  # checkers ship typing_extensions; the package does not need it
@@ -541,14 +543,7 @@ def cross_entropy(logits: object, target: object) -> AnyValue:
 # ------------------------------------------------------------------------------------------------
 
 
-def _number(x: object, what: str) -> float:
-    """``x`` as a float when it is a real number; ``TypeError`` naming ``what`` otherwise."""
-    if isinstance(x, (str, bytes)) or not isinstance(x, (int, float, np.number)):
-        raise TypeError(f"{what} must be a number, got {type(x).__name__}")
-    return float(x)
-
-
-class SGD:
+class SGD(LearningRate):
     """Stochastic gradient descent, with optional (heavy-ball) momentum.
 
     ``step()`` does ``v = momentum * v + grad; p.data -= lr * v`` for every parameter (PyTorch's
@@ -557,28 +552,10 @@ class SGD:
     """
 
     def __init__(self, params: Iterable[AnyValue], lr: float, momentum: float = 0.0) -> None:
-        self.params = list(params)
-        for p in self.params:
-            if not all(hasattr(p, a) for a in ("data", "grad", "backward")):
-                raise TypeError(f"SGD() needs Values to update, got {type(p).__name__}")
-        self.lr = lr
-        momentum = _number(momentum, "momentum")
-        if not (0.0 <= momentum < 1.0):
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        self.momentum = momentum
+        self.params = _check_params(params, "SGD")
+        super().__init__(lr)
+        self.momentum = _checks.momentum(momentum)
         self._velocity = [0.0] * len(self.params)
-
-    @property
-    def lr(self) -> float:
-        """The learning rate: a finite number >= 0 (``ValueError`` otherwise)."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        value = _number(value, "lr")
-        if not math.isfinite(value) or value < 0.0:
-            raise ValueError(f"lr must be a finite number >= 0, got {value}")
-        self._lr = value
 
     def step(self) -> None:
         """Move every parameter against its gradient."""
@@ -607,7 +584,7 @@ def _check_params(params: Iterable[AnyValue], who: str) -> list[AnyValue]:
     return out
 
 
-class Adam:
+class Adam(LearningRate):
     """Adam, with PyTorch's defaults and update rule (``torch.optim.Adam``).
 
     Per parameter, at step ``t`` with gradient ``g``::
@@ -635,35 +612,14 @@ class Adam:
     ) -> None:
         who = type(self).__name__
         self.params = _check_params(params, who)
-        self.lr = lr
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"{who}() betas must be a pair of numbers, got {betas!r}")
-        b1, b2 = (_number(b, "betas") for b in betas)
-        for name, b in (("betas[0]", b1), ("betas[1]", b2)):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"{who}() {name} must be in [0, 1), got {b}")
-        self.betas = (b1, b2)
-        self.eps = _number(eps, "eps")
-        self.weight_decay = _number(weight_decay, "weight_decay")
-        for name, x in (("eps", self.eps), ("weight_decay", self.weight_decay)):
-            if not (math.isfinite(x) and x >= 0.0):
-                raise ValueError(f"{who}() {name} must be a finite number >= 0, got {x}")
+        super().__init__(lr)
+        self.betas, self.eps, self.weight_decay = adam_hyperparameters(
+            who, betas, eps, weight_decay
+        )
         self.amsgrad = bool(amsgrad)
         self.t = 0  # steps taken
         n = len(self.params)
         self._m, self._v, self._v_max = [0.0] * n, [0.0] * n, [0.0] * n
-
-    @property
-    def lr(self) -> float:
-        """The learning rate: a finite number >= 0 (``ValueError`` otherwise)."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        value = _number(value, "lr")
-        if not math.isfinite(value) or value < 0.0:
-            raise ValueError(f"lr must be a finite number >= 0, got {value}")
-        self._lr = value
 
     def step(self) -> None:
         """One Adam step for every parameter, from its current ``grad``."""

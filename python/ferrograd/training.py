@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ferrograd import _core
+from ferrograd import _checks, _core
+from ferrograd._checks import LearningRate, adam_hyperparameters
 
 if TYPE_CHECKING:
     from ferrograd.nn import Module
@@ -409,38 +410,15 @@ def _params_array(params: object, who: str) -> np.ndarray:
     return params
 
 
-def _lr(value: object) -> float:
-    from ferrograd.nn import _number
-
-    lr = _number(value, "lr")
-    if not math.isfinite(lr) or lr < 0.0:
-        raise ValueError(f"lr must be a finite number >= 0, got {lr}")
-    return lr
-
-
-class FlatSGD:
+class FlatSGD(LearningRate):
     """``nn.SGD`` on a flat float64 array: ``step(grad)`` does ``v = momentum * v + grad;
     params -= lr * v`` in place, the same floats as ``nn.SGD`` on the model's Values."""
 
     def __init__(self, params: np.ndarray, lr: float, momentum: float = 0.0) -> None:
-        from ferrograd.nn import _number
-
         self.params = _params_array(params, "FlatSGD")
-        self.lr = lr
-        momentum = _number(momentum, "momentum")
-        if not (0.0 <= momentum < 1.0):
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        self.momentum = momentum
+        super().__init__(lr)
+        self.momentum = _checks.momentum(momentum)
         self._velocity = np.zeros_like(self.params)
-
-    @property
-    def lr(self) -> float:
-        """The learning rate: a finite number >= 0 (``ValueError`` otherwise)."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self._lr = _lr(value)
 
     def step(self, grad: object) -> None:
         """Move ``params`` against ``grad`` (shape ``params.shape``)."""
@@ -454,7 +432,7 @@ class FlatSGD:
         self.params -= self._lr * v
 
 
-class FlatAdam:
+class FlatAdam(LearningRate):
     """Adam on a flat float64 array, with PyTorch's defaults and update rule
     (``torch.optim.Adam``), vectorised: per element, at step ``t`` with gradient ``g``::
 
@@ -477,37 +455,17 @@ class FlatAdam:
         weight_decay: float = 0.0,
         amsgrad: bool = False,
     ) -> None:
-        from ferrograd.nn import _number
-
         who = type(self).__name__
         self.params = _params_array(params, who)
-        self.lr = lr
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"{who}() betas must be a pair of numbers, got {betas!r}")
-        b1, b2 = (_number(b, "betas") for b in betas)
-        for name, b in (("betas[0]", b1), ("betas[1]", b2)):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"{who}() {name} must be in [0, 1), got {b}")
-        self.betas = (b1, b2)
-        self.eps = _number(eps, "eps")
-        self.weight_decay = _number(weight_decay, "weight_decay")
-        for name, x in (("eps", self.eps), ("weight_decay", self.weight_decay)):
-            if not (math.isfinite(x) and x >= 0.0):
-                raise ValueError(f"{who}() {name} must be a finite number >= 0, got {x}")
+        super().__init__(lr)
+        self.betas, self.eps, self.weight_decay = adam_hyperparameters(
+            who, betas, eps, weight_decay
+        )
         self.amsgrad = bool(amsgrad)
         self.t = 0
         self._m = np.zeros_like(self.params)
         self._v = np.zeros_like(self.params)
         self._v_max = np.zeros_like(self.params)
-
-    @property
-    def lr(self) -> float:
-        """The learning rate: a finite number >= 0 (``ValueError`` otherwise)."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self._lr = _lr(value)
 
     def step(self, grad: object) -> None:
         """One Adam step of ``params`` from ``grad``, in place."""
