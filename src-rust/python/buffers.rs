@@ -47,9 +47,7 @@ pub(super) fn float_bytearray<'py>(
         result = if head.is_empty() && tail.is_empty() {
             py.detach(|| fill(floats))
         } else {
-            let mut floats = Vec::new();
-            try_reserve(&mut floats, len, "a batch's result")?;
-            floats.resize(len, 0.0);
+            let mut floats = zeros(len, "a batch's result")?;
             let filled = py.detach(|| fill(&mut floats));
             for (chunk, x) in buf.chunks_exact_mut(8).zip(&floats) {
                 chunk.copy_from_slice(&x.to_ne_bytes());
@@ -60,6 +58,25 @@ pub(super) fn float_bytearray<'py>(
     })?;
     result?;
     Ok(array)
+}
+
+/// `len` zeros in a vector whose allocation may fail: `MemoryError` naming `what`.
+pub(super) fn zeros(len: usize, what: &str) -> PyResult<Vec<f64>> {
+    let mut out = Vec::new();
+    try_reserve(&mut out, len, what)?;
+    out.resize(len, 0.0);
+    Ok(out)
+}
+
+/// A new bytearray holding `floats` (native-endian float64).
+pub(super) fn bytearray_of<'py>(
+    py: Python<'py>,
+    floats: &[f64],
+) -> PyResult<Bound<'py, PyByteArray>> {
+    float_bytearray(py, floats.len(), |out| {
+        out.copy_from_slice(floats);
+        Ok(())
+    })
 }
 
 pub(super) fn default_threads() -> usize {

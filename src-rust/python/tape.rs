@@ -1,11 +1,12 @@
 //! The `Tape` class: a recorded graph, evaluated at points and batches.
 
+use std::borrow::Cow;
+
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes};
 
-use super::buffers::{default_threads, float_bytearray, floats_from_bytes};
-use super::errors::try_reserve;
+use super::buffers::{bytearray_of, default_threads, float_bytearray, floats_from_bytes, zeros};
 use super::value::PyValue;
 use crate::tape::{Tape, TapeError};
 use crate::value::Value;
@@ -20,6 +21,15 @@ fn precision_from(name: &str) -> PyResult<Precision> {
     })
 }
 
+/// A batch's arguments as the core takes them: the rows' floats, how many rows, the thread
+/// count (default: one per core) and the precision.
+struct Batch<'a> {
+    xs: Cow<'a, [f64]>,
+    rows: usize,
+    threads: usize,
+    precision: Precision,
+}
+
 /// A graph flattened into an array of instructions; see `ferrograd.compile`.
 #[pyclass(name = "Tape", module = "ferrograd._core", frozen)]
 pub struct PyTape {
@@ -27,6 +37,24 @@ pub struct PyTape {
 }
 
 impl PyTape {
+    /// Reads a batch's arguments, checking the precision's name and that `xs` is whole rows.
+    fn batch<'a>(
+        &self,
+        xs: &'a [u8],
+        threads: Option<usize>,
+        precision: &str,
+    ) -> PyResult<Batch<'a>> {
+        let precision = precision_from(precision)?;
+        let xs = floats_from_bytes(xs)?;
+        let rows = self.rows(&xs)?;
+        Ok(Batch {
+            xs,
+            rows,
+            threads: threads.unwrap_or_else(default_threads),
+            precision,
+        })
+    }
+
     /// How many rows a flat batch holds, or the error naming the mismatch.
     fn rows(&self, xs: &[f64]) -> PyResult<usize> {
         let n = self.tape.n_inputs();
@@ -160,10 +188,12 @@ impl PyTape {
         threads: Option<usize>,
         precision: &str,
     ) -> PyResult<Bound<'py, PyByteArray>> {
-        let precision = precision_from(precision)?;
-        let xs = floats_from_bytes(xs)?;
-        let threads = threads.unwrap_or_else(default_threads);
-        let rows = self.rows(&xs)?;
+        let Batch {
+            xs,
+            rows,
+            threads,
+            precision,
+        } = self.batch(xs, threads, precision)?;
         let len = rows
             .checked_mul(self.tape.n_outputs())
             .ok_or_else(|| too_many(rows))?;
@@ -181,10 +211,12 @@ impl PyTape {
         threads: Option<usize>,
         precision: &str,
     ) -> PyResult<Bound<'py, PyByteArray>> {
-        let precision = precision_from(precision)?;
-        let xs = floats_from_bytes(xs)?;
-        let threads = threads.unwrap_or_else(default_threads);
-        let rows = self.rows(&xs)?;
+        let Batch {
+            xs,
+            rows,
+            threads,
+            precision,
+        } = self.batch(xs, threads, precision)?;
         let len = rows
             .checked_mul(self.tape.n_outputs())
             .and_then(|x| x.checked_mul(self.tape.n_inputs()))
@@ -203,10 +235,12 @@ impl PyTape {
         threads: Option<usize>,
         precision: &str,
     ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
-        let precision = precision_from(precision)?;
-        let xs = floats_from_bytes(xs)?;
-        let threads = threads.unwrap_or_else(default_threads);
-        let rows = self.rows(&xs)?;
+        let Batch {
+            xs,
+            rows,
+            threads,
+            precision,
+        } = self.batch(xs, threads, precision)?;
         if self.tape.is_vector() {
             // Before allocating anything: the same error the core gives.
             return Err(TapeError::NotScalar {
@@ -215,18 +249,12 @@ impl PyTape {
             }
             .into());
         }
-        let mut values = Vec::new();
-        try_reserve(&mut values, rows, "grad_batch()")?;
-        values.resize(rows, 0.0);
+        let mut values = zeros(rows, "grad_batch()")?;
         let grads = float_bytearray(py, xs.len(), |grads| {
             self.tape
                 .grad_batch_into(&xs, threads, precision, &mut values, grads)
         })?;
-        let values = float_bytearray(py, rows, |out| {
-            out.copy_from_slice(&values);
-            Ok(())
-        })?;
-        Ok((values, grads))
+        Ok((bytearray_of(py, &values)?, grads))
     }
 
     /// Outputs at each row and the gradient with respect to the shared inputs summed over the
@@ -243,18 +271,12 @@ impl PyTape {
         let (shared, xs) = (floats_from_bytes(shared)?, floats_from_bytes(xs)?);
         let threads = threads.unwrap_or_else(default_threads);
         let rows = self.tape.sum_rows(shared.len(), xs.len())?;
-        let mut grad = Vec::new();
-        try_reserve(&mut grad, shared.len(), "grad_sum()")?;
-        grad.resize(shared.len(), 0.0);
+        let mut grad = zeros(shared.len(), "grad_sum()")?;
         let values = float_bytearray(py, rows, |values| {
             self.tape
                 .grad_sum_into(&shared, &xs, threads, values, &mut grad)
         })?;
-        let grad = float_bytearray(py, grad.len(), |out| {
-            out.copy_from_slice(&grad);
-            Ok(())
-        })?;
-        Ok((values, grad))
+        Ok((values, bytearray_of(py, &grad)?))
     }
 
     /// The tape as bytes (what pickling stores).
