@@ -26,10 +26,12 @@ fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
 pub(super) fn values_from(iterable: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {
     let len = iterable.len().unwrap_or(0);
     // A list, tuple or range says exactly how many operands follow: when their nodes cannot
-    // fit, say so now instead of after building most of them.
-    if iterable.is_instance_of::<PyList>()
-        || iterable.is_instance_of::<PyTuple>()
-        || iterable.is_instance_of::<PyRange>()
+    // fit, say so now instead of after building most of them. Below the hint cap they take a
+    // few MB at most, so the common small call (a neuron's `dot`) makes no probe.
+    if len > LENGTH_HINT_CAP
+        && (iterable.is_instance_of::<PyList>()
+            || iterable.is_instance_of::<PyTuple>()
+            || iterable.is_instance_of::<PyRange>())
     {
         probe(len, what)?;
     }
