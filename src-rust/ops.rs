@@ -29,9 +29,11 @@ pub const DEFAULT_SLOPE: f64 = 0.01;
 /// ops with a parameter `p` kept in the node (leaky ReLU's slope). `p` is 0.0 for the others.
 ///
 /// Each entry: its code (pinned: never reuse or renumber one; a new op takes the next free
-/// number, today 21), its `Code` variant, its module and method name, its `Op` static and its
-/// name string, then forward and backward over `Real`. `Leaf` (0), `Sum` (18) and `Dot` (19)
-/// are not in the list: they have no fixed arity.
+/// number, today 34), its `Code` variant, its module and method name, its `Op` static and its
+/// name string, its aliases if any (`alias arcsin`: numpy's name, which numpy's ufuncs call on
+/// arrays of Values; the bindings give `Value` and `Dual` a method of that name building the
+/// same op), then forward and backward over `Real`. `Leaf` (0), `Sum` (18) and `Dot` (19) are
+/// not in the list: they have no fixed arity.
 macro_rules! with_op_list {
     ($then:ident $(, $($extra:tt)*)?) => {
         $then! {
@@ -105,9 +107,76 @@ macro_rules! with_op_list {
                     backward |x, z, g, p| (k::<T>(0.5) / z) * g;
                 /// Arcsine: `asin(x)` for `|x| <= 1`, nan outside; the derivative
                 /// `1 / sqrt(1 - x²)` is inf at ±1.
-                20 Asin asin ASIN "asin"
+                20 Asin asin ASIN "asin" alias arcsin
                     forward |x, p| x.apply(f64::asin, |x| 1.0 / (1.0 - x * x).sqrt()),
                     backward |x, z, g, p| g / (k::<T>(1.0) - x * x).sqrt();
+                /// Arccosine, in [0, pi]: nan outside [-1, 1]; the derivative
+                /// -1 / sqrt(1 - x²) is -inf at ±1.
+                21 Acos acos ACOS "acos" alias arccos
+                    forward |x, p| x.apply(f64::acos, |x| -1.0 / ((1.0 - x) * (1.0 + x)).sqrt()),
+                    backward |x, z, g, p| -(g / ((k::<T>(1.0) - x) * (k::<T>(1.0) + x)).sqrt());
+                /// Arctangent, in [-pi/2, pi/2]; the derivative is 1 / (1 + x²).
+                22 Atan atan ATAN "atan" alias arctan
+                    forward |x, p| x.apply(f64::atan, |x| 1.0 / (1.0 + x * x)),
+                    backward |x, z, g, p| g / (k::<T>(1.0) + x * x);
+                /// Cotangent 1 / tan(x) (radians): ±inf at ±0; the derivative is -(1 + cot²(x)).
+                23 Cot cot COT "cot"
+                    forward |x, p| k::<T>(1.0) / x.tan(),
+                    backward |x, z, g, p| -(k::<T>(1.0) + z * z) * g;
+                /// Secant 1 / cos(x) (radians); the derivative is sec(x) tan(x).
+                24 Sec sec SEC "sec"
+                    forward |x, p| k::<T>(1.0) / x.cos(),
+                    backward |x, z, g, p| z * x.tan() * g;
+                /// Cosecant 1 / sin(x) (radians): ±inf at ±0; the derivative is -csc(x) / tan(x).
+                25 Csc csc CSC "csc"
+                    forward |x, p| k::<T>(1.0) / x.sin(),
+                    backward |x, z, g, p| -(z / x.tan()) * g;
+                /// Arccotangent atan(1 / x), in (-pi/2, pi/2]: pi/2 at 0 and -pi/2 at -0.0;
+                /// the derivative is -1 / (1 + x²).
+                26 Acot acot ACOT "acot"
+                    forward |x, p| x.apply(|x| (1.0 / x).atan(), |x| -1.0 / (1.0 + x * x)),
+                    backward |x, z, g, p| -(g / (k::<T>(1.0) + x * x));
+                /// Arcsecant acos(1 / x), in [0, pi]: nan where |x| < 1; the derivative
+                /// 1 / (|x| sqrt(x² - 1)) is inf at ±1.
+                27 Asec asec ASEC "asec"
+                    forward |x, p| x.apply(asec_f64, |x| 1.0 / x.abs() / sqrt_sq_minus_1(x.abs())),
+                    backward |x, z, g, p| g / x.abs() / sqrt_sq_minus_1(x.abs());
+                /// Arccosecant asin(1 / x), in [-pi/2, pi/2]: nan where |x| < 1; the derivative
+                /// -1 / (|x| sqrt(x² - 1)) is -inf at ±1.
+                28 Acsc acsc ACSC "acsc"
+                    forward |x, p| x.apply(acsc_f64, |x| -1.0 / x.abs() / sqrt_sq_minus_1(x.abs())),
+                    backward |x, z, g, p| -(g / x.abs() / sqrt_sq_minus_1(x.abs()));
+                /// Hyperbolic sine; overflows to ±inf. The derivative is cosh(x).
+                29 Sinh sinh SINH "sinh"
+                    forward |x, p| x.apply(f64::sinh, f64::cosh),
+                    backward |x, z, g, p| x.apply(f64::cosh, f64::sinh) * g;
+                /// Hyperbolic cosine; overflows to inf. The derivative is sinh(x).
+                30 Cosh cosh COSH "cosh"
+                    forward |x, p| x.apply(f64::cosh, f64::sinh),
+                    backward |x, z, g, p| x.apply(f64::sinh, f64::cosh) * g;
+                /// Inverse hyperbolic sine; the derivative 1 / sqrt(1 + x²) is taken as 1 / |x|
+                /// where 1 + x² rounds to x², so it never overflows to 0.
+                31 Asinh asinh ASINH "asinh" alias arcsinh
+                    forward |x, p| x.apply(libm::asinh, |x| 1.0 / sqrt_1_plus_sq(x)),
+                    backward |x, z, g, p| g / sqrt_1_plus_sq(x);
+                /// Inverse hyperbolic cosine: nan where x < 1; the derivative
+                /// 1 / sqrt(x² - 1) is inf at 1.
+                32 Acosh acosh ACOSH "acosh" alias arccosh
+                    forward |x, p| x.apply(libm::acosh, |x| 1.0 / sqrt_sq_minus_1(x)),
+                    backward |x, z, g, p| g / sqrt_sq_minus_1(x);
+                /// Inverse hyperbolic tangent: ±inf at ±1, nan where |x| > 1; the derivative
+                /// 1 / (1 - x²) is inf at ±1 and nan where |x| > 1.
+                33 Atanh atanh ATANH "atanh" alias arctanh
+                    forward |x, p| x.apply(libm::atanh, |x| if x.abs() > 1.0 {
+                        f64::NAN
+                    } else {
+                        1.0 / ((1.0 - x) * (1.0 + x))
+                    }),
+                    backward |x, z, g, p| if x.re().abs() > 1.0 {
+                        k(f64::NAN)
+                    } else {
+                        g / ((k::<T>(1.0) - x) * (k::<T>(1.0) + x))
+                    };
             }
             operator {
                 6 Neg neg NEG "neg"
@@ -143,6 +212,9 @@ pub struct OpInfo {
     pub arity: Option<usize>,
     /// The name of the op's parameter (`slope`), if it has one.
     pub param: Option<&'static str>,
+    /// Other names of the method that builds the op: numpy's (`arcsin` for `asin`), which
+    /// numpy's ufuncs call on arrays of Values.
+    pub aliases: &'static [&'static str],
 }
 
 /// Whether `codes` holds each of `0 .. codes.len()` exactly once (checked at compile time).
@@ -170,6 +242,7 @@ macro_rules! define_formulas {
         binary { $(
             $(#[$bdoc:meta])*
             $bcode:literal $BCode:ident $bmodule:ident $BOP:ident $bname:literal
+                $(alias $balias:ident)*
                 forward |$fx:ident, $fy:ident| $bforward:expr,
                 backward |$bx:ident, $by:ident, $bz:ident, $bg:ident| $bbackward:expr;
         )* }
@@ -181,7 +254,7 @@ macro_rules! define_formulas {
             @all
             binary { $(
                 $(#[$bdoc])*
-                $bcode $BCode $bmodule $BOP $bname
+                $bcode $BCode $bmodule $BOP $bname $(alias $balias)*
                     forward |$fx, $fy| $bforward,
                     backward |$bx, $by, $bz, $bg| $bbackward;
             )* }
@@ -194,18 +267,21 @@ macro_rules! define_formulas {
         binary { $(
             $(#[$bdoc:meta])*
             $bcode:literal $BCode:ident $bmodule:ident $BOP:ident $bname:literal
+                $(alias $balias:ident)*
                 forward |$fx:ident, $fy:ident| $bforward:expr,
                 backward |$bx:ident, $by:ident, $bz:ident, $bg:ident| $bbackward:expr;
         )* }
         unary { $(
             $(#[$udoc:meta])*
             $ucode:literal $UCode:ident $umodule:ident $UOP:ident $uname:literal
+                $(alias $ualias:ident)*
                 forward |$ux:ident, $up:ident| $uforward:expr,
                 backward |$x:ident, $z:ident, $g:ident, $p:ident| $ubackward:expr;
         )* }
         param { $(
             $(#[$pdoc:meta])*
             $pcode:literal $PCode:ident $pmodule:ident $POP:ident $pname:literal
+                $(alias $palias:ident)*
                 forward |$px:ident, $pp:ident| $pforward:expr,
                 backward |$pbx:ident, $pbz:ident, $pbg:ident, $pbp:ident| $pbackward:expr;
         )* }
@@ -267,12 +343,16 @@ macro_rules! define_formulas {
 
         /// Every op, indexed by code.
         pub static OP_TABLE: [OpInfo; N_CODES] = {
-            let mut t = [row("", Code::Leaf, "", Some(0), None); N_CODES];
-            t[Code::Sum as usize] = row("sum", Code::Sum, "sum", None, None);
-            t[Code::Dot as usize] = row("dot", Code::Dot, "dot", None, None);
-            $(t[Code::$BCode as usize] = row($bname, Code::$BCode, "", Some(2), None);)*
-            $(t[Code::$UCode as usize] = row($uname, Code::$UCode, method_name($uname), Some(1), None);)*
-            $(t[Code::$PCode as usize] = row($pname, Code::$PCode, $pname, Some(1), Some("slope"));)*
+            let mut t = [row("", Code::Leaf, "", Some(0), None, &[]); N_CODES];
+            t[Code::Sum as usize] = row("sum", Code::Sum, "sum", None, None, &[]);
+            t[Code::Dot as usize] = row("dot", Code::Dot, "dot", None, None, &[]);
+            $(t[Code::$BCode as usize] =
+                row($bname, Code::$BCode, "", Some(2), None, &[$(stringify!($balias)),*]);)*
+            $(t[Code::$UCode as usize] = row(
+                $uname, Code::$UCode, method_name($uname), Some(1), None, &[$(stringify!($ualias)),*],
+            );)*
+            $(t[Code::$PCode as usize] =
+                row($pname, Code::$PCode, $pname, Some(1), Some("slope"), &[$(stringify!($palias)),*]);)*
             t
         };
 
@@ -462,6 +542,7 @@ const fn row(
     method: &'static str,
     arity: Option<usize>,
     param: Option<&'static str>,
+    aliases: &'static [&'static str],
 ) -> OpInfo {
     OpInfo {
         name,
@@ -469,6 +550,7 @@ const fn row(
         method,
         arity,
         param,
+        aliases,
     }
 }
 
@@ -478,6 +560,76 @@ const fn method_name(name: &'static str) -> &'static str {
         b"neg" => "__neg__",
         b"abs" => "__abs__",
         _ => name,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers of the entries above.
+// ---------------------------------------------------------------------------------------------
+
+/// `sqrt(a² - 1)` as `sqrt(a - 1) · sqrt(a + 1)`: no cancellation near `a = 1`, no overflow for
+/// large `a`, and nan for every `a < 1` (where `a - 1 < 0`).
+#[inline]
+fn sqrt_sq_minus_1<T: Real>(a: T) -> T {
+    (a - k(1.0)).sqrt() * (a + k(1.0)).sqrt()
+}
+
+/// Beyond this `|x|`, `1 + x²` rounds to `x²`, so `sqrt(1 + x²)` rounds to `|x|`.
+const SQ_ABSORBS_ONE: f64 = 134_217_728.0; // 2^27
+
+/// `sqrt(1 + x²)`, taken as `|x|` where `1 + x²` rounds to `x²` (the correctly rounded result
+/// there), so that it does not overflow for large `|x|`.
+#[inline]
+fn sqrt_1_plus_sq<T: Real>(x: T) -> T {
+    if x.re().abs() < SQ_ABSORBS_ONE {
+        (k::<T>(1.0) + x * x).sqrt()
+    } else {
+        x.abs()
+    }
+}
+
+/// `asec(x) = acos(1 / x)`, as the angle of the point `(sign(x), sqrt(x² - 1))`: accurate near
+/// `|x| = 1`, where `acos(1 / x)` loses the low bits of `1 / x`.
+fn asec_f64(x: f64) -> f64 {
+    sqrt_sq_minus_1(x.abs()).atan2(1.0f64.copysign(x))
+}
+
+/// `acsc(x) = asin(1 / x)`, as the angle of the point `(sqrt(x² - 1), sign(x))` (see [`asec_f64`]).
+fn acsc_f64(x: f64) -> f64 {
+    1.0f64.copysign(x).atan2(sqrt_sq_minus_1(x.abs()))
+}
+
+/// The C library's inverse hyperbolic functions, which Python's `math` calls too (`f64::asinh`,
+/// `acosh` and `atanh` are other formulas, computed in Rust, that differ in the last bits).
+mod libm {
+    extern "C" {
+        #[link_name = "asinh"]
+        fn c_asinh(x: f64) -> f64;
+        #[link_name = "acosh"]
+        fn c_acosh(x: f64) -> f64;
+        #[link_name = "atanh"]
+        fn c_atanh(x: f64) -> f64;
+    }
+
+    /// The C library's `asinh`.
+    #[inline]
+    pub fn asinh(x: f64) -> f64 {
+        // SAFETY: a pure function of one double, in every C library std links against.
+        unsafe { c_asinh(x) }
+    }
+
+    /// The C library's `acosh` (nan where `x < 1`).
+    #[inline]
+    pub fn acosh(x: f64) -> f64 {
+        // SAFETY: as above.
+        unsafe { c_acosh(x) }
+    }
+
+    /// The C library's `atanh` (±inf at ±1, nan where `|x| > 1`).
+    #[inline]
+    pub fn atanh(x: f64) -> f64 {
+        // SAFETY: as above.
+        unsafe { c_atanh(x) }
     }
 }
 

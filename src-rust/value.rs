@@ -284,24 +284,28 @@ macro_rules! graph_ops {
         binary { $(
             $(#[$bdoc:meta])*
             $bcode:literal $BCode:ident $bmodule:ident $BOP:ident $bname:literal
+                $(alias $balias:ident)*
                 forward |$fx:ident, $fy:ident| $bforward:expr,
                 backward |$bx:ident, $by:ident, $bz:ident, $bg:ident| $bbackward:expr;
         )* }
         unary { $(
             $(#[$udoc:meta])*
             $ucode:literal $UCode:ident $umodule:ident $UOP:ident $uname:literal
+                $(alias $ualias:ident)*
                 forward |$ux:ident, $up:ident| $uforward:expr,
                 backward |$x:ident, $z:ident, $g:ident, $p:ident| $ubackward:expr;
         )* }
         operator { $(
             $(#[$odoc:meta])*
             $ocode:literal $OCode:ident $omodule:ident $OOP:ident $oname:literal
+                $(alias $oalias:ident)*
                 forward |$ox:ident, $op:ident| $oforward:expr,
                 backward |$obx:ident, $obz:ident, $obg:ident, $obp:ident| $obackward:expr;
         )* }
         param { $(
             $(#[$pdoc:meta])*
             $pcode:literal $PCode:ident $pmodule:ident $POP:ident $pname:literal
+                $(alias $palias:ident)*
                 forward |$px:ident, $pp:ident| $pforward:expr,
                 backward |$pbx:ident, $pbz:ident, $pbg:ident, $pbp:ident| $pbackward:expr;
         )* }

@@ -20,6 +20,7 @@ class OpRow(NamedTuple):
     arity: int | None
     param: str | None
     method: str
+    aliases: list[str]
 
 
 #: Every op, by code: the list every test that means "all ops" reads.

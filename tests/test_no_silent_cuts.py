@@ -144,7 +144,15 @@ def test_every_plain_unary_op_is_a_function(row: Any) -> None:
         assert type(y) is kind and repr(y.data) == repr(want.data)
         if isinstance(y, (ferrograd.Value, reference.Value)):
             assert y.op == row.name and y.children[0] is not None
-    with pytest.raises(
-        TypeError, match=rf"ferrograd.{row.method}\(\) needs a Value or a Dual, got float"
-    ):
-        f(0.5)
+    # A plain number gives a float, the op's value by the same formula (torch.sin and jnp.sin
+    # take numbers too); anything else is a TypeError naming the function.
+    for number in (0.5, 1, True, np.float64(0.5), np.int32(2), -np.inf):
+        y = f(number)
+        want = getattr(ferrograd.Value(float(number)), row.method)().data
+        assert type(y) is float and repr(y) == repr(want), number
+    for bad in ("0.5", b"1", 1j, None, [0.5]):
+        with pytest.raises(
+            TypeError,
+            match=rf"ferrograd.{row.method}\(\) needs a Value, a Dual or a real number, got",
+        ):
+            f(bad)

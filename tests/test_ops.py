@@ -9,6 +9,7 @@ from typing import Any, Callable, NamedTuple
 
 import autograd
 import autograd.numpy as anp
+import numpy as np
 import pytest
 from conftest import UNARY_OPS, Engine, central_difference
 
@@ -17,6 +18,7 @@ import ferrograd
 ANY = [-2.3, -0.7, 0.4, 1.3, 3.1]
 POSITIVE = [0.3, 1.3, 4.2]
 TAN = [-1.2, -0.4, 0.5, 1.1]
+BEYOND_ONE = [-3.1, -1.3, 1.2, 2.5]
 
 
 class Unary(NamedTuple):
@@ -56,6 +58,19 @@ UNARY = [
     Unary("tan", "tan", lambda x: x.tan(), anp.tan, TAN),
     Unary("sqrt", "sqrt", lambda x: x.sqrt(), anp.sqrt, POSITIVE),
     Unary("asin", "asin", lambda x: x.asin(), anp.arcsin, [-0.9, -0.3, 0.2, 0.7]),
+    Unary("acos", "acos", lambda x: x.acos(), anp.arccos, [-0.9, -0.3, 0.2, 0.7]),
+    Unary("atan", "atan", lambda x: x.atan(), anp.arctan, ANY),
+    Unary("cot", "cot", lambda x: x.cot(), lambda x: 1.0 / anp.tan(x), TAN),
+    Unary("sec", "sec", lambda x: x.sec(), lambda x: 1.0 / anp.cos(x), TAN),
+    Unary("csc", "csc", lambda x: x.csc(), lambda x: 1.0 / anp.sin(x), ANY),
+    Unary("acot", "acot", lambda x: x.acot(), lambda x: anp.arctan(1.0 / x), ANY),
+    Unary("asec", "asec", lambda x: x.asec(), lambda x: anp.arccos(1.0 / x), BEYOND_ONE),
+    Unary("acsc", "acsc", lambda x: x.acsc(), lambda x: anp.arcsin(1.0 / x), BEYOND_ONE),
+    Unary("sinh", "sinh", lambda x: x.sinh(), anp.sinh, ANY),
+    Unary("cosh", "cosh", lambda x: x.cosh(), anp.cosh, ANY),
+    Unary("asinh", "asinh", lambda x: x.asinh(), anp.arcsinh, ANY),
+    Unary("acosh", "acosh", lambda x: x.acosh(), anp.arccosh, [1.2, 2.5, 7.0]),
+    Unary("atanh", "atanh", lambda x: x.atanh(), anp.arctanh, [-0.9, -0.3, 0.2, 0.7]),
     Unary("x ** 3", "**", lambda x: x**3, lambda x: x**3, ANY),
     Unary("x ** -2", "**", lambda x: x**-2, lambda x: x**-2.0, ANY),
     Unary("x ** 0.5", "**", lambda x: x**0.5, lambda x: x**0.5, POSITIVE),
@@ -257,3 +272,38 @@ def test_asin_at_its_special_points_on_every_path(engine: Engine) -> None:
             want = repr((z.data, v.grad))
             assert repr((float(tape_value), float(tape_grad[0]))) == want
             assert repr((d.data, d.tangent)) == want
+
+
+# -- numpy's names: np.arcsin(a) calls .arcsin() on each Value of an object array -------------
+
+ALIASES = [(alias, row) for row in UNARY_OPS for alias in row.aliases]
+_POINTS = {u.op: u.points for u in UNARY}
+
+
+@pytest.mark.parametrize("alias, row", ALIASES, ids=[a for a, _ in ALIASES])
+def test_numpy_ufuncs_on_object_arrays_of_values_build_the_op_and_differentiate(
+    engine: Engine, alias: str, row: Any
+) -> None:
+    points = _POINTS[row.name]
+    xs = np.array([engine.Value(p) for p in points], dtype=object)
+    zs = getattr(np, alias)(xs)  # numpy calls xs[i].<alias>()
+    assert zs.dtype == object and all(z.op == row.name for z in zs)
+    total = engine.sum([z * (i + 1) for i, z in enumerate(zs)])
+    total.backward()
+    floats = getattr(np, alias)(np.array(points))  # numpy's own float64 loop: an oracle
+    for i, (p, x, z) in enumerate(zip(points, xs, zs)):
+        assert _close(z.data, float(floats[i]), 1e-14), (alias, p)
+        leaf = engine.Value(p)
+        (getattr(leaf, row.method)() * (i + 1)).backward()
+        assert repr(x.grad) == repr(leaf.grad), (alias, p)
+        numeric = central_difference(lambda t: getattr(engine.Value(t), row.method)().data, p)
+        assert _close(x.grad, (i + 1) * numeric, 1e-6), (alias, p)
+
+
+def test_numpy_ufuncs_on_object_arrays_of_duals() -> None:
+    for alias, row in ALIASES:
+        for dual in (ferrograd.Dual, ferrograd.reference.Dual):
+            p = _POINTS[row.name][-1]
+            (d,) = getattr(np, alias)(np.array([dual(p, 1.0)], dtype=object))
+            want = getattr(dual(p, 1.0), row.method)()
+            assert repr((d.data, d.tangent)) == repr((want.data, want.tangent)), (alias, dual)

@@ -13,10 +13,10 @@ in plain Python, for reading and for checking the fast one.
 
 from importlib.metadata import version as _version
 
-from ferrograd import func, nn, reference, testing, viz
+from ferrograd import _functions, func, nn, reference, testing, viz
 from ferrograd._anomaly import detect_anomaly
 from ferrograd._core import Value, dot, sum
-from ferrograd._functions import asin, cos, exp, log, relu, sigmoid, sin, sqrt, tan, tanh
+from ferrograd._functions import *  # the unary ops as functions: _functions.__all__
 from ferrograd.forward import Dual
 from ferrograd.func import grad, hessian, jacfwd, jacobian, jvp, value_and_grad, vjp
 from ferrograd.tape import PathChangedError, Tape, compile
@@ -30,30 +30,21 @@ __all__ = [
     "Tape",
     "Value",
     "__version__",
-    "asin",
     "compile",
-    "cos",
     "detect_anomaly",
     "dot",
-    "exp",
     "func",
     "grad",
     "hessian",
     "jacfwd",
     "jacobian",
     "jvp",
-    "log",
     "nn",
     "reference",
-    "relu",
-    "sigmoid",
-    "sin",
-    "sqrt",
     "sum",
-    "tan",
-    "tanh",
     "testing",
     "value_and_grad",
     "viz",
     "vjp",
 ]
+__all__ += _functions.__all__

@@ -122,6 +122,52 @@ class Value:
         """Square root; negative inputs give nan."""
     def asin(self) -> Value:
         """Arcsine: nan outside [-1, 1]; the derivative is inf at ±1."""
+    arcsin = asin
+    def acos(self) -> Value:
+        """Arccosine, in [0, pi]: nan outside [-1, 1]; the derivative
+        -1 / sqrt(1 - x²) is -inf at ±1.
+        """
+    arccos = acos
+    def atan(self) -> Value:
+        """Arctangent, in [-pi/2, pi/2]; the derivative is 1 / (1 + x²)."""
+    arctan = atan
+    def cot(self) -> Value:
+        """Cotangent 1 / tan(x) (radians): ±inf at ±0; the derivative is -(1 + cot²(x))."""
+    def sec(self) -> Value:
+        """Secant 1 / cos(x) (radians); the derivative is sec(x) tan(x)."""
+    def csc(self) -> Value:
+        """Cosecant 1 / sin(x) (radians): ±inf at ±0; the derivative is -csc(x) / tan(x)."""
+    def acot(self) -> Value:
+        """Arccotangent atan(1 / x), in (-pi/2, pi/2]: pi/2 at 0 and -pi/2 at -0.0;
+        the derivative is -1 / (1 + x²).
+        """
+    def asec(self) -> Value:
+        """Arcsecant acos(1 / x), in [0, pi]: nan where |x| < 1; the derivative
+        1 / (|x| sqrt(x² - 1)) is inf at ±1.
+        """
+    def acsc(self) -> Value:
+        """Arccosecant asin(1 / x), in [-pi/2, pi/2]: nan where |x| < 1; the derivative
+        -1 / (|x| sqrt(x² - 1)) is -inf at ±1.
+        """
+    def sinh(self) -> Value:
+        """Hyperbolic sine; overflows to ±inf. The derivative is cosh(x)."""
+    def cosh(self) -> Value:
+        """Hyperbolic cosine; overflows to inf. The derivative is sinh(x)."""
+    def asinh(self) -> Value:
+        """Inverse hyperbolic sine; the derivative 1 / sqrt(1 + x²) is taken as 1 / |x|
+        where 1 + x² rounds to x², so it never overflows to 0.
+        """
+    arcsinh = asinh
+    def acosh(self) -> Value:
+        """Inverse hyperbolic cosine: nan where x < 1; the derivative
+        1 / sqrt(x² - 1) is inf at 1.
+        """
+    arccosh = acosh
+    def atanh(self) -> Value:
+        """Inverse hyperbolic tangent: ±inf at ±1, nan where |x| > 1; the derivative
+        1 / (1 - x²) is inf at ±1 and nan where |x| > 1.
+        """
+    arctanh = atanh
     def backward(self) -> None:
         """One reverse sweep from this node.
 
@@ -230,6 +276,52 @@ class Dual:
         """Square root."""
     def asin(self) -> Dual:
         """Arcsine."""
+    arcsin = asin
+    def acos(self) -> Dual:
+        """Arccosine, in [0, pi]: nan outside [-1, 1]; the derivative
+        -1 / sqrt(1 - x²) is -inf at ±1.
+        """
+    arccos = acos
+    def atan(self) -> Dual:
+        """Arctangent, in [-pi/2, pi/2]; the derivative is 1 / (1 + x²)."""
+    arctan = atan
+    def cot(self) -> Dual:
+        """Cotangent 1 / tan(x) (radians): ±inf at ±0; the derivative is -(1 + cot²(x))."""
+    def sec(self) -> Dual:
+        """Secant 1 / cos(x) (radians); the derivative is sec(x) tan(x)."""
+    def csc(self) -> Dual:
+        """Cosecant 1 / sin(x) (radians): ±inf at ±0; the derivative is -csc(x) / tan(x)."""
+    def acot(self) -> Dual:
+        """Arccotangent atan(1 / x), in (-pi/2, pi/2]: pi/2 at 0 and -pi/2 at -0.0;
+        the derivative is -1 / (1 + x²).
+        """
+    def asec(self) -> Dual:
+        """Arcsecant acos(1 / x), in [0, pi]: nan where |x| < 1; the derivative
+        1 / (|x| sqrt(x² - 1)) is inf at ±1.
+        """
+    def acsc(self) -> Dual:
+        """Arccosecant asin(1 / x), in [-pi/2, pi/2]: nan where |x| < 1; the derivative
+        -1 / (|x| sqrt(x² - 1)) is -inf at ±1.
+        """
+    def sinh(self) -> Dual:
+        """Hyperbolic sine; overflows to ±inf. The derivative is cosh(x)."""
+    def cosh(self) -> Dual:
+        """Hyperbolic cosine; overflows to inf. The derivative is sinh(x)."""
+    def asinh(self) -> Dual:
+        """Inverse hyperbolic sine; the derivative 1 / sqrt(1 + x²) is taken as 1 / |x|
+        where 1 + x² rounds to x², so it never overflows to 0.
+        """
+    arcsinh = asinh
+    def acosh(self) -> Dual:
+        """Inverse hyperbolic cosine: nan where x < 1; the derivative
+        1 / sqrt(x² - 1) is inf at 1.
+        """
+    arccosh = acosh
+    def atanh(self) -> Dual:
+        """Inverse hyperbolic tangent: ±inf at ±1, nan where |x| > 1; the derivative
+        1 / (1 - x²) is inf at ±1 and nan where |x| > 1.
+        """
+    arctanh = atanh
     def __float__(self) -> float:
         """``data``."""
 
@@ -360,10 +452,11 @@ def _vmath_isas() -> list[str]:
 #: Leaky ReLU's slope when none is given.
 DEFAULT_SLOPE: float
 
-def op_table() -> list[tuple[str, int, int | None, str | None, str]]:
-    """Every op, by code: ``(name, code, arity, param, method)``.
+def op_table() -> list[tuple[str, int, int | None, str | None, str, list[str]]]:
+    """Every op, by code: ``(name, code, arity, param, method, aliases)``.
 
     ``arity`` is None for the n-ary ``sum`` and ``dot``; ``param`` names the op's parameter
     (``"slope"``) or is None; ``method`` is the ``Value`` method or operator dunder that builds
-    the op ("" for a leaf and for ``+ - * / **``). Codes are pinned: pickles store them.
+    the op ("" for a leaf and for ``+ - * / **``); ``aliases`` are other names of that method
+    (numpy's: ``["arcsin"]`` for ``asin``). Codes are pinned: pickles store them.
     """

@@ -19,12 +19,14 @@ from ferrograd._core import op_table
 __all__ = ["FUNCTIONS", "Expression", "ExpressionError", "parse_expression"]
 
 #: The ops an expression may call, as ``f(x)`` or ``x.f()``: every unary op of the op table
-#: (``abs`` for ``__abs__``), sorted; ``leaky_relu`` takes a slope.
+#: (``abs`` for ``__abs__``) and the aliases of their methods (numpy's ``arcsin``), sorted;
+#: ``leaky_relu`` takes a slope.
 FUNCTIONS = tuple(
     sorted(
-        "abs" if method == "__abs__" else method
-        for _, _, arity, _, method in op_table()
+        name
+        for _, _, arity, _, method, aliases in op_table()
         if arity == 1 and method != "__neg__"
+        for name in ("abs" if method == "__abs__" else method, *aliases)
     )
 )
 

@@ -2,81 +2,215 @@
 
 The spelling of torch's ``torch.exp(t)`` and JAX's ``jnp.exp(x)``: where ``math.exp(v)`` would
 turn a Value into a plain number and cut its gradient, ``ferrograd.exp(v)`` builds the node.
-Each takes a ``Value`` or a ``Dual`` of either engine and returns the same kind.
+Each takes a ``Value`` or a ``Dual`` of either engine and returns the same kind; a plain real
+number (int, float, numpy scalar) gives a float, the op's value by the same formula, with the
+op table's IEEE conventions (``ferrograd.acos(2.0)`` is nan where ``math.acos`` raises).
 """
 
 from __future__ import annotations
 
 from typing import TypeVar
 
+import numpy as np
+
 from ferrograd import _core, reference
 
-__all__ = ["asin", "cos", "exp", "log", "relu", "sigmoid", "sin", "sqrt", "tan", "tanh"]
+__all__ = [
+    "acos",
+    "acosh",
+    "acot",
+    "acsc",
+    "asec",
+    "asin",
+    "asinh",
+    "atan",
+    "atanh",
+    "cos",
+    "cosh",
+    "cot",
+    "csc",
+    "exp",
+    "log",
+    "relu",
+    "sec",
+    "sigmoid",
+    "sin",
+    "sinh",
+    "sqrt",
+    "tan",
+    "tanh",
+]
 
-_T = TypeVar("_T", _core.Value, reference.Value, _core.Dual, reference.Dual)
+_T = TypeVar("_T", _core.Value, reference.Value, _core.Dual, reference.Dual, float)
 _KINDS = (_core.Value, reference.Value, _core.Dual, reference.Dual)
 
 
-def _check(x: object, name: str) -> None:
-    if not isinstance(x, _KINDS):
-        raise TypeError(f"ferrograd.{name}() needs a Value or a Dual, got {type(x).__name__}")
+def _of_number(x: object, name: str) -> float:
+    """The op ``name`` of the plain number ``x`` (a Dual's value: no graph node is made);
+    ``TypeError`` if ``x`` is not a real number."""
+    if isinstance(x, (str, bytes)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"ferrograd.{name}() needs a Value, a Dual or a real number, got {type(x).__name__}"
+        )
+    return float(getattr(_core.Dual(float(x)), name)().data)
 
 
 def relu(x: _T) -> _T:
-    """``x.relu()``."""
-    _check(x, "relu")
-    return x.relu()
+    """``x.relu()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.relu()
+    return _of_number(x, "relu")
 
 
 def tanh(x: _T) -> _T:
-    """``x.tanh()``."""
-    _check(x, "tanh")
-    return x.tanh()
+    """``x.tanh()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.tanh()
+    return _of_number(x, "tanh")
 
 
 def sigmoid(x: _T) -> _T:
-    """``x.sigmoid()``."""
-    _check(x, "sigmoid")
-    return x.sigmoid()
+    """``x.sigmoid()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.sigmoid()
+    return _of_number(x, "sigmoid")
 
 
 def exp(x: _T) -> _T:
-    """``x.exp()``."""
-    _check(x, "exp")
-    return x.exp()
+    """``x.exp()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.exp()
+    return _of_number(x, "exp")
 
 
 def log(x: _T) -> _T:
-    """``x.log()``."""
-    _check(x, "log")
-    return x.log()
+    """``x.log()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.log()
+    return _of_number(x, "log")
 
 
 def sin(x: _T) -> _T:
-    """``x.sin()``."""
-    _check(x, "sin")
-    return x.sin()
+    """``x.sin()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.sin()
+    return _of_number(x, "sin")
 
 
 def cos(x: _T) -> _T:
-    """``x.cos()``."""
-    _check(x, "cos")
-    return x.cos()
+    """``x.cos()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.cos()
+    return _of_number(x, "cos")
 
 
 def tan(x: _T) -> _T:
-    """``x.tan()``."""
-    _check(x, "tan")
-    return x.tan()
+    """``x.tan()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.tan()
+    return _of_number(x, "tan")
 
 
 def sqrt(x: _T) -> _T:
-    """``x.sqrt()``."""
-    _check(x, "sqrt")
-    return x.sqrt()
+    """``x.sqrt()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.sqrt()
+    return _of_number(x, "sqrt")
 
 
 def asin(x: _T) -> _T:
-    """``x.asin()``."""
-    _check(x, "asin")
-    return x.asin()
+    """``x.asin()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.asin()
+    return _of_number(x, "asin")
+
+
+def acos(x: _T) -> _T:
+    """``x.acos()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.acos()
+    return _of_number(x, "acos")
+
+
+def atan(x: _T) -> _T:
+    """``x.atan()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.atan()
+    return _of_number(x, "atan")
+
+
+def cot(x: _T) -> _T:
+    """``x.cot()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.cot()
+    return _of_number(x, "cot")
+
+
+def sec(x: _T) -> _T:
+    """``x.sec()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.sec()
+    return _of_number(x, "sec")
+
+
+def csc(x: _T) -> _T:
+    """``x.csc()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.csc()
+    return _of_number(x, "csc")
+
+
+def acot(x: _T) -> _T:
+    """``x.acot()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.acot()
+    return _of_number(x, "acot")
+
+
+def asec(x: _T) -> _T:
+    """``x.asec()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.asec()
+    return _of_number(x, "asec")
+
+
+def acsc(x: _T) -> _T:
+    """``x.acsc()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.acsc()
+    return _of_number(x, "acsc")
+
+
+def sinh(x: _T) -> _T:
+    """``x.sinh()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.sinh()
+    return _of_number(x, "sinh")
+
+
+def cosh(x: _T) -> _T:
+    """``x.cosh()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.cosh()
+    return _of_number(x, "cosh")
+
+
+def asinh(x: _T) -> _T:
+    """``x.asinh()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.asinh()
+    return _of_number(x, "asinh")
+
+
+def acosh(x: _T) -> _T:
+    """``x.acosh()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.acosh()
+    return _of_number(x, "acosh")
+
+
+def atanh(x: _T) -> _T:
+    """``x.atanh()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.atanh()
+    return _of_number(x, "atanh")

@@ -87,6 +87,58 @@ def _asin(x: float) -> float:
     return _NAN if abs(x) > 1.0 else math.asin(x)
 
 
+def _acos(x: float) -> float:
+    return _NAN if abs(x) > 1.0 else math.acos(x)
+
+
+def _sqrt_sq_minus_1(a: float) -> float:
+    # sqrt(a² - 1) as sqrt(a - 1) · sqrt(a + 1), as src-rust/ops.rs: nan for a < 1.
+    return _sqrt(a - 1.0) * _sqrt(a + 1.0)
+
+
+_SQ_ABSORBS_ONE = 134217728.0  # 2^27: beyond it, 1 + x² rounds to x²
+
+
+def _sqrt_1_plus_sq(x: float) -> float:
+    return math.sqrt(1.0 + x * x) if abs(x) < _SQ_ABSORBS_ONE else abs(x)
+
+
+def _asec(x: float) -> float:
+    return math.atan2(_sqrt_sq_minus_1(abs(x)), math.copysign(1.0, x))
+
+
+def _acsc(x: float) -> float:
+    return math.atan2(math.copysign(1.0, x), _sqrt_sq_minus_1(abs(x)))
+
+
+def _sinh(x: float) -> float:
+    try:
+        return math.sinh(x)
+    except OverflowError:
+        return math.copysign(_INF, x)
+
+
+def _cosh(x: float) -> float:
+    try:
+        return math.cosh(x)
+    except OverflowError:
+        return _INF
+
+
+def _acosh(x: float) -> float:
+    return _NAN if not x >= 1.0 else math.acosh(x)
+
+
+def _atanh(x: float) -> float:
+    if abs(x) == 1.0:
+        return math.copysign(_INF, x)
+    return _NAN if abs(x) > 1.0 else math.atanh(x)
+
+
+def _atanh_backward(x: float, z: float, g: float, p: float) -> float:
+    return _NAN if abs(x) > 1.0 else _div(g, (1.0 - x) * (1.0 + x))
+
+
 def _periodic(f: Callable[[float], float]) -> Callable[[float], float]:
     """``f`` with nan for infinite arguments, where ``math`` raises."""
 
@@ -169,6 +221,31 @@ TAN = UnaryOp("tan", lambda x, p: _tan(x), lambda x, z, g, p: (1.0 + z * z) * g)
 SQRT = UnaryOp("sqrt", lambda x, p: _sqrt(x), lambda x, z, g, p: _div(0.5, z) * g)
 ABS = UnaryOp("abs", lambda x, p: abs(x), _abs_backward)
 ASIN = UnaryOp("asin", lambda x, p: _asin(x), lambda x, z, g, p: _div(g, _sqrt(1.0 - x * x)))
+ACOS = UnaryOp(
+    "acos", lambda x, p: _acos(x), lambda x, z, g, p: -_div(g, _sqrt((1.0 - x) * (1.0 + x)))
+)
+ATAN = UnaryOp("atan", lambda x, p: math.atan(x), lambda x, z, g, p: _div(g, 1.0 + x * x))
+COT = UnaryOp("cot", lambda x, p: _div(1.0, _tan(x)), lambda x, z, g, p: -(1.0 + z * z) * g)
+SEC = UnaryOp("sec", lambda x, p: _div(1.0, _cos(x)), lambda x, z, g, p: z * _tan(x) * g)
+CSC = UnaryOp("csc", lambda x, p: _div(1.0, _sin(x)), lambda x, z, g, p: -_div(z, _tan(x)) * g)
+ACOT = UnaryOp(
+    "acot", lambda x, p: math.atan(_div(1.0, x)), lambda x, z, g, p: -_div(g, 1.0 + x * x)
+)
+ASEC = UnaryOp(
+    "asec",
+    lambda x, p: _asec(x),
+    lambda x, z, g, p: _div(_div(g, abs(x)), _sqrt_sq_minus_1(abs(x))),
+)
+ACSC = UnaryOp(
+    "acsc",
+    lambda x, p: _acsc(x),
+    lambda x, z, g, p: -_div(_div(g, abs(x)), _sqrt_sq_minus_1(abs(x))),
+)
+SINH = UnaryOp("sinh", lambda x, p: _sinh(x), lambda x, z, g, p: _cosh(x) * g)
+COSH = UnaryOp("cosh", lambda x, p: _cosh(x), lambda x, z, g, p: _sinh(x) * g)
+ASINH = UnaryOp("asinh", lambda x, p: math.asinh(x), lambda x, z, g, p: _div(g, _sqrt_1_plus_sq(x)))
+ACOSH = UnaryOp("acosh", lambda x, p: _acosh(x), lambda x, z, g, p: _div(g, _sqrt_sq_minus_1(x)))
+ATANH = UnaryOp("atanh", lambda x, p: _atanh(x), _atanh_backward)
 
 
 class NaryOp(NamedTuple):
@@ -228,6 +305,19 @@ OPS: tuple[BinaryOp | UnaryOp | NaryOp, ...] = (
     SUM,
     DOT,
     ASIN,
+    ACOS,
+    ATAN,
+    COT,
+    SEC,
+    CSC,
+    ACOT,
+    ASEC,
+    ACSC,
+    SINH,
+    COSH,
+    ASINH,
+    ACOSH,
+    ATANH,
 )
 _OPS_BY_NAME = {op.name: op for op in OPS}
 
@@ -486,6 +576,84 @@ class Value:
     def asin(self) -> Value:
         """Arcsine: nan outside [-1, 1]; the derivative is inf at ±1."""
         return self._unary(ASIN)
+
+    arcsin = asin
+
+    def acos(self) -> Value:
+        """Arccosine, in [0, pi]: nan outside [-1, 1]; the derivative
+        -1 / sqrt(1 - x²) is -inf at ±1.
+        """
+        return self._unary(ACOS)
+
+    arccos = acos
+
+    def atan(self) -> Value:
+        """Arctangent, in [-pi/2, pi/2]; the derivative is 1 / (1 + x²)."""
+        return self._unary(ATAN)
+
+    arctan = atan
+
+    def cot(self) -> Value:
+        """Cotangent 1 / tan(x) (radians): ±inf at ±0; the derivative is -(1 + cot²(x))."""
+        return self._unary(COT)
+
+    def sec(self) -> Value:
+        """Secant 1 / cos(x) (radians); the derivative is sec(x) tan(x)."""
+        return self._unary(SEC)
+
+    def csc(self) -> Value:
+        """Cosecant 1 / sin(x) (radians): ±inf at ±0; the derivative is -csc(x) / tan(x)."""
+        return self._unary(CSC)
+
+    def acot(self) -> Value:
+        """Arccotangent atan(1 / x), in (-pi/2, pi/2]: pi/2 at 0 and -pi/2 at -0.0;
+        the derivative is -1 / (1 + x²).
+        """
+        return self._unary(ACOT)
+
+    def asec(self) -> Value:
+        """Arcsecant acos(1 / x), in [0, pi]: nan where |x| < 1; the derivative
+        1 / (|x| sqrt(x² - 1)) is inf at ±1.
+        """
+        return self._unary(ASEC)
+
+    def acsc(self) -> Value:
+        """Arccosecant asin(1 / x), in [-pi/2, pi/2]: nan where |x| < 1; the derivative
+        -1 / (|x| sqrt(x² - 1)) is -inf at ±1.
+        """
+        return self._unary(ACSC)
+
+    def sinh(self) -> Value:
+        """Hyperbolic sine; overflows to ±inf. The derivative is cosh(x)."""
+        return self._unary(SINH)
+
+    def cosh(self) -> Value:
+        """Hyperbolic cosine; overflows to inf. The derivative is sinh(x)."""
+        return self._unary(COSH)
+
+    def asinh(self) -> Value:
+        """Inverse hyperbolic sine; the derivative 1 / sqrt(1 + x²) is taken as 1 / |x|
+        where 1 + x² rounds to x², so it never overflows to 0.
+        """
+        return self._unary(ASINH)
+
+    arcsinh = asinh
+
+    def acosh(self) -> Value:
+        """Inverse hyperbolic cosine: nan where x < 1; the derivative
+        1 / sqrt(x² - 1) is inf at 1.
+        """
+        return self._unary(ACOSH)
+
+    arccosh = acosh
+
+    def atanh(self) -> Value:
+        """Inverse hyperbolic tangent: ±inf at ±1, nan where |x| > 1; the derivative
+        1 / (1 - x²) is inf at ±1 and nan where |x| > 1.
+        """
+        return self._unary(ATANH)
+
+    arctanh = atanh
 
     # -- the reverse sweep --------------------------------------------------------------------
 
@@ -813,6 +981,57 @@ class Dual:
 
     def asin(self) -> Dual:
         return self._unary(ASIN)
+
+    arcsin = asin
+
+    def acos(self) -> Dual:
+        return self._unary(ACOS)
+
+    arccos = acos
+
+    def atan(self) -> Dual:
+        return self._unary(ATAN)
+
+    arctan = atan
+
+    def cot(self) -> Dual:
+        return self._unary(COT)
+
+    def sec(self) -> Dual:
+        return self._unary(SEC)
+
+    def csc(self) -> Dual:
+        return self._unary(CSC)
+
+    def acot(self) -> Dual:
+        return self._unary(ACOT)
+
+    def asec(self) -> Dual:
+        return self._unary(ASEC)
+
+    def acsc(self) -> Dual:
+        return self._unary(ACSC)
+
+    def sinh(self) -> Dual:
+        return self._unary(SINH)
+
+    def cosh(self) -> Dual:
+        return self._unary(COSH)
+
+    def asinh(self) -> Dual:
+        return self._unary(ASINH)
+
+    arcsinh = asinh
+
+    def acosh(self) -> Dual:
+        return self._unary(ACOSH)
+
+    arccosh = acosh
+
+    def atanh(self) -> Dual:
+        return self._unary(ATANH)
+
+    arctanh = atanh
 
     def __repr__(self) -> str:
         return f"Dual(data={self._data!r}, tangent={self._tangent!r})"

@@ -15,6 +15,7 @@ macro_rules! py_dual_methods {
         unary { $(
             $(#[$doc:meta])*
             $code:literal $Code:ident $module:ident $OP:ident $name:literal
+                $(alias $alias:ident)*
                 forward |$fx:ident, $fp:ident| $forward:expr,
                 backward |$x:ident, $z:ident, $g:ident, $p:ident| $backward:expr;
         )* }
@@ -28,6 +29,12 @@ macro_rules! py_dual_methods {
                 fn $module(&self) -> PyDual {
                     self.unary(Code::$Code, 0.0)
                 }
+                $(
+                    #[doc = concat!("numpy's name for `", stringify!($module), "()`: the same op.")]
+                    fn $alias(&self) -> PyDual {
+                        self.unary(Code::$Code, 0.0)
+                    }
+                )*
             )*
             $($extra)*
         }

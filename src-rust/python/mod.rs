@@ -30,16 +30,27 @@ type OpRow = (
     Option<usize>,
     Option<&'static str>,
     &'static str,
+    Vec<&'static str>,
 );
 
-/// Every op, by code: `(name, code, arity, param, method)`, with `arity` None for the n-ary
-/// `sum` and `dot`, `param` the name of the op's parameter (or None), `method` the `Value`
-/// method or operator dunder that builds it ("" for a leaf and for `+ - * / **`).
+/// Every op, by code: `(name, code, arity, param, method, aliases)`, with `arity` None for the
+/// n-ary `sum` and `dot`, `param` the name of the op's parameter (or None), `method` the `Value`
+/// method or operator dunder that builds it ("" for a leaf and for `+ - * / **`), `aliases`
+/// the other names of that method (numpy's: `["arcsin"]` for `asin`).
 #[pyfunction]
 fn op_table() -> Vec<OpRow> {
     OP_TABLE
         .iter()
-        .map(|r| (r.name, r.code as u8, r.arity, r.param, r.method))
+        .map(|r| {
+            (
+                r.name,
+                r.code as u8,
+                r.arity,
+                r.param,
+                r.method,
+                r.aliases.to_vec(),
+            )
+        })
         .collect()
 }
 

@@ -9,8 +9,8 @@ use crate::anomaly::{detect_anomaly_enabled, Anomaly};
 use crate::ops::{with_op_list, DEFAULT_SLOPE};
 use crate::value::Value;
 
-/// The `#[pymethods]` of `Value`: one method per plain unary op of the list (`x.tanh()`),
-/// then the methods written out below (`extra`).
+/// The `#[pymethods]` of `Value`: one method per plain unary op of the list (`x.tanh()`) and
+/// one per alias of it (`x.arcsin()`), then the methods written out below (`extra`).
 macro_rules! py_value_methods {
     (
         extra { $($extra:tt)* }
@@ -18,6 +18,7 @@ macro_rules! py_value_methods {
         unary { $(
             $(#[$doc:meta])*
             $code:literal $Code:ident $module:ident $OP:ident $name:literal
+                $(alias $alias:ident)*
                 forward |$fx:ident, $fp:ident| $forward:expr,
                 backward |$x:ident, $z:ident, $g:ident, $p:ident| $backward:expr;
         )* }
@@ -31,6 +32,12 @@ macro_rules! py_value_methods {
                 fn $module(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
                     checked(py, self.inner.$module())
                 }
+                $(
+                    #[doc = concat!("numpy's name for `", stringify!($module), "()`: the same op.")]
+                    fn $alias(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
+                        checked(py, self.inner.$module())
+                    }
+                )*
             )*
             $($extra)*
         }
