@@ -22,6 +22,20 @@ _UNARY: list[Callable[[Any], Any]] = [
     lambda a: abs(a) + 0.1,
     lambda a: a.leaky_relu(0.2),
     lambda a: (a + 3.0).relu(),
+    lambda a: (a.tanh() * 0.9).asin(),
+    lambda a: (a.tanh() * 0.9).acos(),
+    lambda a: a.atan(),
+    lambda a: (a.sigmoid() * 2.5 + 0.3).cot(),  # in (0.3, 2.8): away from the poles 0, pi
+    lambda a: (a.tanh() * 1.2).sec(),
+    lambda a: (a.sigmoid() * 2.5 + 0.3).csc(),
+    lambda a: (a * a + 0.5).acot(),
+    lambda a: (a * a + 1.5).asec(),
+    lambda a: (-(a * a) - 1.5).acsc(),
+    lambda a: (a * 0.5).sinh(),
+    lambda a: (a * 0.5).cosh(),
+    lambda a: a.asinh(),
+    lambda a: (a * a + 1.2).acosh(),
+    lambda a: (a.tanh() * 0.9).atanh(),
 ]
 _BINARY: list[Callable[[Any, Any], Any]] = [
     lambda a, b: a + b,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 import pickle
+import random
 from typing import Any, Callable, NamedTuple
 
 import autograd
 import autograd.numpy as anp
+import mpmath as mp
 import numpy as np
 import pytest
 from conftest import UNARY_OPS, Engine, central_difference
@@ -274,6 +276,27 @@ def test_asin_at_its_special_points_on_every_path(engine: Engine) -> None:
             assert repr((d.data, d.tangent)) == want
 
 
+@pytest.mark.filterwarnings("ignore:Output seems independent of input")  # autograd, on x + 2.5
+@pytest.mark.parametrize("case", UNARY, ids=[c.name for c in UNARY])
+def test_unary_op_through_the_compiled_tape_at_points_in_batches_jvp_and_hessian(
+    case: Unary,
+) -> None:
+    tape = ferrograd.compile(case.build, n_inputs=1)
+    values, grads = tape.grad_batch([[p] for p in case.points])
+    for i, p in enumerate(case.points):
+        x = ferrograd.Value(p)
+        z = case.build(x)
+        z.backward()
+        want = repr((z.data, x.grad))  # the graph's numbers, which the tape must give exactly
+        value, grad = tape.grad([p])
+        assert repr((float(value), float(grad[0]))) == want, (case.name, p)
+        assert repr((float(values[i]), float(grads[i][0]))) == want, (case.name, p)
+        jvp_value, tangent = tape.jvp([p], [1.0])
+        assert float(jvp_value) == z.data and _close(float(tangent), x.grad, 1e-14)
+        second = float(autograd.grad(autograd.grad(case.oracle))(p))
+        assert _close(float(tape.hessian([p])[0][0]), second, 1e-10), (case.name, p)
+
+
 # -- numpy's names: np.arcsin(a) calls .arcsin() on each Value of an object array -------------
 
 ALIASES = [(alias, row) for row in UNARY_OPS for alias in row.aliases]
@@ -307,3 +330,59 @@ def test_numpy_ufuncs_on_object_arrays_of_duals() -> None:
             (d,) = getattr(np, alias)(np.array([dual(p, 1.0)], dtype=object))
             want = getattr(dual(p, 1.0), row.method)()
             assert repr((d.data, d.tangent)) == repr((want.data, want.tangent)), (alias, dual)
+
+
+# -- accuracy against mpmath, over the whole domain --------------------------------------------
+
+# (op, value, slope, where to draw x): the exact maths at 200 bits.
+EXACT = [
+    ("acos", lambda x: mp.acos(x), lambda x: -1 / mp.sqrt(1 - x * x), "in"),
+    ("atan", mp.atan, lambda x: 1 / (1 + x * x), "any"),
+    ("cot", mp.cot, lambda x: -(mp.csc(x) ** 2), "any"),
+    ("sec", mp.sec, lambda x: mp.sec(x) * mp.tan(x), "any"),
+    ("csc", mp.csc, lambda x: -mp.csc(x) * mp.cot(x), "any"),
+    ("acot", lambda x: mp.atan(1 / x), lambda x: -1 / (1 + x * x), "any"),
+    ("asec", lambda x: mp.acos(1 / x), lambda x: 1 / (abs(x) * mp.sqrt(x * x - 1)), "out"),
+    ("acsc", lambda x: mp.asin(1 / x), lambda x: -1 / (abs(x) * mp.sqrt(x * x - 1)), "out"),
+    ("sinh", mp.sinh, mp.cosh, "exp"),
+    ("cosh", mp.cosh, mp.sinh, "exp"),
+    ("asinh", mp.asinh, lambda x: 1 / mp.sqrt(1 + x * x), "any"),
+    ("acosh", mp.acosh, lambda x: 1 / mp.sqrt(x * x - 1), "ge1"),
+    ("atanh", mp.atanh, lambda x: 1 / (1 - x * x), "in"),
+]
+
+
+def _draw(rng: random.Random, where: str) -> float:
+    near_one = 1.0 + 10 ** rng.uniform(-15, 0)
+    if where == "in":  # (-1, 1), often next to the edges
+        x = rng.choice([rng.uniform(-1, 1), 2.0 - near_one, 10 ** rng.uniform(-300, 0)])
+    elif where in ("out", "ge1"):  # |x| > 1, often next to 1, up to 1e300
+        x = rng.choice([near_one, 10 ** rng.uniform(0, 300)])
+    elif where == "exp":  # where sinh and cosh are finite
+        x = rng.uniform(-710, 710)
+    else:
+        x = rng.choice([rng.uniform(-10, 10), 10 ** rng.uniform(-300, 300)])
+    return x if where == "ge1" or rng.random() < 0.5 else -x
+
+
+@pytest.mark.parametrize("op, value, slope, where", EXACT, ids=[e[0] for e in EXACT])
+def test_values_and_slopes_are_within_a_few_ulps_of_the_exact_maths(
+    engine: Engine, op: str, value: Callable[[Any], Any], slope: Callable[[Any], Any], where: str
+) -> None:
+    # docs/ops.md states the bounds: values within 2.5 ulps, slopes within 3.5.
+    rng = random.Random(op)
+    worst = [0.0, 0.0]
+    with mp.workprec(200):
+        for _ in range(300):
+            x = _draw(rng, where)
+            v = engine.Value(x)
+            z = getattr(v, op)()
+            z.backward()
+            for i, (got, exact) in enumerate(
+                [(z.data, value(mp.mpf(x))), (v.grad, slope(mp.mpf(x)))]
+            ):
+                e = float(exact)
+                if not math.isfinite(e) or abs(e) < 1e-300:
+                    continue  # overflow and underflow: the special points' business
+                worst[i] = max(worst[i], float(abs(mp.mpf(got) - exact) / math.ulp(e)))
+    assert worst[0] <= 2.5 and worst[1] <= 3.5, (op, worst)

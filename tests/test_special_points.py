@@ -96,6 +96,20 @@ AT_NAN = [
     (lambda x: x.cos(), NAN),
     (lambda x: x.tan(), NAN),
     (lambda x: x.sqrt(), NAN),
+    (lambda x: x.asin(), NAN),
+    (lambda x: x.acos(), NAN),
+    (lambda x: x.atan(), NAN),
+    (lambda x: x.cot(), NAN),
+    (lambda x: x.sec(), NAN),
+    (lambda x: x.csc(), NAN),
+    (lambda x: x.acot(), NAN),
+    (lambda x: x.asec(), NAN),
+    (lambda x: x.acsc(), NAN),
+    (lambda x: x.sinh(), NAN),
+    (lambda x: x.cosh(), NAN),
+    (lambda x: x.asinh(), NAN),
+    (lambda x: x.acosh(), NAN),
+    (lambda x: x.atanh(), NAN),
     (lambda x: x**2.5, NAN),
     (lambda x: 2.5**x, NAN),
     (lambda x: x + 1, 1.0),
@@ -230,3 +244,102 @@ def test_python_float_maths_would_raise_where_the_engines_do_not(engine: Engine)
     assert (1 / engine.Value(0.0)).data == INF
     assert (engine.Value(10.0) ** 400).data == INF
     assert engine.Value(0.0).log().data == -INF
+
+
+# -- the inverse, reciprocal and hyperbolic functions at their special points ------------------
+# (op, value in numpy float64, slope in numpy float64, points). The slope is PyTorch's backward
+# formula where torch has the op (acos, atan, sinh, cosh, asinh, acosh, atanh), with nan outside
+# the domain where torch's formula returns a number there; for the ops torch lacks, the maths.
+# A pole gives ±inf, a domain error nan, the edge of a domain the one-sided limit.
+HALF_PI, PI = math.pi / 2, math.pi
+JUST_BELOW_ONE, JUST_ABOVE_ONE = 1.0 - 2.0**-53, 1.0 + 2.0**-52
+
+
+def _outside(mask: Any, slope: Any) -> Any:
+    return np.where(mask, NAN, slope)
+
+
+SPECIAL = [
+    ("acos", np.arccos, lambda x: -1 / np.sqrt(1 - x * x),
+     [1.0, -1.0, 0.0, -0.0, 1.5, -1.5, INF, NAN, JUST_BELOW_ONE]),
+    ("atan", np.arctan, lambda x: 1 / (1 + x * x), [0.0, -0.0, INF, -INF, 1e300, NAN]),
+    ("cot", lambda x: 1 / np.tan(x), lambda x: -1 / np.sin(x) ** 2,
+     [0.0, -0.0, HALF_PI, PI, INF, NAN]),
+    ("sec", lambda x: 1 / np.cos(x), lambda x: np.sin(x) / np.cos(x) ** 2,
+     [0.0, -0.0, HALF_PI, PI, -INF, NAN]),
+    ("csc", lambda x: 1 / np.sin(x), lambda x: -np.cos(x) / np.sin(x) ** 2,
+     [0.0, -0.0, HALF_PI, PI, INF, NAN]),
+    ("acot", lambda x: np.arctan(1 / x), lambda x: -1 / (1 + x * x),
+     [0.0, -0.0, 1.0, -1.0, INF, -INF, 5e-324, NAN]),
+    ("asec", lambda x: np.arccos(1 / x), lambda x: 1 / (np.abs(x) * np.sqrt(x * x - 1)),
+     [1.0, -1.0, 0.5, 0.0, -0.0, INF, -INF, JUST_ABOVE_ONE, 1e200, NAN]),
+    ("acsc", lambda x: np.arcsin(1 / x), lambda x: -1 / (np.abs(x) * np.sqrt(x * x - 1)),
+     [1.0, -1.0, 0.5, 0.0, -0.0, INF, -INF, JUST_ABOVE_ONE, 1e200, NAN]),
+    ("sinh", np.sinh, np.cosh, [0.0, -0.0, 710.0, 711.0, -711.0, INF, -INF, NAN]),
+    ("cosh", np.cosh, np.sinh, [0.0, -0.0, 710.0, 711.0, -711.0, INF, -INF, NAN]),
+    # numpy's hypot does not overflow: 1 / hypot(1, x) is the maths at 1e300, where torch's
+    # rsqrt(x² + 1) gives 0.
+    ("asinh", np.arcsinh, lambda x: 1 / np.hypot(1.0, x),
+     [0.0, -0.0, 1e300, -1e300, 1e-300, INF, -INF, NAN]),
+    ("acosh", np.arccosh, lambda x: _outside(x < 1, 1 / np.sqrt(x * x - 1)),
+     [1.0, 0.5, -2.0, JUST_ABOVE_ONE, INF, -INF, NAN]),
+    ("atanh", np.arctanh, lambda x: _outside(np.abs(x) > 1, 1 / (1 - x * x)),
+     [1.0, -1.0, 0.0, -0.0, 2.0, -2.0, INF, NAN, JUST_BELOW_ONE]),
+]  # fmt: skip
+SPECIAL_CASES = [(op, f, df, x) for op, f, df, points in SPECIAL for x in points]
+
+
+def _agrees(got: float, want: float, ulps: float, signed_zero: bool = True) -> bool:
+    """The same IEEE special value (nan, ±inf, ±0 with its sign unless ``signed_zero`` is
+    off: a grad is a sum from 0.0, where -0.0 becomes 0.0), else within ``ulps``."""
+    if want == 0.0 and not signed_zero:
+        return got == 0.0
+    if not math.isfinite(want) or want == 0.0:
+        return same_float(got, want)
+    return abs(got - want) <= ulps * math.ulp(want)
+
+
+@pytest.mark.parametrize(
+    "op, value, slope, x", SPECIAL_CASES, ids=[f"{c[0]}({c[3]!r})" for c in SPECIAL_CASES]
+)
+def test_inverse_reciprocal_and_hyperbolic_ops_at_special_points_on_every_path(
+    engine: Engine, op: str, value: Callable[[Any], Any], slope: Callable[[Any], Any], x: float
+) -> None:
+    import pickle
+
+    import ferrograd
+    from ferrograd import reference
+
+    want_value, want_slope = _numpy(lambda: value(f64(x))), _numpy(lambda: slope(f64(x)))
+    v = engine.Value(x)
+    z = getattr(v, op)()
+    z.backward()
+    # numpy's float64 loops may be SIMD code within a few ulps of libm's.
+    assert _agrees(z.data, want_value, 4), (op, x, z.data, want_value)
+    assert _agrees(v.grad, want_slope, 4, signed_zero=False), (op, x, v.grad, want_slope)
+    copy = pickle.loads(pickle.dumps(z))
+    assert copy.op == op and same_float(copy.children[0].data, x) and same_float(copy.data, z.data)
+    dual = ferrograd.Dual if engine.Value is ferrograd.Value else reference.Dual
+    d = getattr(dual(x, 1.0), op)()
+    assert same_float(d.data, z.data), (op, x, d.data)
+    assert _agrees(d.tangent, want_slope, 4, signed_zero=False), (op, x, d.tangent, want_slope)
+    if engine.Value is ferrograd.Value:
+        # The compiled tape runs the graph's formulas: bit for bit, at one point and in a batch,
+        # before and after pickling; its jvp runs the Dual's.
+        tape = ferrograd.compile(lambda t: getattr(t, op)(), n_inputs=1)
+        for t in (tape, pickle.loads(pickle.dumps(tape))):
+            point_value, point_grad = t.grad([x])
+            values, grads = t.grad_batch([[x], [0.25], [x]])
+            for got_value, got_grad in [(point_value, point_grad[0]), (values[2], grads[2][0])]:
+                assert same_float(float(got_value), z.data), (op, x)
+                assert same_float(float(got_grad), v.grad), (op, x)
+            assert same_float(float(t.eval_batch([[x]])[0]), z.data)
+            jvp_value, jvp_tangent = t.jvp([x], [1.0])
+            assert same_float(float(jvp_value), z.data)
+            assert same_float(float(jvp_tangent), d.tangent), (op, x, jvp_tangent, d.tangent)
+
+
+def test_every_op_with_special_points_here_is_in_the_table() -> None:
+    from conftest import UNARY_OPS
+
+    assert {op for op, *_ in SPECIAL} <= {row.name for row in UNARY_OPS}

@@ -317,6 +317,19 @@ fn lane_ops_in_default_precision_are_the_op_tables_formulas_bit_for_bit() {
         Code::Sqrt,
         Code::Abs,
         Code::Asin,
+        Code::Acos,
+        Code::Atan,
+        Code::Cot,
+        Code::Sec,
+        Code::Csc,
+        Code::Acot,
+        Code::Asec,
+        Code::Acsc,
+        Code::Sinh,
+        Code::Cosh,
+        Code::Asinh,
+        Code::Acosh,
+        Code::Atanh,
     ];
     let binary = [Code::Add, Code::Sub, Code::Mul, Code::Div, Code::Pow];
     let all_same = |a: &Lanes, b: &Lanes| (0..LANES).all(|l| same(a[l], b[l]));
