@@ -108,8 +108,8 @@ macro_rules! with_op_list {
                 /// Arcsine: `asin(x)` for `|x| <= 1`, nan outside; the derivative
                 /// `1 / sqrt(1 - x²)` is inf at ±1.
                 20 Asin asin ASIN "asin" alias arcsin
-                    forward |x, p| x.apply(f64::asin, |x| 1.0 / (1.0 - x * x).sqrt()),
-                    backward |x, z, g, p| g / (k::<T>(1.0) - x * x).sqrt();
+                    forward |x, p| x.apply(f64::asin, |x| 1.0 / ((1.0 - x) * (1.0 + x)).sqrt()),
+                    backward |x, z, g, p| g / ((k::<T>(1.0) - x) * (k::<T>(1.0) + x)).sqrt();
                 /// Arccosine, in [0, pi]: nan outside [-1, 1]; the derivative
                 /// -1 / sqrt(1 - x²) is -inf at ±1.
                 21 Acos acos ACOS "acos" alias arccos

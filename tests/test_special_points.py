@@ -260,6 +260,8 @@ def _outside(mask: Any, slope: Any) -> Any:
 
 
 SPECIAL = [
+    ("asin", np.arcsin, lambda x: 1 / np.sqrt(1 - x * x),
+     [1.0, -1.0, 0.0, -0.0, 1.5, -1.5, INF, NAN, JUST_BELOW_ONE]),
     ("acos", np.arccos, lambda x: -1 / np.sqrt(1 - x * x),
      [1.0, -1.0, 0.0, -0.0, 1.5, -1.5, INF, NAN, JUST_BELOW_ONE]),
     ("atan", np.arctan, lambda x: 1 / (1 + x * x), [0.0, -0.0, INF, -INF, 1e300, NAN]),

@@ -220,7 +220,9 @@ COS = UnaryOp("cos", lambda x, p: _cos(x), lambda x, z, g, p: -_sin(x) * g)
 TAN = UnaryOp("tan", lambda x, p: _tan(x), lambda x, z, g, p: (1.0 + z * z) * g)
 SQRT = UnaryOp("sqrt", lambda x, p: _sqrt(x), lambda x, z, g, p: _div(0.5, z) * g)
 ABS = UnaryOp("abs", lambda x, p: abs(x), _abs_backward)
-ASIN = UnaryOp("asin", lambda x, p: _asin(x), lambda x, z, g, p: _div(g, _sqrt(1.0 - x * x)))
+ASIN = UnaryOp(
+    "asin", lambda x, p: _asin(x), lambda x, z, g, p: _div(g, _sqrt((1.0 - x) * (1.0 + x)))
+)
 ACOS = UnaryOp(
     "acos", lambda x, p: _acos(x), lambda x, z, g, p: -_div(g, _sqrt((1.0 - x) * (1.0 + x)))
 )
