@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from conftest import same_float
+from conftest import UNARY_OPS, same_float
 
 import ferrograd
 from ferrograd import Dual, jvp, reference
@@ -22,33 +22,14 @@ from ferrograd import Dual, jvp, reference
 INF, NAN = math.inf, math.nan
 POINTS = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, INF, -INF, NAN, 710.0, -710.0, 1e308, 5e-324]
 
-# name -> f(x) written with operators and methods, so it runs on Values and on Duals alike
+# name -> f(x) written with operators and methods, so it runs on Values and on Duals alike:
+# every unary op of the table without a parameter, by its method, then compositions
 UNARY: dict[str, Callable[[Any], Any]] = {
-    "neg": lambda x: -x,
-    "abs": lambda x: abs(x),
-    "relu": lambda x: x.relu(),
-    "tanh": lambda x: x.tanh(),
-    "sigmoid": lambda x: x.sigmoid(),
-    "exp": lambda x: x.exp(),
-    "log": lambda x: x.log(),
-    "sin": lambda x: x.sin(),
-    "cos": lambda x: x.cos(),
-    "tan": lambda x: x.tan(),
-    "sqrt": lambda x: x.sqrt(),
-    "asin": lambda x: x.asin(),
-    "acos": lambda x: x.acos(),
-    "atan": lambda x: x.atan(),
-    "cot": lambda x: x.cot(),
-    "sec": lambda x: x.sec(),
-    "csc": lambda x: x.csc(),
-    "acot": lambda x: x.acot(),
-    "asec": lambda x: x.asec(),
-    "acsc": lambda x: x.acsc(),
-    "sinh": lambda x: x.sinh(),
-    "cosh": lambda x: x.cosh(),
-    "asinh": lambda x: x.asinh(),
-    "acosh": lambda x: x.acosh(),
-    "atanh": lambda x: x.atanh(),
+    **{
+        row.name: (lambda x, m=row.method: getattr(x, m)())
+        for row in UNARY_OPS
+        if row.param is None
+    },
     "x + 2": lambda x: x + 2,
     "2 - x": lambda x: 2 - x,
     "x * 2": lambda x: x * 2,
