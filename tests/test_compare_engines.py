@@ -178,6 +178,12 @@ def test_bad_arguments(f, inputs, error, match):
 # The expression language and the command
 # ---------------------------------------------------------------------------------------------
 
+# Every op of codes 20-33 and numpy's names for them, at x = 2, y = 0.7 (inside every domain).
+INVERSE_AND_HYPERBOLIC = (
+    "asin(y) * acos(y) + atan(x) + cot(x) + sec(y) + csc(x) + acot(x) + asec(x) + acsc(x)"
+    " + sinh(y) * cosh(x) + asinh(x) + acosh(x) + atanh(y)"
+    " + arcsin(y) + y.arccos() + arctan(x) + arcsinh(y) + arccosh(x) + x.tanh().arctanh()"
+)
 EXPRESSIONS = [
     "log(x) + x*y - sin(y)",
     "x.log() + x*y - y.sin()",
@@ -186,6 +192,7 @@ EXPRESSIONS = [
     "sqrt(x) + cos(y) * tan(x / 10) + leaky_relu(x - y, 0.1) + leaky_relu(y - x)",
     "x.leaky_relu(slope=0.2) + (x * y).tanh().exp() + abs(x)",
     "(x + 1.5e0) ** (y / 2) + 3",
+    INVERSE_AND_HYPERBOLIC,
 ]
 
 
@@ -328,3 +335,14 @@ def test_command_accepts_repeated_at_and_negative_numbers():
     done = _cli(" -x*y", "--at", "x=-2", "--at", "y=1.5e0")
     assert done.returncode == 0, done.stderr
     assert "f = 3.0 (rust), 3.0 (reference)" in done.stdout
+
+
+def test_command_agrees_on_every_node_of_the_inverse_and_hyperbolic_ops():
+    done = _cli(INVERSE_AND_HYPERBOLIC, "--at", "x=2,y=0.7")
+    assert done.returncode == 0, done.stderr
+    table = [line.split() for line in done.stdout.splitlines() if line.startswith("#")]
+    ops = {row[1] for row in table}
+    assert ops >= {"asin", "acos", "atan", "cot", "sec", "csc", "acot", "asec", "acsc"}
+    assert ops >= {"sinh", "cosh", "asinh", "acosh", "atanh"}
+    assert all(row[-1] == "ok" for row in table)
+    assert f"engines agree on all {len(table)} nodes" in done.stdout

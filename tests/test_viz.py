@@ -61,6 +61,17 @@ def test_seed_graph_parses_with_one_record_per_node_and_one_oval_per_op(engine):
     assert r"{ f | data\ 11.6521 | grad\ 1.0000 }" in labels
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_unary_op_of_the_table_is_drawn_by_its_name(engine):
+    from conftest import UNARY_OPS
+
+    x = engine.Value(1.5, "x")
+    nodes = [getattr(x, row.method)() for row in UNARY_OPS]
+    graph = _parse(to_dot(engine.sum(nodes)))
+    ovals = [n.get("label").strip('"') for n in graph.get_nodes() if n.get("shape") == "oval"]
+    assert sorted(ovals) == sorted([row.name for row in UNARY_OPS] + ["sum"])
+
+
 def test_every_edge_joins_declared_nodes_and_operands_feed_their_op():
     f = seed(ferrograd)
     graph = _parse(to_dot(f))
