@@ -16,20 +16,64 @@
 //!
 //! This file depends on `scalar.rs` only: it knows numbers, not nodes.
 
-use crate::scalar::{k, Lanes, Real, LANES};
+use crate::scalar::{erf, erfc, k, Lanes, Real, LANES};
+use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI, LN_10, LN_2};
 
 /// Leaky ReLU's slope when none is given.
 pub const DEFAULT_SLOPE: f64 = 0.01;
+
+/// `1 / √(2π)`, the normal density at 0 (torch's `M_2_SQRTPI * M_SQRT1_2 * 0.5`).
+const FRAC_1_SQRT_2PI: f64 = FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5;
+/// `√(2/π)`, the tanh approximation of GELU's scale (torch's `M_SQRT2 * M_2_SQRTPI * 0.5`).
+const SQRT_2_OVER_PI: f64 = std::f64::consts::SQRT_2 * FRAC_2_SQRT_PI * 0.5;
+/// The cubic coefficient of GELU's tanh approximation.
+const GELU_KAPPA: f64 = 0.044715;
+
+/// The derivative of `erf`, `2/√π · exp(-x²)`.
+fn d_erf(x: f64) -> f64 {
+    FRAC_2_SQRT_PI * (-(x * x)).exp()
+}
+
+/// The derivative of `erfc`, `-2/√π · exp(-x²)`.
+fn d_erfc(x: f64) -> f64 {
+    -d_erf(x)
+}
+
+/// `log(1 + exp(x))` without overflow: `x + log1p(exp(-x))` for positive x, else
+/// `log1p(exp(x))` (exp is only taken of a non-positive number).
+fn softplus_f64(x: f64) -> f64 {
+    if x > 0.0 {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
+/// The normal CDF `Φ(x) = erfc(-x/√2) / 2`, accurate in both tails.
+fn normal_cdf<T: Real>(x: T) -> T {
+    k::<T>(0.5) * (-x * k(FRAC_1_SQRT_2)).apply(erfc, d_erfc)
+}
+
+/// The normal density `φ(x) = exp(-x²/2) / √(2π)`.
+fn normal_pdf<T: Real>(x: T) -> T {
+    (k::<T>(-0.5) * x * x).exp() * k(FRAC_1_SQRT_2PI)
+}
+
+/// The argument `√(2/π) (x + 0.044715 x³)` of tanh in GELU's tanh approximation.
+fn gelu_tanh_inner<T: Real>(x: T) -> T {
+    k::<T>(SQRT_2_OVER_PI) * (x + k::<T>(GELU_KAPPA) * (x * x * x))
+}
 
 /// The list of ops, handed to `$then!` (a macro that generates something from it), after
 /// any tokens given as `$extra` (`extra { … }`).
 ///
 /// Groups: `binary` ops `z = f(x, y)`; `unary` ops `z = f(x)`, each a plain method `x.f()`;
-/// `operator` ops, unary ops spelled as Python operators (`-x`, `abs(x)`); `param` ops, unary
+/// `operator` ops, unary ops spelled as Python operators (`-x`, `abs(x)`) or whose Python
+/// method is written by hand (`x.gelu(approximate=...)`, two ops); `param` ops, unary
 /// ops with a parameter `p` kept in the node (leaky ReLU's slope). `p` is 0.0 for the others.
 ///
 /// Each entry: its code (pinned: never reuse or renumber one; a new op takes the next free
-/// number, today 21), its `Code` variant, its module and method name, its `Op` static and its
+/// number, today 33), its `Code` variant, its module and method name, its `Op` static and its
 /// name string, then forward and backward over `Real`. `Leaf` (0), `Sum` (18) and `Dot` (19)
 /// are not in the list: they have no fixed arity.
 macro_rules! with_op_list {
@@ -108,6 +152,49 @@ macro_rules! with_op_list {
                 20 Asin asin ASIN "asin"
                     forward |x, p| x.apply(f64::asin, |x| 1.0 / (1.0 - x * x).sqrt()),
                     backward |x, z, g, p| g / (k::<T>(1.0) - x * x).sqrt();
+                /// `log(1 + x)`, accurate near 0: -inf at -1, nan below -1.
+                21 Log1p log1p LOG1P "log1p"
+                    forward |x, p| x.apply(f64::ln_1p, |x| 1.0 / (x + 1.0)),
+                    backward |x, z, g, p| g / (x + k(1.0));
+                /// `exp(x) - 1`, accurate near 0; overflows to inf.
+                22 Expm1 expm1 EXPM1 "expm1"
+                    forward |x, p| x.apply(f64::exp_m1, f64::exp),
+                    backward |x, z, g, p| (z + k(1.0)) * g;
+                /// Base-2 logarithm: -inf at 0, nan for negative inputs.
+                23 Log2 log2 LOG2 "log2"
+                    forward |x, p| x.apply(f64::log2, |x| 1.0 / (x * LN_2)),
+                    backward |x, z, g, p| g / (x * k(LN_2));
+                /// Base-10 logarithm: -inf at 0, nan for negative inputs.
+                24 Log10 log10 LOG10 "log10"
+                    forward |x, p| x.apply(f64::log10, |x| 1.0 / (x * LN_10)),
+                    backward |x, z, g, p| g / (x * k(LN_10));
+                /// `2 ** x`; overflows to inf.
+                25 Exp2 exp2 EXP2 "exp2"
+                    forward |x, p| x.apply(f64::exp2, |x| x.exp2() * LN_2),
+                    backward |x, z, g, p| z * k(LN_2) * g;
+                /// Cube root, negative for negative inputs; the derivative is inf at 0.
+                26 Cbrt cbrt CBRT "cbrt"
+                    forward |x, p| x.apply(f64::cbrt, |x| 1.0 / (3.0 * x.cbrt() * x.cbrt())),
+                    backward |x, z, g, p| g / (k::<T>(3.0) * z * z);
+                /// The error function, the C library's.
+                27 Erf erf ERF "erf"
+                    forward |x, p| x.apply(erf, d_erf),
+                    backward |x, z, g, p| k::<T>(FRAC_2_SQRT_PI) * (-(x * x)).exp() * g;
+                /// `1 - erf(x)`, accurate where it is small (large x), the C library's.
+                28 Erfc erfc ERFC "erfc"
+                    forward |x, p| x.apply(erfc, d_erfc),
+                    backward |x, z, g, p| -(k::<T>(FRAC_2_SQRT_PI) * (-(x * x)).exp() * g);
+                /// `log(1 + exp(x))` in a form that never overflows; the derivative is `sigmoid(x)`.
+                29 Softplus softplus SOFTPLUS "softplus"
+                    forward |x, p| x.apply(softplus_f64, |x| sigmoid::forward(x, 0.0)),
+                    backward |x, z, g, p| sigmoid::forward(x, p) * g;
+                /// `x * sigmoid(x)` (SiLU, also called swish).
+                30 Silu silu SILU "silu"
+                    forward |x, p| x * sigmoid::forward(x, p),
+                    backward |x, z, g, p| {
+                        let s = sigmoid::forward(x, p);
+                        s * (k::<T>(1.0) + x * (k::<T>(1.0) - s)) * g
+                    };
             }
             operator {
                 6 Neg neg NEG "neg"
@@ -117,6 +204,26 @@ macro_rules! with_op_list {
                 17 Abs abs ABS "abs"
                     forward |x, p| x.abs(),
                     backward |x, z, g, p| if x.re() > 0.0 { g } else if x.re() < 0.0 { -g } else { k(0.0) };
+                /// GELU, `x · Φ(x)` with `Φ` the normal CDF, as `x/2 · erfc(-x/√2)` (accurate
+                /// for very negative x); its derivative is `Φ(x) + x · φ(x)`, nan at ±inf (as
+                /// torch's). Python spells it `x.gelu()`.
+                31 Gelu gelu GELU "gelu"
+                    forward |x, p| x * normal_cdf(x),
+                    backward |x, z, g, p| (normal_cdf(x) + x * normal_pdf(x)) * g;
+                /// GELU's tanh approximation `x/2 · (1 + tanh(u))`, `u = √(2/π) (x + 0.044715 x³)`,
+                /// as `x · sigmoid(2u)` (accurate for very negative x). Python spells it
+                /// `x.gelu(approximate="tanh")`.
+                32 GeluTanh gelu_tanh GELU_TANH "gelu_tanh"
+                    forward |x, p| x * sigmoid::forward(k::<T>(2.0) * gelu_tanh_inner(x), p),
+                    backward |x, z, g, p| {
+                        // d/dx = s + 2 x s (1 - s) u'; where s (1 - s) underflows to 0 (|x| > 13
+                        // or so) the second term is 0 too, even where x u' overflows.
+                        let u2 = k::<T>(2.0) * gelu_tanh_inner(x);
+                        let s = sigmoid::forward(u2, p);
+                        let t = s * sigmoid::forward(-u2, p);
+                        let du = k::<T>(SQRT_2_OVER_PI) * (k::<T>(1.0) + k::<T>(3.0 * GELU_KAPPA) * (x * x));
+                        (if t.re() == 0.0 { s } else { s + k::<T>(2.0) * x * t * du }) * g
+                    };
             }
             param {
                 /// `x` where positive, else `slope · x`; the slope `p` is kept in the node.
@@ -477,6 +584,8 @@ const fn method_name(name: &'static str) -> &'static str {
     match name.as_bytes() {
         b"neg" => "__neg__",
         b"abs" => "__abs__",
+        // `x.gelu(approximate="tanh")`: no method of its own.
+        b"gelu_tanh" => "",
         _ => name,
     }
 }

@@ -131,7 +131,13 @@ def test_loss_value_in_an_fstring_and_a_branch() -> None:
 
 # -- ferrograd.exp(v) and the other unary ops as functions -------------------------------------
 
-FUNCTIONS = [row for row in UNARY_OPS if row.param is None and not row.method.startswith("__")]
+FUNCTIONS = [row for row in UNARY_OPS if row.param is None and row.method[:1] not in ("", "_")]
+#: The functions that also take a plain number (as torch.erf takes a tensor), giving a float.
+TAKE_NUMBERS = {"log1p", "expm1", "log2", "log10", "exp2", "cbrt", "erf", "erfc"} | {
+    "softplus",
+    "silu",
+    "gelu",
+}
 
 
 @pytest.mark.parametrize("row", FUNCTIONS, ids=[r.name for r in FUNCTIONS])
@@ -144,7 +150,26 @@ def test_every_plain_unary_op_is_a_function(row: Any) -> None:
         assert type(y) is kind and repr(y.data) == repr(want.data)
         if isinstance(y, (ferrograd.Value, reference.Value)):
             assert y.op == row.name and y.children[0] is not None
-    with pytest.raises(
-        TypeError, match=rf"ferrograd.{row.method}\(\) needs a Value or a Dual, got float"
-    ):
-        f(0.5)
+    if row.method in TAKE_NUMBERS:
+        # A plain number gives the op's value, the engines' (IEEE: no exception).
+        for x in (0.5, 2, -3.0):
+            assert repr(f(x)) == repr(getattr(reference.Value(x), row.method)().data)
+        with pytest.raises(
+            TypeError, match=rf"ferrograd.{row.method}\(\) needs a Value, a Dual or a real"
+        ):
+            f("0.5")
+    else:
+        with pytest.raises(
+            TypeError, match=rf"ferrograd.{row.method}\(\) needs a Value or a Dual, got float"
+        ):
+            f(0.5)
+
+
+def test_gelu_as_a_function_takes_approximate() -> None:
+    for kind in (ferrograd.Value, reference.Value, ferrograd.Dual, reference.Dual):
+        y = ferrograd.gelu(kind(0.5), approximate="tanh")
+        assert repr(y.data) == repr(kind(0.5).gelu(approximate="tanh").data)
+    assert ferrograd.gelu(0.5, "tanh") == reference.Value(0.5).gelu("tanh").data
+    assert ferrograd.gelu(-1e300) == 0.0 and ferrograd.log1p(-1) == -math.inf
+    with pytest.raises(ValueError, match="'erf'"):
+        ferrograd.gelu(0.5, approximate="erf")

@@ -2,19 +2,58 @@
 
 The spelling of torch's ``torch.exp(t)`` and JAX's ``jnp.exp(x)``: where ``math.exp(v)`` would
 turn a Value into a plain number and cut its gradient, ``ferrograd.exp(v)`` builds the node.
-Each takes a ``Value`` or a ``Dual`` of either engine and returns the same kind.
+Each takes a ``Value`` or a ``Dual`` of either engine and returns the same kind; those of
+log1p ... gelu also take a plain number (as ``torch.erf`` takes a tensor) and return a float.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from ferrograd import _core, reference
 
-__all__ = ["asin", "cos", "exp", "log", "relu", "sigmoid", "sin", "sqrt", "tan", "tanh"]
+__all__ = [
+    "asin",
+    "cbrt",
+    "cos",
+    "erf",
+    "erfc",
+    "exp",
+    "exp2",
+    "expm1",
+    "gelu",
+    "log",
+    "log1p",
+    "log2",
+    "log10",
+    "relu",
+    "sigmoid",
+    "silu",
+    "sin",
+    "softplus",
+    "sqrt",
+    "tan",
+    "tanh",
+]
 
-_T = TypeVar("_T", _core.Value, reference.Value, _core.Dual, reference.Dual)
+_T = TypeVar("_T", _core.Value, reference.Value, _core.Dual, reference.Dual, float)
 _KINDS = (_core.Value, reference.Value, _core.Dual, reference.Dual)
+
+
+def _number(x: object, name: str) -> float:
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x)
+    raise TypeError(
+        f"ferrograd.{name}() needs a Value, a Dual or a real number, got {type(x).__name__}"
+    )
+
+
+def _call(x: _T, name: str) -> _T:
+    """``x.name()`` on a Value or a Dual; on a plain number, the op's value as a float (the
+    Rust engine's formula, so IEEE results: ``log1p(-1)`` is -inf, never an exception)."""
+    if isinstance(x, _KINDS):
+        return cast(_T, getattr(x, name)())
+    return cast(_T, getattr(_core.Dual(_number(x, name)), name)().data)
 
 
 def _check(x: object, name: str) -> None:
@@ -80,3 +119,60 @@ def asin(x: _T) -> _T:
     """``x.asin()``."""
     _check(x, "asin")
     return x.asin()
+
+
+def log1p(x: _T) -> _T:
+    """``x.log1p()``; for a plain number, the number."""
+    return _call(x, "log1p")
+
+
+def expm1(x: _T) -> _T:
+    """``x.expm1()``; for a plain number, the number."""
+    return _call(x, "expm1")
+
+
+def log2(x: _T) -> _T:
+    """``x.log2()``; for a plain number, the number."""
+    return _call(x, "log2")
+
+
+def log10(x: _T) -> _T:
+    """``x.log10()``; for a plain number, the number."""
+    return _call(x, "log10")
+
+
+def exp2(x: _T) -> _T:
+    """``x.exp2()``; for a plain number, the number."""
+    return _call(x, "exp2")
+
+
+def cbrt(x: _T) -> _T:
+    """``x.cbrt()``; for a plain number, the number."""
+    return _call(x, "cbrt")
+
+
+def erf(x: _T) -> _T:
+    """``x.erf()``; for a plain number, the number."""
+    return _call(x, "erf")
+
+
+def erfc(x: _T) -> _T:
+    """``x.erfc()``; for a plain number, the number."""
+    return _call(x, "erfc")
+
+
+def softplus(x: _T) -> _T:
+    """``x.softplus()``; for a plain number, the number."""
+    return _call(x, "softplus")
+
+
+def silu(x: _T) -> _T:
+    """``x.silu()``; for a plain number, the number."""
+    return _call(x, "silu")
+
+
+def gelu(x: _T, approximate: str = "none") -> _T:
+    """``x.gelu(approximate)``; for a plain number, the number."""
+    if isinstance(x, _KINDS):
+        return x.gelu(approximate)
+    return cast(_T, _core.Dual(_number(x, "gelu")).gelu(approximate).data)
