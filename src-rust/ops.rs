@@ -64,6 +64,70 @@ fn gelu_tanh_inner<T: Real>(x: T) -> T {
     k::<T>(SQRT_2_OVER_PI) * (x + k::<T>(GELU_KAPPA) * (x * x * x))
 }
 
+// silu, gelu and gelu_tanh are `x · c(x)` with `c` rising from 0 to 1. Their values and slopes
+// are written once, over f64 for the value and over `Real` for the slope (the backward, and a
+// dual number's tangent through `apply`), so the graph, forward mode and the tape give the
+// same slope everywhere. At ±inf, where the formulas meet `inf · 0`, they give the limits:
+// value -0.0 at -inf, slope 1 at inf and 0 at -inf; the slope there is a constant, so forward
+// over reverse gets 0, not `0 · inf`, for its tangent.
+
+/// `x · sigmoid(x)`; -0.0 at -inf.
+fn silu_value(x: f64) -> f64 {
+    if x == f64::NEG_INFINITY {
+        return -0.0;
+    }
+    x * sigmoid::forward(x, 0.0)
+}
+
+/// The slope of silu, `s · (1 + x · (1 - s))` with `s = sigmoid(x)` (torch's formula).
+fn silu_slope<T: Real>(x: T) -> T {
+    let s = sigmoid::forward(x, 0.0);
+    if x.re().is_infinite() {
+        return k(s.re());
+    }
+    s * (k::<T>(1.0) + x * (k::<T>(1.0) - s))
+}
+
+/// `x · Φ(x)`; -0.0 at -inf.
+fn gelu_value(x: f64) -> f64 {
+    if x == f64::NEG_INFINITY {
+        return -0.0;
+    }
+    x * normal_cdf(x)
+}
+
+/// The slope of gelu, `Φ(x) + x · φ(x)` (torch's formula).
+fn gelu_slope<T: Real>(x: T) -> T {
+    let cdf = normal_cdf(x);
+    if x.re().is_infinite() {
+        return k(cdf.re());
+    }
+    cdf + x * normal_pdf(x)
+}
+
+/// GELU's tanh approximation `x · sigmoid(2u)`; -0.0 at -inf.
+fn gelu_tanh_value(x: f64) -> f64 {
+    if x == f64::NEG_INFINITY {
+        return -0.0;
+    }
+    x * sigmoid::forward(2.0 * gelu_tanh_inner(x), 0.0)
+}
+
+/// The slope of GELU's tanh approximation, `s + 2 x s (1 - s) u'` with `s = sigmoid(2u)`.
+/// Where `s (1 - s)` underflows to 0 (|x| above 13 or so) the second term is 0 too, even where
+/// `x u'` overflows (torch's formula gives `0 · inf = nan` from |x| = 1e154), and `s` is flat
+/// there: it is taken as a constant.
+fn gelu_tanh_slope<T: Real>(x: T) -> T {
+    let u2 = k::<T>(2.0) * gelu_tanh_inner(x);
+    let s = sigmoid::forward(u2, 0.0);
+    let t = s * sigmoid::forward(-u2, 0.0);
+    if t.re() == 0.0 {
+        return k(s.re());
+    }
+    let du = k::<T>(SQRT_2_OVER_PI) * (k::<T>(1.0) + k::<T>(3.0 * GELU_KAPPA) * (x * x));
+    s + k::<T>(2.0) * x * t * du
+}
+
 /// The list of ops, handed to `$then!` (a macro that generates something from it), after
 /// any tokens given as `$extra` (`extra { … }`).
 ///
@@ -190,11 +254,8 @@ macro_rules! with_op_list {
                     backward |x, z, g, p| sigmoid::forward(x, p) * g;
                 /// `x * sigmoid(x)` (SiLU, also called swish).
                 30 Silu silu SILU "silu"
-                    forward |x, p| x * sigmoid::forward(x, p),
-                    backward |x, z, g, p| {
-                        let s = sigmoid::forward(x, p);
-                        s * (k::<T>(1.0) + x * (k::<T>(1.0) - s)) * g
-                    };
+                    forward |x, p| x.apply(silu_value, silu_slope),
+                    backward |x, z, g, p| silu_slope(x) * g;
             }
             operator {
                 6 Neg neg NEG "neg"
@@ -205,25 +266,17 @@ macro_rules! with_op_list {
                     forward |x, p| x.abs(),
                     backward |x, z, g, p| if x.re() > 0.0 { g } else if x.re() < 0.0 { -g } else { k(0.0) };
                 /// GELU, `x · Φ(x)` with `Φ` the normal CDF, as `x/2 · erfc(-x/√2)` (accurate
-                /// for very negative x); its derivative is `Φ(x) + x · φ(x)`, nan at ±inf (as
-                /// torch's). Python spells it `x.gelu()`.
+                /// for very negative x); its derivative is `Φ(x) + x · φ(x)`. Python spells it
+                /// `x.gelu()`.
                 31 Gelu gelu GELU "gelu"
-                    forward |x, p| x * normal_cdf(x),
-                    backward |x, z, g, p| (normal_cdf(x) + x * normal_pdf(x)) * g;
+                    forward |x, p| x.apply(gelu_value, gelu_slope),
+                    backward |x, z, g, p| gelu_slope(x) * g;
                 /// GELU's tanh approximation `x/2 · (1 + tanh(u))`, `u = √(2/π) (x + 0.044715 x³)`,
                 /// as `x · sigmoid(2u)` (accurate for very negative x). Python spells it
                 /// `x.gelu(approximate="tanh")`.
                 32 GeluTanh gelu_tanh GELU_TANH "gelu_tanh"
-                    forward |x, p| x * sigmoid::forward(k::<T>(2.0) * gelu_tanh_inner(x), p),
-                    backward |x, z, g, p| {
-                        // d/dx = s + 2 x s (1 - s) u'; where s (1 - s) underflows to 0 (|x| > 13
-                        // or so) the second term is 0 too, even where x u' overflows.
-                        let u2 = k::<T>(2.0) * gelu_tanh_inner(x);
-                        let s = sigmoid::forward(u2, p);
-                        let t = s * sigmoid::forward(-u2, p);
-                        let du = k::<T>(SQRT_2_OVER_PI) * (k::<T>(1.0) + k::<T>(3.0 * GELU_KAPPA) * (x * x));
-                        (if t.re() == 0.0 { s } else { s + k::<T>(2.0) * x * t * du }) * g
-                    };
+                    forward |x, p| x.apply(gelu_tanh_value, gelu_tanh_slope),
+                    backward |x, z, g, p| gelu_tanh_slope(x) * g;
             }
             param {
                 /// `x` where positive, else `slope · x`; the slope `p` is kept in the node.

@@ -265,9 +265,30 @@ def _softplus(x: float, p: float) -> float:
     return x + math.log1p(math.exp(-x)) if x > 0.0 else math.log1p(math.exp(x))
 
 
-def _silu_backward(x: float, z: float, g: float, p: float) -> float:
-    s = _sigmoid(x, p)
-    return s * (1.0 + x * (1.0 - s)) * g
+# silu, gelu and gelu_tanh: a value and a slope each, as in src-rust/ops.rs; at ±inf, where
+# the formulas meet inf · 0, the limits: value -0.0 at -inf, slope 1 at inf and 0 at -inf.
+
+
+def _silu(x: float, p: float) -> float:
+    return -0.0 if x == -_INF else x * _sigmoid(x, p)
+
+
+def _silu_slope(x: float) -> float:
+    s = _sigmoid(x, 0.0)
+    return s if math.isinf(x) else s * (1.0 + x * (1.0 - s))
+
+
+def _gelu(x: float, p: float) -> float:
+    return -0.0 if x == -_INF else x * _normal_cdf(x)
+
+
+def _gelu_slope(x: float) -> float:
+    cdf = _normal_cdf(x)
+    return cdf if math.isinf(x) else cdf + x * _normal_pdf(x)
+
+
+def _gelu_tanh(x: float, p: float) -> float:
+    return -0.0 if x == -_INF else x * _sigmoid(2.0 * _gelu_tanh_inner(x), p)
 
 
 def _normal_cdf(x: float) -> float:
@@ -282,13 +303,15 @@ def _gelu_tanh_inner(x: float) -> float:
     return _SQRT_2_OVER_PI * (x + _GELU_KAPPA * (x * x * x))
 
 
-def _gelu_tanh_backward(x: float, z: float, g: float, p: float) -> float:
-    # d/dx = s + 2 x s (1 - s) u'; where s (1 - s) underflows to 0 the second term is 0 too.
+def _gelu_tanh_slope(x: float) -> float:
+    # s + 2 x s (1 - s) u'; where s (1 - s) underflows to 0 the second term is 0 too.
     u2 = 2.0 * _gelu_tanh_inner(x)
-    s = _sigmoid(u2, p)
-    t = s * _sigmoid(-u2, p)
+    s = _sigmoid(u2, 0.0)
+    t = s * _sigmoid(-u2, 0.0)
+    if t == 0.0:
+        return s
     du = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_KAPPA) * (x * x))
-    return (s if t == 0.0 else s + 2.0 * x * t * du) * g
+    return s + 2.0 * x * t * du
 
 
 LOG1P = UnaryOp("log1p", lambda x, p: _log1p(x), lambda x, z, g, p: _div(g, x + 1.0))
@@ -308,15 +331,9 @@ ERFC = UnaryOp(
     lambda x, z, g, p: -(_FRAC_2_SQRT_PI * math.exp(-(x * x)) * g),
 )
 SOFTPLUS = UnaryOp("softplus", _softplus, lambda x, z, g, p: _sigmoid(x, p) * g)
-SILU = UnaryOp("silu", lambda x, p: x * _sigmoid(x, p), _silu_backward)
-GELU = UnaryOp(
-    "gelu",
-    lambda x, p: x * _normal_cdf(x),
-    lambda x, z, g, p: (_normal_cdf(x) + x * _normal_pdf(x)) * g,
-)
-GELU_TANH = UnaryOp(
-    "gelu_tanh", lambda x, p: x * _sigmoid(2.0 * _gelu_tanh_inner(x), p), _gelu_tanh_backward
-)
+SILU = UnaryOp("silu", _silu, lambda x, z, g, p: _silu_slope(x) * g)
+GELU = UnaryOp("gelu", _gelu, lambda x, z, g, p: _gelu_slope(x) * g)
+GELU_TANH = UnaryOp("gelu_tanh", _gelu_tanh, lambda x, z, g, p: _gelu_tanh_slope(x) * g)
 
 
 def _gelu_op(approximate: object) -> UnaryOp:
