@@ -79,13 +79,14 @@ fn silu_value(x: f64) -> f64 {
     x * sigmoid::forward(x, 0.0)
 }
 
-/// The slope of silu, `s · (1 + x · (1 - s))` with `s = sigmoid(x)` (torch's formula).
+/// The slope of silu, `s · (1 + x · (1 - s))` with `s = sigmoid(x)` (torch's formula), with
+/// `1 - s` as `sigmoid(-x)`, which does not cancel for large x.
 fn silu_slope<T: Real>(x: T) -> T {
     let s = sigmoid::forward(x, 0.0);
     if x.re().is_infinite() {
         return k(s.re());
     }
-    s * (k::<T>(1.0) + x * (k::<T>(1.0) - s))
+    s * (k::<T>(1.0) + x * sigmoid::forward(-x, 0.0))
 }
 
 /// `x · Φ(x)`; -0.0 at -inf.
@@ -223,7 +224,7 @@ macro_rules! with_op_list {
                 /// `exp(x) - 1`, accurate near 0; overflows to inf.
                 22 Expm1 expm1 EXPM1 "expm1"
                     forward |x, p| x.apply(f64::exp_m1, f64::exp),
-                    backward |x, z, g, p| (z + k(1.0)) * g;
+                    backward |x, z, g, p| x.exp() * g;
                 /// Base-2 logarithm: -inf at 0, nan for negative inputs.
                 23 Log2 log2 LOG2 "log2"
                     forward |x, p| x.apply(f64::log2, |x| 1.0 / (x * LN_2)),

@@ -251,6 +251,7 @@ def test_python_float_maths_would_raise_where_the_engines_do_not(engine: Engine)
 
 # -- log1p ... gelu at their special points, on every path -------------------------------------
 
+
 def _mp(f: Callable[[Any], Any]) -> float:
     """``f`` evaluated in 40-digit arithmetic, rounded to a float: the exact value's double."""
     with mpmath.workdps(40):
@@ -325,7 +326,12 @@ SPECIAL_OPS: list[tuple[str, float, float, float]] = [
     ("silu", INF, INF, 1.0),  # the limit (torch's formula: 1 + inf * 0 = nan)
     ("silu", -INF, -0.0, 0.0),  # the limits (torch's formula: -inf * 0 = nan)
     ("gelu", 0.0, 0.0, 0.5),
-    ("gelu", -10.0, _mp(lambda m: -10 * m.ncdf(-10)), _mp(lambda m: m.ncdf(-10) - 10 * m.npdf(-10))),
+    (
+        "gelu",
+        -10.0,
+        _mp(lambda m: -10 * m.ncdf(-10)),
+        _mp(lambda m: m.ncdf(-10) - 10 * m.npdf(-10)),
+    ),
     ("gelu", 1e300, 1e300, 1.0),
     ("gelu", -1e300, -0.0, 0.0),
     ("gelu", INF, INF, 1.0),  # the limit (torch's formula: 1 + inf * 0 = nan)

@@ -275,7 +275,7 @@ def _silu(x: float, p: float) -> float:
 
 def _silu_slope(x: float) -> float:
     s = _sigmoid(x, 0.0)
-    return s if math.isinf(x) else s * (1.0 + x * (1.0 - s))
+    return s if math.isinf(x) else s * (1.0 + x * _sigmoid(-x, 0.0))
 
 
 def _gelu(x: float, p: float) -> float:
@@ -315,7 +315,7 @@ def _gelu_tanh_slope(x: float) -> float:
 
 
 LOG1P = UnaryOp("log1p", lambda x, p: _log1p(x), lambda x, z, g, p: _div(g, x + 1.0))
-EXPM1 = UnaryOp("expm1", lambda x, p: _expm1(x), lambda x, z, g, p: (z + 1.0) * g)
+EXPM1 = UnaryOp("expm1", lambda x, p: _expm1(x), lambda x, z, g, p: _exp(x) * g)
 LOG2 = UnaryOp("log2", lambda x, p: _log2(x), lambda x, z, g, p: _div(g, x * _LN_2))
 LOG10 = UnaryOp("log10", lambda x, p: _log10(x), lambda x, z, g, p: _div(g, x * _LN_10))
 EXP2 = UnaryOp("exp2", lambda x, p: _exp2(x), lambda x, z, g, p: z * _LN_2 * g)
