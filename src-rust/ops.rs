@@ -16,20 +16,129 @@
 //!
 //! This file depends on `scalar.rs` only: it knows numbers, not nodes.
 
-use crate::scalar::{k, Lanes, Real, LANES};
+use crate::scalar::{erf, erfc, k, Lanes, Real, LANES};
+use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI, LN_10, LN_2};
 
 /// Leaky ReLU's slope when none is given.
 pub const DEFAULT_SLOPE: f64 = 0.01;
+
+/// `1 / √(2π)`, the normal density at 0 (torch's `M_2_SQRTPI * M_SQRT1_2 * 0.5`).
+const FRAC_1_SQRT_2PI: f64 = FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5;
+/// `√(2/π)`, the tanh approximation of GELU's scale (torch's `M_SQRT2 * M_2_SQRTPI * 0.5`).
+const SQRT_2_OVER_PI: f64 = std::f64::consts::SQRT_2 * FRAC_2_SQRT_PI * 0.5;
+/// The cubic coefficient of GELU's tanh approximation.
+const GELU_KAPPA: f64 = 0.044715;
+
+/// The derivative of `erf`, `2/√π · exp(-x²)`.
+fn d_erf(x: f64) -> f64 {
+    FRAC_2_SQRT_PI * (-(x * x)).exp()
+}
+
+/// The derivative of `erfc`, `-2/√π · exp(-x²)`.
+fn d_erfc(x: f64) -> f64 {
+    -d_erf(x)
+}
+
+/// `log(1 + exp(x))` without overflow: `x + log1p(exp(-x))` for positive x, else
+/// `log1p(exp(x))` (exp is only taken of a non-positive number).
+fn softplus_f64(x: f64) -> f64 {
+    if x > 0.0 {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
+/// The normal CDF `Φ(x) = erfc(-x/√2) / 2`, accurate in both tails.
+fn normal_cdf<T: Real>(x: T) -> T {
+    k::<T>(0.5) * (-x * k(FRAC_1_SQRT_2)).apply(erfc, d_erfc)
+}
+
+/// The normal density `φ(x) = exp(-x²/2) / √(2π)`.
+fn normal_pdf<T: Real>(x: T) -> T {
+    (k::<T>(-0.5) * x * x).exp() * k(FRAC_1_SQRT_2PI)
+}
+
+/// The argument `√(2/π) (x + 0.044715 x³)` of tanh in GELU's tanh approximation.
+fn gelu_tanh_inner<T: Real>(x: T) -> T {
+    k::<T>(SQRT_2_OVER_PI) * (x + k::<T>(GELU_KAPPA) * (x * x * x))
+}
+
+// silu, gelu and gelu_tanh are `x · c(x)` with `c` rising from 0 to 1. Their values and slopes
+// are written once, over f64 for the value and over `Real` for the slope (the backward, and a
+// dual number's tangent through `apply`), so the graph, forward mode and the tape give the
+// same slope everywhere. At ±inf, where the formulas meet `inf · 0`, they give the limits:
+// value -0.0 at -inf, slope 1 at inf and 0 at -inf; the slope there is a constant, so forward
+// over reverse gets 0, not `0 · inf`, for its tangent.
+
+/// `x · sigmoid(x)`; -0.0 at -inf.
+fn silu_value(x: f64) -> f64 {
+    if x == f64::NEG_INFINITY {
+        return -0.0;
+    }
+    x * sigmoid::forward(x, 0.0)
+}
+
+/// The slope of silu, `s · (1 + x · (1 - s))` with `s = sigmoid(x)` (torch's formula), with
+/// `1 - s` as `sigmoid(-x)`, which does not cancel for large x.
+fn silu_slope<T: Real>(x: T) -> T {
+    let s = sigmoid::forward(x, 0.0);
+    if x.re().is_infinite() {
+        return k(s.re());
+    }
+    s * (k::<T>(1.0) + x * sigmoid::forward(-x, 0.0))
+}
+
+/// `x · Φ(x)`; -0.0 at -inf.
+fn gelu_value(x: f64) -> f64 {
+    if x == f64::NEG_INFINITY {
+        return -0.0;
+    }
+    x * normal_cdf(x)
+}
+
+/// The slope of gelu, `Φ(x) + x · φ(x)` (torch's formula).
+fn gelu_slope<T: Real>(x: T) -> T {
+    let cdf = normal_cdf(x);
+    if x.re().is_infinite() {
+        return k(cdf.re());
+    }
+    cdf + x * normal_pdf(x)
+}
+
+/// GELU's tanh approximation `x · sigmoid(2u)`; -0.0 at -inf.
+fn gelu_tanh_value(x: f64) -> f64 {
+    if x == f64::NEG_INFINITY {
+        return -0.0;
+    }
+    x * sigmoid::forward(2.0 * gelu_tanh_inner(x), 0.0)
+}
+
+/// The slope of GELU's tanh approximation, `s + 2 x s (1 - s) u'` with `s = sigmoid(2u)`.
+/// Where `s (1 - s)` underflows to 0 (|x| above 13 or so) the second term is 0 too, even where
+/// `x u'` overflows (torch's formula gives `0 · inf = nan` from |x| = 1e154), and `s` is flat
+/// there: it is taken as a constant.
+fn gelu_tanh_slope<T: Real>(x: T) -> T {
+    let u2 = k::<T>(2.0) * gelu_tanh_inner(x);
+    let s = sigmoid::forward(u2, 0.0);
+    let t = s * sigmoid::forward(-u2, 0.0);
+    if t.re() == 0.0 {
+        return k(s.re());
+    }
+    let du = k::<T>(SQRT_2_OVER_PI) * (k::<T>(1.0) + k::<T>(3.0 * GELU_KAPPA) * (x * x));
+    s + k::<T>(2.0) * x * t * du
+}
 
 /// The list of ops, handed to `$then!` (a macro that generates something from it), after
 /// any tokens given as `$extra` (`extra { … }`).
 ///
 /// Groups: `binary` ops `z = f(x, y)`; `unary` ops `z = f(x)`, each a plain method `x.f()`;
-/// `operator` ops, unary ops spelled as Python operators (`-x`, `abs(x)`); `param` ops, unary
+/// `operator` ops, unary ops spelled as Python operators (`-x`, `abs(x)`) or whose Python
+/// method is written by hand (`x.gelu(approximate=...)`, two ops); `param` ops, unary
 /// ops with a parameter `p` kept in the node (leaky ReLU's slope). `p` is 0.0 for the others.
 ///
 /// Each entry: its code (pinned: never reuse or renumber one; a new op takes the next free
-/// number, today 34), its `Code` variant, its module and method name, its `Op` static and its
+/// number, today 46), its `Code` variant, its module and method name, its `Op` static and its
 /// name string, its aliases if any (`alias arcsin`: numpy's name, which numpy's ufuncs call on
 /// arrays of Values; the bindings give `Value` and `Dual` a method of that name building the
 /// same op), then forward and backward over `Real`. `Leaf` (0), `Sum` (18) and `Dot` (19) are
@@ -177,6 +286,46 @@ macro_rules! with_op_list {
                     } else {
                         g / ((k::<T>(1.0) - x) * (k::<T>(1.0) + x))
                     };
+                /// `log(1 + x)`, accurate near 0: -inf at -1, nan below -1.
+                34 Log1p log1p LOG1P "log1p"
+                    forward |x, p| x.apply(f64::ln_1p, |x| 1.0 / (x + 1.0)),
+                    backward |x, z, g, p| g / (x + k(1.0));
+                /// `exp(x) - 1`, accurate near 0; overflows to inf.
+                35 Expm1 expm1 EXPM1 "expm1"
+                    forward |x, p| x.apply(f64::exp_m1, f64::exp),
+                    backward |x, z, g, p| x.exp() * g;
+                /// Base-2 logarithm: -inf at 0, nan for negative inputs.
+                36 Log2 log2 LOG2 "log2"
+                    forward |x, p| x.apply(f64::log2, |x| 1.0 / (x * LN_2)),
+                    backward |x, z, g, p| g / (x * k(LN_2));
+                /// Base-10 logarithm: -inf at 0, nan for negative inputs.
+                37 Log10 log10 LOG10 "log10"
+                    forward |x, p| x.apply(f64::log10, |x| 1.0 / (x * LN_10)),
+                    backward |x, z, g, p| g / (x * k(LN_10));
+                /// `2 ** x`; overflows to inf.
+                38 Exp2 exp2 EXP2 "exp2"
+                    forward |x, p| x.apply(f64::exp2, |x| x.exp2() * LN_2),
+                    backward |x, z, g, p| z * k(LN_2) * g;
+                /// Cube root, negative for negative inputs; the derivative is inf at 0.
+                39 Cbrt cbrt CBRT "cbrt"
+                    forward |x, p| x.apply(f64::cbrt, |x| 1.0 / (3.0 * x.cbrt() * x.cbrt())),
+                    backward |x, z, g, p| g / (k::<T>(3.0) * z * z);
+                /// The error function, the C library's.
+                40 Erf erf ERF "erf"
+                    forward |x, p| x.apply(erf, d_erf),
+                    backward |x, z, g, p| k::<T>(FRAC_2_SQRT_PI) * (-(x * x)).exp() * g;
+                /// `1 - erf(x)`, accurate where it is small (large x), the C library's.
+                41 Erfc erfc ERFC "erfc"
+                    forward |x, p| x.apply(erfc, d_erfc),
+                    backward |x, z, g, p| -(k::<T>(FRAC_2_SQRT_PI) * (-(x * x)).exp() * g);
+                /// `log(1 + exp(x))` in a form that never overflows; the derivative is `sigmoid(x)`.
+                42 Softplus softplus SOFTPLUS "softplus"
+                    forward |x, p| x.apply(softplus_f64, |x| sigmoid::forward(x, 0.0)),
+                    backward |x, z, g, p| sigmoid::forward(x, p) * g;
+                /// `x * sigmoid(x)` (SiLU, also called swish).
+                43 Silu silu SILU "silu"
+                    forward |x, p| x.apply(silu_value, silu_slope),
+                    backward |x, z, g, p| silu_slope(x) * g;
             }
             operator {
                 6 Neg neg NEG "neg"
@@ -186,6 +335,18 @@ macro_rules! with_op_list {
                 17 Abs abs ABS "abs"
                     forward |x, p| x.abs(),
                     backward |x, z, g, p| if x.re() > 0.0 { g } else if x.re() < 0.0 { -g } else { k(0.0) };
+                /// GELU, `x · Φ(x)` with `Φ` the normal CDF, as `x/2 · erfc(-x/√2)` (accurate
+                /// for very negative x); its derivative is `Φ(x) + x · φ(x)`. Python spells it
+                /// `x.gelu()`.
+                44 Gelu gelu GELU "gelu"
+                    forward |x, p| x.apply(gelu_value, gelu_slope),
+                    backward |x, z, g, p| gelu_slope(x) * g;
+                /// GELU's tanh approximation `x/2 · (1 + tanh(u))`, `u = √(2/π) (x + 0.044715 x³)`,
+                /// as `x · sigmoid(2u)` (accurate for very negative x). Python spells it
+                /// `x.gelu(approximate="tanh")`.
+                45 GeluTanh gelu_tanh GELU_TANH "gelu_tanh"
+                    forward |x, p| x.apply(gelu_tanh_value, gelu_tanh_slope),
+                    backward |x, z, g, p| gelu_tanh_slope(x) * g;
             }
             param {
                 /// `x` where positive, else `slope · x`; the slope `p` is kept in the node.
@@ -559,6 +720,8 @@ const fn method_name(name: &'static str) -> &'static str {
     match name.as_bytes() {
         b"neg" => "__neg__",
         b"abs" => "__abs__",
+        // `x.gelu(approximate="tanh")`: no method of its own.
+        b"gelu_tanh" => "",
         _ => name,
     }
 }

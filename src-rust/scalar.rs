@@ -53,6 +53,28 @@ pub trait Real:
     fn apply(self, f: impl Fn(f64) -> f64, df: impl Fn(f64) -> f64) -> Self;
 }
 
+// The C library's error functions (Rust's std has none): the same `erf`/`erfc` that
+// CPython's `math.erf`/`math.erfc` call, so the two engines agree to the last bit.
+unsafe extern "C" {
+    #[link_name = "erf"]
+    safe fn c_erf(x: f64) -> f64;
+    #[link_name = "erfc"]
+    safe fn c_erfc(x: f64) -> f64;
+}
+
+/// The error function `2/√π ∫₀ˣ exp(-t²) dt`, from the platform's C library.
+#[inline]
+pub fn erf(x: f64) -> f64 {
+    c_erf(x)
+}
+
+/// The complementary error function `1 - erf(x)`, from the platform's C library (accurate
+/// where it is small, for large x).
+#[inline]
+pub fn erfc(x: f64) -> f64 {
+    c_erfc(x)
+}
+
 /// A constant of whatever `Real` type the context asks for.
 #[inline]
 pub fn k<T: Real>(x: f64) -> T {

@@ -27,6 +27,15 @@ class OpRow(NamedTuple):
 OP_TABLE = [OpRow(*row) for row in op_table()]
 #: The unary ops, by code.
 UNARY_OPS = [row for row in OP_TABLE if row.arity == 1]
+#: The unary ops without a method of their own, and how they are built.
+SPELLED: dict[str, Callable[[Any], Any]] = {"gelu_tanh": lambda x: x.gelu(approximate="tanh")}
+
+
+def call_unary(row: OpRow, x: Any) -> Any:
+    """The unary op ``row`` of ``x`` (a Value or a Dual of either engine), by its method, or
+    as ``SPELLED`` says for an op that has none."""
+    spelled = SPELLED.get(row.name)
+    return spelled(x) if spelled else getattr(x, row.method)()
 
 
 class Engine(NamedTuple):

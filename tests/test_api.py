@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from conftest import ENGINES, UNARY_OPS, Engine, central_difference
+from conftest import ENGINES, UNARY_OPS, Engine, call_unary, central_difference
 
 
 def test_new_value_holds_a_float_and_zero_grad(engine: Engine) -> None:
@@ -82,7 +82,7 @@ def test_unary_minus_abs_and_plus(engine: Engine) -> None:
     assert +v == v
 
 
-OP_NAMES = [(row.name, lambda v, m=row.method: getattr(v, m)()) for row in UNARY_OPS]
+OP_NAMES = [(row.name, lambda v, r=row: call_unary(r, v)) for row in UNARY_OPS]
 
 
 @pytest.mark.parametrize("name, method", OP_NAMES, ids=[n for n, _ in OP_NAMES])

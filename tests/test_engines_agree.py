@@ -14,7 +14,7 @@ import struct
 from typing import Any
 
 import pytest
-from conftest import ENGINES, OP_TABLE, REFERENCE, UNARY_OPS, Engine
+from conftest import ENGINES, OP_TABLE, REFERENCE, UNARY_OPS, Engine, call_unary
 
 from ferrograd import reference
 
@@ -27,6 +27,7 @@ OPERATORS = {
 }
 BINARY = list(OPERATORS)
 UNARY = [row.name for row in UNARY_OPS]  # every unary op of the table
+_ROWS = {row.name: row for row in UNARY_OPS}
 
 Instruction = tuple[Any, ...]
 
@@ -96,7 +97,7 @@ def _step(engine: Engine, nodes: list[Any], ins: Instruction) -> Any:
             return abs(x)
         if op == "leaky_relu":
             return x.leaky_relu() if slope is None else x.leaky_relu(slope)
-        return getattr(x, op)()
+        return call_unary(_ROWS[op], x)
     items = [nodes[i] if i >= 0 else c for i, c in zip(ins[1], ins[2])]
     if kind == "sum":
         return engine.sum(items)

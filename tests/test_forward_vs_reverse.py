@@ -28,8 +28,9 @@ UNARY: dict[str, Callable[[Any], Any]] = {
     **{
         row.name: (lambda x, m=row.method: getattr(x, m)())
         for row in UNARY_OPS
-        if row.param is None
+        if row.param is None and row.method
     },
+    "gelu_tanh": lambda x: x.gelu(approximate="tanh"),
     "x + 2": lambda x: x + 2,
     "2 - x": lambda x: 2 - x,
     "x * 2": lambda x: x * 2,

@@ -131,7 +131,7 @@ def test_loss_value_in_an_fstring_and_a_branch() -> None:
 
 # -- ferrograd.exp(v) and the other unary ops as functions -------------------------------------
 
-FUNCTIONS = [row for row in UNARY_OPS if row.param is None and not row.method.startswith("__")]
+FUNCTIONS = [row for row in UNARY_OPS if row.param is None and row.method[:1] not in ("", "_")]
 
 
 @pytest.mark.parametrize("row", FUNCTIONS, ids=[r.name for r in FUNCTIONS])
@@ -156,3 +156,13 @@ def test_every_plain_unary_op_is_a_function(row: Any) -> None:
             match=rf"ferrograd.{row.method}\(\) needs a Value, a Dual or a real number, got",
         ):
             f(bad)
+
+
+def test_gelu_as_a_function_takes_approximate() -> None:
+    for kind in (ferrograd.Value, reference.Value, ferrograd.Dual, reference.Dual):
+        y = ferrograd.gelu(kind(0.5), approximate="tanh")
+        assert repr(y.data) == repr(kind(0.5).gelu(approximate="tanh").data)
+    assert ferrograd.gelu(0.5, "tanh") == reference.Value(0.5).gelu("tanh").data
+    assert ferrograd.gelu(-1e300) == 0.0 and ferrograd.log1p(-1) == -math.inf
+    with pytest.raises(ValueError, match="'erf'"):
+        ferrograd.gelu(0.5, approximate="erf")

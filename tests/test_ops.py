@@ -13,6 +13,7 @@ import autograd.numpy as anp
 import mpmath as mp
 import numpy as np
 import pytest
+from autograd.scipy import special
 from conftest import UNARY_OPS, Engine, central_difference
 
 import ferrograd
@@ -73,6 +74,30 @@ UNARY = [
     Unary("asinh", "asinh", lambda x: x.asinh(), anp.arcsinh, ANY),
     Unary("acosh", "acosh", lambda x: x.acosh(), anp.arccosh, [1.2, 2.5, 7.0]),
     Unary("atanh", "atanh", lambda x: x.atanh(), anp.arctanh, [-0.9, -0.3, 0.2, 0.7]),
+    Unary("log1p", "log1p", lambda x: x.log1p(), anp.log1p, [-0.7, -1e-9, 3e-12, 0.4, 4.2]),
+    Unary("expm1", "expm1", lambda x: x.expm1(), anp.expm1, [-2.3, -1e-9, 3e-12, 0.4, 3.1]),
+    Unary("log2", "log2", lambda x: x.log2(), anp.log2, POSITIVE),
+    Unary("log10", "log10", lambda x: x.log10(), anp.log10, POSITIVE),
+    Unary("exp2", "exp2", lambda x: x.exp2(), anp.exp2, ANY),
+    Unary("cbrt", "cbrt", lambda x: x.cbrt(), lambda x: anp.sign(x) * anp.abs(x) ** (1 / 3), ANY),
+    Unary("erf", "erf", lambda x: x.erf(), special.erf, ANY),
+    Unary("erfc", "erfc", lambda x: x.erfc(), special.erfc, ANY),
+    Unary("softplus", "softplus", lambda x: x.softplus(), lambda x: anp.logaddexp(0.0, x), ANY),
+    Unary("silu", "silu", lambda x: x.silu(), lambda x: x / (1.0 + anp.exp(-x)), ANY),
+    Unary(
+        "gelu",
+        "gelu",
+        lambda x: x.gelu(),
+        lambda x: 0.5 * x * (1.0 + special.erf(x / anp.sqrt(2.0))),
+        ANY,
+    ),
+    Unary(
+        "gelu tanh",
+        "gelu_tanh",
+        lambda x: x.gelu(approximate="tanh"),
+        lambda x: 0.5 * x * (1.0 + anp.tanh(anp.sqrt(2.0 / anp.pi) * (x + 0.044715 * x**3))),
+        ANY,
+    ),
     Unary("x ** 3", "**", lambda x: x**3, lambda x: x**3, ANY),
     Unary("x ** -2", "**", lambda x: x**-2, lambda x: x**-2.0, ANY),
     Unary("x ** 0.5", "**", lambda x: x**0.5, lambda x: x**0.5, POSITIVE),

@@ -7,11 +7,16 @@ Python's own float maths raises at many of these points (``1 / 0``, ``math.log(0
 from __future__ import annotations
 
 import math
+import pickle
 from typing import Any, Callable
 
+import mpmath
 import numpy as np
 import pytest
 from conftest import Engine, same_float
+
+import ferrograd
+from ferrograd import reference
 
 INF, NAN = math.inf, math.nan
 
@@ -117,6 +122,18 @@ AT_NAN = [
     (lambda x: 3 * x, 3.0),
     (lambda x: x / 4, 0.25),
     (lambda x: 3 / x, NAN),
+    (lambda x: x.log1p(), NAN),
+    (lambda x: x.expm1(), NAN),
+    (lambda x: x.log2(), NAN),
+    (lambda x: x.log10(), NAN),
+    (lambda x: x.exp2(), NAN),
+    (lambda x: x.cbrt(), NAN),
+    (lambda x: x.erf(), NAN),
+    (lambda x: x.erfc(), NAN),
+    (lambda x: x.softplus(), NAN),
+    (lambda x: x.silu(), NAN),
+    (lambda x: x.gelu(), NAN),
+    (lambda x: x.gelu(approximate="tanh"), NAN),
 ]
 
 
@@ -345,3 +362,164 @@ def test_every_op_with_special_points_here_is_in_the_table() -> None:
     from conftest import UNARY_OPS
 
     assert {op for op, *_ in SPECIAL} <= {row.name for row in UNARY_OPS}
+
+
+# -- log1p ... gelu at their special points, on every path -------------------------------------
+
+
+def _mp(f: Callable[[Any], Any]) -> float:
+    """``f`` evaluated in 40-digit arithmetic, rounded to a float: the exact value's double."""
+    with mpmath.workdps(40):
+        return float(f(mpmath))
+
+
+_LN2 = _mp(lambda m: m.log(2))
+_LN10 = _mp(lambda m: m.log(10))
+_TWO_OVER_SQRT_PI = _mp(lambda m: 2 / m.sqrt(m.pi))
+
+
+def _gelu_tanh_exact(m: Any, x: Any) -> Any:
+    """``x/2 (1 + tanh(u))`` as ``x / (1 + exp(-2u))``, ``u = √(2/π) (x + 0.044715 x³)``."""
+    return x / (1 + m.exp(-2 * m.sqrt(2 / m.pi) * (x + m.mpf("0.044715") * x**3)))
+
+
+# (op, x, value, slope): each value is IEEE's (libm's, numpy's) or the exact value's double;
+# each slope torch's formula or the limit, as docs/ops.md says which.
+SPECIAL_OPS: list[tuple[str, float, float, float]] = [
+    ("log1p", -1.0, -INF, INF),
+    ("log1p", -2.0, NAN, -1.0),
+    ("log1p", 0.0, 0.0, 1.0),
+    ("log1p", -0.0, -0.0, 1.0),
+    ("log1p", 1e-17, 1e-17, 1.0),  # log(1 + 1e-17) would be 0
+    ("log1p", 1e-300, 1e-300, 1.0),
+    ("log1p", INF, INF, 0.0),
+    ("expm1", 0.0, 0.0, 1.0),
+    ("expm1", -0.0, -0.0, 1.0),
+    ("expm1", 1e-17, 1e-17, 1.0),  # exp(1e-17) - 1 would be 0
+    ("expm1", 710.0, INF, INF),
+    ("expm1", -INF, -1.0, 0.0),
+    ("log2", 0.0, -INF, INF),
+    ("log2", -0.0, -INF, -INF),
+    ("log2", -1.0, NAN, -1.0 / _LN2),
+    ("log2", 8.0, 3.0, _mp(lambda m: 1 / (8 * m.log(2)))),
+    ("log2", INF, INF, 0.0),
+    ("log10", 0.0, -INF, INF),
+    ("log10", -1.0, NAN, -1.0 / _LN10),
+    ("log10", 1000.0, 3.0, _mp(lambda m: 1 / (1000 * m.log(10)))),
+    ("log10", INF, INF, 0.0),
+    ("exp2", 0.0, 1.0, _LN2),
+    ("exp2", 10.0, 1024.0, 1024.0 * _LN2),
+    ("exp2", 1024.0, INF, INF),
+    ("exp2", -1075.0, 0.0, 0.0),
+    ("exp2", -INF, 0.0, 0.0),
+    ("cbrt", 0.0, 0.0, INF),
+    ("cbrt", -0.0, -0.0, INF),
+    ("cbrt", -8.0, -2.0, 1.0 / 12.0),
+    ("cbrt", INF, INF, 0.0),
+    ("cbrt", -INF, -INF, 0.0),
+    ("erf", 0.0, 0.0, _TWO_OVER_SQRT_PI),
+    ("erf", -0.0, -0.0, _TWO_OVER_SQRT_PI),
+    ("erf", 30.0, 1.0, 0.0),
+    ("erf", INF, 1.0, 0.0),
+    ("erf", -INF, -1.0, 0.0),
+    ("erfc", 0.0, 1.0, -_TWO_OVER_SQRT_PI),
+    ("erfc", 10.0, _mp(lambda m: m.erfc(10)), _mp(lambda m: -2 / m.sqrt(m.pi) * m.exp(-100))),
+    ("erfc", INF, 0.0, 0.0),
+    ("erfc", -INF, 2.0, 0.0),
+    ("softplus", 0.0, _LN2, 0.5),
+    ("softplus", 40.0, 40.0, 1.0),
+    ("softplus", -700.0, _mp(lambda m: m.log1p(m.exp(-700))), _mp(lambda m: 1 / (1 + m.exp(700)))),
+    ("softplus", 1e300, 1e300, 1.0),
+    ("softplus", -1e300, 0.0, 0.0),
+    ("softplus", INF, INF, 1.0),
+    ("softplus", -INF, 0.0, 0.0),
+    ("silu", 0.0, 0.0, 0.5),
+    ("silu", 1000.0, 1000.0, 1.0),
+    ("silu", -1000.0, -0.0, 0.0),  # a grad of -0.0 adds to 0.0
+    ("silu", 1e300, 1e300, 1.0),
+    ("silu", -1e300, -0.0, 0.0),
+    ("silu", INF, INF, 1.0),  # the limit (torch's formula: 1 + inf * 0 = nan)
+    ("silu", -INF, -0.0, 0.0),  # the limits (torch's formula: -inf * 0 = nan)
+    ("gelu", 0.0, 0.0, 0.5),
+    (
+        "gelu",
+        -10.0,
+        _mp(lambda m: -10 * m.ncdf(-10)),
+        _mp(lambda m: m.ncdf(-10) - 10 * m.npdf(-10)),
+    ),
+    ("gelu", 1e300, 1e300, 1.0),
+    ("gelu", -1e300, -0.0, 0.0),
+    ("gelu", INF, INF, 1.0),  # the limit (torch's formula: 1 + inf * 0 = nan)
+    ("gelu", -INF, -0.0, 0.0),  # the limits (torch's formula: -inf * 0 = nan)
+    ("gelu_tanh", 0.0, 0.0, 0.5),
+    (
+        "gelu_tanh",
+        -10.0,
+        _mp(lambda m: _gelu_tanh_exact(m, m.mpf(-10))),
+        _mp(lambda m: m.diff(lambda t: _gelu_tanh_exact(m, t), -10)),
+    ),
+    ("gelu_tanh", 1e300, 1e300, 1.0),
+    ("gelu_tanh", -1e300, -0.0, 0.0),
+    ("gelu_tanh", INF, INF, 1.0),  # the limit (torch's formula: nan)
+    ("gelu_tanh", -INF, -0.0, 0.0),  # the limits (torch's: nan)
+]
+
+
+def _build(op: str) -> Callable[[Any], Any]:
+    if op == "gelu_tanh":
+        return lambda x: x.gelu(approximate="tanh")
+    return lambda x: getattr(x, op)()
+
+
+#: Far in a tail, the rounding of the argument (x/√2, u) is magnified by the function's
+#: steepness (by about 2x² for erfc(x/√2) at x = -10): there, 64 ulps, where 1 - erf would be
+#: off by 100%.
+_TAIL_ULPS = {("gelu", -10.0): 64, ("gelu_tanh", -10.0): 64}
+
+
+def _close(got: float, want: float, ulps: int = 2) -> bool:
+    """``want`` exactly where it is 0, ±inf or nan (the sign of zero too); else within ``ulps``."""
+    if want == 0.0 or not math.isfinite(want):
+        return same_float(got, want)
+    return abs(got - want) <= ulps * math.ulp(want)
+
+
+def _loose(got: float, want: float) -> bool:
+    """For forward mode against reverse mode: a zero of either sign, else within 2 ulps."""
+    return (got == 0.0 and want == 0.0) or _close(got, want)
+
+
+@pytest.mark.parametrize(
+    "op, at, value, slope", SPECIAL_OPS, ids=[f"{c[0]}({c[1]})" for c in SPECIAL_OPS]
+)
+def test_new_ops_at_their_special_points_on_every_path(
+    engine: Engine, op: str, at: float, value: float, slope: float
+) -> None:
+    build = _build(op)
+    ulps = _TAIL_ULPS.get((op, at), 2)
+    x = engine.Value(at)
+    z = build(x)
+    copy = pickle.loads(pickle.dumps(z))
+    z.backward()
+    assert _close(z.data, value, ulps), (op, at, z.data, value)
+    assert _close(x.grad, slope, ulps), (op, at, x.grad, slope)
+    # Pickled, the graph is the same graph.
+    assert copy.op == z.op and same_float(copy.children[0].data, at)
+    copy.backward()
+    assert same_float(copy.children[0].grad, x.grad)
+    if engine.Value is not ferrograd.Value:
+        d = build(reference.Dual(at, 1.0))
+        assert same_float(d.data, z.data) and _loose(d.tangent, x.grad), (d, x.grad)
+        return
+    # The Rust engine's Dual and compiled tape run the same formulas.
+    d = build(ferrograd.Dual(at, 1.0))
+    assert same_float(d.data, z.data) and _loose(d.tangent, x.grad), (d, x.grad)
+    tape = ferrograd.compile(build, n_inputs=1)
+    tape_value, tape_grad = tape.grad([at])
+    assert same_float(float(tape_value), z.data) and same_float(float(tape_grad[0]), x.grad)
+    values, grads = tape.grad_batch(np.array([[at], [0.5], [at]]))
+    assert same_float(float(values[2]), z.data) and same_float(float(grads[2, 0]), x.grad)
+    assert same_float(float(tape.eval_batch(np.array([[at]]))[0]), z.data)
+    jvp_value, tangent = tape.jvp([at], [1.0])
+    assert same_float(float(jvp_value), z.data) and _loose(float(tangent), x.grad)
+    tape.hessian([at])  # a number, whatever it is: never an exception

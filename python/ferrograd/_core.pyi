@@ -168,6 +168,28 @@ class Value:
         1 / (1 - x²) is inf at ±1 and nan where |x| > 1.
         """
     arctanh = atanh
+    def log1p(self) -> Value:
+        """`log(1 + x)`, accurate near 0: -inf at -1, nan below -1."""
+    def expm1(self) -> Value:
+        """`exp(x) - 1`, accurate near 0; overflows to inf."""
+    def log2(self) -> Value:
+        """Base-2 logarithm: -inf at 0, nan for negative inputs."""
+    def log10(self) -> Value:
+        """Base-10 logarithm: -inf at 0, nan for negative inputs."""
+    def exp2(self) -> Value:
+        """`2 ** x`; overflows to inf."""
+    def cbrt(self) -> Value:
+        """Cube root, negative for negative inputs; the derivative is inf at 0."""
+    def erf(self) -> Value:
+        """The error function, the C library's."""
+    def erfc(self) -> Value:
+        """`1 - erf(x)`, accurate where it is small (large x), the C library's."""
+    def softplus(self) -> Value:
+        """`log(1 + exp(x))` in a form that never overflows; the derivative is `sigmoid(x)`."""
+    def silu(self) -> Value:
+        """`x * sigmoid(x)` (SiLU, also called swish)."""
+    def gelu(self, approximate: str = "none") -> Value:
+        """GELU `x * Φ(x)` (Φ the normal CDF); `approximate="tanh"` for its tanh approximation."""
     def backward(self) -> None:
         """One reverse sweep from this node.
 
@@ -322,6 +344,28 @@ class Dual:
         1 / (1 - x²) is inf at ±1 and nan where |x| > 1.
         """
     arctanh = atanh
+    def log1p(self) -> Dual:
+        """`log(1 + x)`, accurate near 0: -inf at -1, nan below -1."""
+    def expm1(self) -> Dual:
+        """`exp(x) - 1`, accurate near 0; overflows to inf."""
+    def log2(self) -> Dual:
+        """Base-2 logarithm: -inf at 0, nan for negative inputs."""
+    def log10(self) -> Dual:
+        """Base-10 logarithm: -inf at 0, nan for negative inputs."""
+    def exp2(self) -> Dual:
+        """`2 ** x`; overflows to inf."""
+    def cbrt(self) -> Dual:
+        """Cube root, negative for negative inputs; the derivative is inf at 0."""
+    def erf(self) -> Dual:
+        """The error function, the C library's."""
+    def erfc(self) -> Dual:
+        """`1 - erf(x)`, accurate where it is small (large x), the C library's."""
+    def softplus(self) -> Dual:
+        """`log(1 + exp(x))` in a form that never overflows; the derivative is `sigmoid(x)`."""
+    def silu(self) -> Dual:
+        """`x * sigmoid(x)` (SiLU, also called swish)."""
+    def gelu(self, approximate: str = "none") -> Dual:
+        """GELU `x * Φ(x)` (Φ the normal CDF); `approximate="tanh"` for its tanh approximation."""
     def __float__(self) -> float:
         """``data``."""
 

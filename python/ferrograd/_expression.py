@@ -19,13 +19,14 @@ from ferrograd._core import op_table
 __all__ = ["FUNCTIONS", "Expression", "ExpressionError", "parse_expression"]
 
 #: The ops an expression may call, as ``f(x)`` or ``x.f()``: every unary op of the op table
-#: (``abs`` for ``__abs__``) and the aliases of their methods (numpy's ``arcsin``), sorted;
-#: ``leaky_relu`` takes a slope.
+#: that has a method (``abs`` for ``__abs__``) and the aliases of their methods (numpy's
+#: ``arcsin``), sorted; ``leaky_relu`` takes a slope, ``gelu`` an ``approximate="tanh"`` (the op
+#: ``gelu_tanh``, which has no method of its own).
 FUNCTIONS = tuple(
     sorted(
         name
         for _, _, arity, _, method, aliases in op_table()
-        if arity == 1 and method != "__neg__"
+        if arity == 1 and method and method != "__neg__"
         for name in ("abs" if method == "__abs__" else method, *aliases)
     )
 )
@@ -58,7 +59,7 @@ class ExpressionError(ValueError):
 
 
 # One instruction of the stack program: ("name", str), ("const", float), ("binary", op),
-# ("unary", op), ("call", function, slope or None).
+# ("unary", op), ("call", function, slope or approximate or None).
 _Instruction = tuple[Any, ...]
 
 
@@ -132,6 +133,8 @@ class Expression:
                     stack.append(abs(x))
                 elif function == "leaky_relu" and slope is not None:
                     stack.append(x.leaky_relu(slope))
+                elif function == "gelu" and slope is not None:
+                    stack.append(x.gelu(approximate=slope))
                 else:
                     stack.append(getattr(x, function)())
         (result,) = stack
@@ -174,14 +177,23 @@ def _call_parts(node: ast.Call) -> tuple[str, ast.expr, list[ast.expr]]:
     else:
         raise ExpressionError(f"only named functions and methods can be called{_where(node)}")
     for keyword in node.keywords:
-        if name != "leaky_relu" or keyword.arg != "slope":
+        if (name, keyword.arg) not in (("leaky_relu", "slope"), ("gelu", "approximate")):
             raise ExpressionError(f"{name}() takes no argument {keyword.arg!r}{_where(keyword)}")
         extra.append(keyword.value)
-    limit = 1 if name == "leaky_relu" else 0
+    limit = 1 if name in ("leaky_relu", "gelu") else 0
     if len(extra) > limit:
-        takes = "an optional slope" if limit else "no other argument"
-        raise ExpressionError(f"{name}() takes {takes}{_where(node)}")
+        takes = {"leaky_relu": "an optional slope", "gelu": "an optional approximate"}
+        raise ExpressionError(
+            f"{name}() takes {takes.get(name, 'no other argument')}{_where(node)}"
+        )
     return name, operand, extra
+
+
+def _approximate(node: ast.AST) -> str:
+    """GELU's ``approximate``: the string ``"none"`` or ``"tanh"``."""
+    if isinstance(node, ast.Constant) and node.value in ("none", "tanh"):
+        return str(node.value)
+    raise ExpressionError(f"the approximate of gelu must be 'none' or 'tanh'{_where(node)}")
 
 
 _Work = Union[ast.AST, _Instruction]
@@ -229,8 +241,12 @@ def parse_expression(text: str) -> Expression:
             work.append((False, node.operand))
         elif isinstance(node, ast.Call):
             name, operand, extra = _call_parts(node)
-            slope = _number(extra[0], "the slope of leaky_relu") if extra else None
-            work.append((True, ("call", name, slope)))
+            argument: float | str | None = None
+            if extra and name == "gelu":
+                argument = _approximate(extra[0])
+            elif extra:
+                argument = _number(extra[0], "the slope of leaky_relu")
+            work.append((True, ("call", name, argument)))
             work.append((False, operand))
         elif isinstance(node, ast.Attribute):
             raise ExpressionError(

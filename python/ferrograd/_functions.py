@@ -25,17 +25,28 @@ __all__ = [
     "asinh",
     "atan",
     "atanh",
+    "cbrt",
     "cos",
     "cosh",
     "cot",
     "csc",
+    "erf",
+    "erfc",
     "exp",
+    "exp2",
+    "expm1",
+    "gelu",
     "log",
+    "log1p",
+    "log2",
+    "log10",
     "relu",
     "sec",
     "sigmoid",
+    "silu",
     "sin",
     "sinh",
+    "softplus",
     "sqrt",
     "tan",
     "tanh",
@@ -214,3 +225,81 @@ def atanh(x: _T) -> _T:
     if isinstance(x, _KINDS):
         return x.atanh()
     return _of_number(x, "atanh")
+
+
+def log1p(x: _T) -> _T:
+    """``x.log1p()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.log1p()
+    return _of_number(x, "log1p")
+
+
+def expm1(x: _T) -> _T:
+    """``x.expm1()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.expm1()
+    return _of_number(x, "expm1")
+
+
+def log2(x: _T) -> _T:
+    """``x.log2()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.log2()
+    return _of_number(x, "log2")
+
+
+def log10(x: _T) -> _T:
+    """``x.log10()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.log10()
+    return _of_number(x, "log10")
+
+
+def exp2(x: _T) -> _T:
+    """``x.exp2()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.exp2()
+    return _of_number(x, "exp2")
+
+
+def cbrt(x: _T) -> _T:
+    """``x.cbrt()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.cbrt()
+    return _of_number(x, "cbrt")
+
+
+def erf(x: _T) -> _T:
+    """``x.erf()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.erf()
+    return _of_number(x, "erf")
+
+
+def erfc(x: _T) -> _T:
+    """``x.erfc()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.erfc()
+    return _of_number(x, "erfc")
+
+
+def softplus(x: _T) -> _T:
+    """``x.softplus()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.softplus()
+    return _of_number(x, "softplus")
+
+
+def silu(x: _T) -> _T:
+    """``x.silu()``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.silu()
+    return _of_number(x, "silu")
+
+
+def gelu(x: _T, approximate: str = "none") -> _T:
+    """``x.gelu(approximate)``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.gelu(approximate)
+    _of_number(x, "gelu")  # the same TypeError for what is not a real number
+    return _core.Dual(float(x)).gelu(approximate).data

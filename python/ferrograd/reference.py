@@ -26,6 +26,7 @@ import math
 import numbers
 import threading
 from collections.abc import Iterable
+from fractions import Fraction
 from typing import Callable, NamedTuple, Union
 
 __all__ = ["Dual", "Value", "dot", "sum"]
@@ -139,6 +140,94 @@ def _atanh_backward(x: float, z: float, g: float, p: float) -> float:
     return _NAN if abs(x) > 1.0 else _div(g, (1.0 - x) * (1.0 + x))
 
 
+def _log1p(x: float) -> float:
+    if x == -1.0:
+        return -_INF
+    return _NAN if x < -1.0 else math.log1p(x)
+
+
+def _expm1(x: float) -> float:
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return _INF
+
+
+def _log_base(f: Callable[[float], float]) -> Callable[[float], float]:
+    """``f`` (``math.log2``, ``math.log10``) with libm's -inf at 0 and nan below, where ``math``
+    raises."""
+
+    def g(x: float) -> float:
+        if x == 0.0:
+            return -_INF
+        return _NAN if x < 0.0 else f(x)
+
+    g.__name__ = f.__name__
+    return g
+
+
+_log2, _log10 = _log_base(math.log2), _log_base(math.log10)
+
+
+def _exp2_fallback(x: float) -> float:
+    """``2 ** x`` by libm's ``pow`` where ``math.exp2`` is missing (Python < 3.11): within
+    1 ulp of libm's ``exp2`` (tests/test_special_ops.py checks it)."""
+    return _pow(2.0, x)
+
+
+def _cbrt_near(x: float) -> float:
+    """A cube root within a few ulps where ``math.cbrt`` is missing (Python < 3.11):
+    ``m ** (1/3)`` of the mantissa scaled into [0.5, 4), then one Newton step."""
+    m, e = math.frexp(x)
+    shift, r = divmod(e, 3)
+    m = math.ldexp(m, r)
+    y = m ** (1.0 / 3.0)
+    y -= (y * y * y - m) / (3.0 * y * y)
+    return math.ldexp(y, shift)
+
+
+def _cbrt(x: float) -> float:
+    """The correctly rounded cube root, as Rust's ``f64::cbrt`` gives it (the C library's,
+    which ``math.cbrt`` calls, can be 1 ulp off): a first guess, then moved to whichever
+    neighbour's rounding interval holds the exact root, decided in exact rational arithmetic
+    (``c`` is the rounded root when the midpoints around it cube to either side of ``|x|``)."""
+    if x == 0.0 or not math.isfinite(x):
+        return x
+    a = Fraction(abs(x))
+    c = _CBRT_NEAR(abs(x))
+    while True:
+        up = math.nextafter(c, _INF)
+        if ((Fraction(c) + Fraction(up)) / 2) ** 3 < a:
+            c = up
+            continue
+        down = math.nextafter(c, 0.0)
+        if ((Fraction(c) + Fraction(down)) / 2) ** 3 > a:
+            c = down
+            continue
+        return math.copysign(c, x)
+
+
+def _exp2(x: float) -> float:
+    try:
+        return _MATH_EXP2(x)
+    except OverflowError:
+        return _INF
+
+
+_MATH_EXP2: Callable[[float], float] = getattr(math, "exp2", _exp2_fallback)
+_CBRT_NEAR: Callable[[float], float] = getattr(math, "cbrt", _cbrt_near)
+
+# The constants of src-rust/ops.rs, as Rust's std::f64::consts spells them (correctly rounded).
+_LN_2 = 0.6931471805599453
+_LN_10 = 2.302585092994046
+_FRAC_2_SQRT_PI = 1.1283791670955126
+_FRAC_1_SQRT_2 = 0.7071067811865476
+_SQRT_2 = 1.4142135623730951
+_FRAC_1_SQRT_2PI = _FRAC_2_SQRT_PI * _FRAC_1_SQRT_2 * 0.5
+_SQRT_2_OVER_PI = _SQRT_2 * _FRAC_2_SQRT_PI * 0.5
+_GELU_KAPPA = 0.044715
+
+
 def _periodic(f: Callable[[float], float]) -> Callable[[float], float]:
     """``f`` with nan for infinite arguments, where ``math`` raises."""
 
@@ -250,6 +339,95 @@ ACOSH = UnaryOp("acosh", lambda x, p: _acosh(x), lambda x, z, g, p: _div(g, _sqr
 ATANH = UnaryOp("atanh", lambda x, p: _atanh(x), _atanh_backward)
 
 
+def _softplus(x: float, p: float) -> float:
+    # log(1 + exp(x)) without overflow: exp is only taken of a non-positive number.
+    return x + math.log1p(math.exp(-x)) if x > 0.0 else math.log1p(math.exp(x))
+
+
+# silu, gelu and gelu_tanh: a value and a slope each, as in src-rust/ops.rs; at ±inf, where
+# the formulas meet inf · 0, the limits: value -0.0 at -inf, slope 1 at inf and 0 at -inf.
+
+
+def _silu(x: float, p: float) -> float:
+    return -0.0 if x == -_INF else x * _sigmoid(x, p)
+
+
+def _silu_slope(x: float) -> float:
+    s = _sigmoid(x, 0.0)
+    return s if math.isinf(x) else s * (1.0 + x * _sigmoid(-x, 0.0))
+
+
+def _gelu(x: float, p: float) -> float:
+    return -0.0 if x == -_INF else x * _normal_cdf(x)
+
+
+def _gelu_slope(x: float) -> float:
+    cdf = _normal_cdf(x)
+    return cdf if math.isinf(x) else cdf + x * _normal_pdf(x)
+
+
+def _gelu_tanh(x: float, p: float) -> float:
+    return -0.0 if x == -_INF else x * _sigmoid(2.0 * _gelu_tanh_inner(x), p)
+
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x * _FRAC_1_SQRT_2)
+
+
+def _normal_pdf(x: float) -> float:
+    return math.exp(-0.5 * x * x) * _FRAC_1_SQRT_2PI
+
+
+def _gelu_tanh_inner(x: float) -> float:
+    return _SQRT_2_OVER_PI * (x + _GELU_KAPPA * (x * x * x))
+
+
+def _gelu_tanh_slope(x: float) -> float:
+    # s + 2 x s (1 - s) u'; where s (1 - s) underflows to 0 the second term is 0 too.
+    u2 = 2.0 * _gelu_tanh_inner(x)
+    s = _sigmoid(u2, 0.0)
+    t = s * _sigmoid(-u2, 0.0)
+    if t == 0.0:
+        return s
+    du = _SQRT_2_OVER_PI * (1.0 + (3.0 * _GELU_KAPPA) * (x * x))
+    return s + 2.0 * x * t * du
+
+
+LOG1P = UnaryOp("log1p", lambda x, p: _log1p(x), lambda x, z, g, p: _div(g, x + 1.0))
+EXPM1 = UnaryOp("expm1", lambda x, p: _expm1(x), lambda x, z, g, p: _exp(x) * g)
+LOG2 = UnaryOp("log2", lambda x, p: _log2(x), lambda x, z, g, p: _div(g, x * _LN_2))
+LOG10 = UnaryOp("log10", lambda x, p: _log10(x), lambda x, z, g, p: _div(g, x * _LN_10))
+EXP2 = UnaryOp("exp2", lambda x, p: _exp2(x), lambda x, z, g, p: z * _LN_2 * g)
+CBRT = UnaryOp("cbrt", lambda x, p: _cbrt(x), lambda x, z, g, p: _div(g, 3.0 * z * z))
+ERF = UnaryOp(
+    "erf",
+    lambda x, p: math.erf(x),
+    lambda x, z, g, p: _FRAC_2_SQRT_PI * math.exp(-(x * x)) * g,
+)
+ERFC = UnaryOp(
+    "erfc",
+    lambda x, p: math.erfc(x),
+    lambda x, z, g, p: -(_FRAC_2_SQRT_PI * math.exp(-(x * x)) * g),
+)
+SOFTPLUS = UnaryOp("softplus", _softplus, lambda x, z, g, p: _sigmoid(x, p) * g)
+SILU = UnaryOp("silu", _silu, lambda x, z, g, p: _silu_slope(x) * g)
+GELU = UnaryOp("gelu", _gelu, lambda x, z, g, p: _gelu_slope(x) * g)
+GELU_TANH = UnaryOp("gelu_tanh", _gelu_tanh, lambda x, z, g, p: _gelu_tanh_slope(x) * g)
+
+
+def _gelu_op(approximate: object) -> UnaryOp:
+    """GELU's op for ``approximate``, as torch spells it (``None`` means ``"none"``)."""
+    if approximate is None:
+        return GELU
+    if not isinstance(approximate, str):
+        raise TypeError(f"gelu() approximate must be a str, got {type(approximate).__name__}")
+    if approximate == "none":
+        return GELU
+    if approximate == "tanh":
+        return GELU_TANH
+    raise ValueError(f"gelu() approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
 class NaryOp(NamedTuple):
     """``z = forward(xs)`` over all the operands' values; ``backward(xs, z, g)`` gives the
     increments as ``(operand index, ∂z/∂operand · g)`` pairs, in the order they are added."""
@@ -320,6 +498,18 @@ OPS: tuple[BinaryOp | UnaryOp | NaryOp, ...] = (
     ASINH,
     ACOSH,
     ATANH,
+    LOG1P,
+    EXPM1,
+    LOG2,
+    LOG10,
+    EXP2,
+    CBRT,
+    ERF,
+    ERFC,
+    SOFTPLUS,
+    SILU,
+    GELU,
+    GELU_TANH,
 )
 _OPS_BY_NAME = {op.name: op for op in OPS}
 
@@ -656,6 +846,50 @@ class Value:
         return self._unary(ATANH)
 
     arctanh = atanh
+
+    def log1p(self) -> Value:
+        """`log(1 + x)`, accurate near 0: -inf at -1, nan below -1."""
+        return self._unary(LOG1P)
+
+    def expm1(self) -> Value:
+        """`exp(x) - 1`, accurate near 0; overflows to inf."""
+        return self._unary(EXPM1)
+
+    def log2(self) -> Value:
+        """Base-2 logarithm: -inf at 0, nan for negative inputs."""
+        return self._unary(LOG2)
+
+    def log10(self) -> Value:
+        """Base-10 logarithm: -inf at 0, nan for negative inputs."""
+        return self._unary(LOG10)
+
+    def exp2(self) -> Value:
+        """`2 ** x`; overflows to inf."""
+        return self._unary(EXP2)
+
+    def cbrt(self) -> Value:
+        """Cube root, negative for negative inputs; the derivative is inf at 0."""
+        return self._unary(CBRT)
+
+    def erf(self) -> Value:
+        """The error function, the C library's."""
+        return self._unary(ERF)
+
+    def erfc(self) -> Value:
+        """`1 - erf(x)`, accurate where it is small (large x), the C library's."""
+        return self._unary(ERFC)
+
+    def softplus(self) -> Value:
+        """`log(1 + exp(x))` in a form that never overflows; the derivative is `sigmoid(x)`."""
+        return self._unary(SOFTPLUS)
+
+    def silu(self) -> Value:
+        """`x * sigmoid(x)` (SiLU, also called swish)."""
+        return self._unary(SILU)
+
+    def gelu(self, approximate: object = "none") -> Value:
+        """GELU `x * Φ(x)` (Φ the normal CDF); `approximate="tanh"` for its tanh approximation."""
+        return self._unary(_gelu_op(approximate))
 
     # -- the reverse sweep --------------------------------------------------------------------
 
@@ -1034,6 +1268,50 @@ class Dual:
         return self._unary(ATANH)
 
     arctanh = atanh
+
+    def log1p(self) -> Dual:
+        """`log(1 + x)`, accurate near 0: -inf at -1, nan below -1."""
+        return self._unary(LOG1P)
+
+    def expm1(self) -> Dual:
+        """`exp(x) - 1`, accurate near 0; overflows to inf."""
+        return self._unary(EXPM1)
+
+    def log2(self) -> Dual:
+        """Base-2 logarithm: -inf at 0, nan for negative inputs."""
+        return self._unary(LOG2)
+
+    def log10(self) -> Dual:
+        """Base-10 logarithm: -inf at 0, nan for negative inputs."""
+        return self._unary(LOG10)
+
+    def exp2(self) -> Dual:
+        """`2 ** x`; overflows to inf."""
+        return self._unary(EXP2)
+
+    def cbrt(self) -> Dual:
+        """Cube root, negative for negative inputs; the derivative is inf at 0."""
+        return self._unary(CBRT)
+
+    def erf(self) -> Dual:
+        """The error function, the C library's."""
+        return self._unary(ERF)
+
+    def erfc(self) -> Dual:
+        """`1 - erf(x)`, accurate where it is small (large x), the C library's."""
+        return self._unary(ERFC)
+
+    def softplus(self) -> Dual:
+        """`log(1 + exp(x))` in a form that never overflows; the derivative is `sigmoid(x)`."""
+        return self._unary(SOFTPLUS)
+
+    def silu(self) -> Dual:
+        """`x * sigmoid(x)` (SiLU, also called swish)."""
+        return self._unary(SILU)
+
+    def gelu(self, approximate: object = "none") -> Dual:
+        """GELU `x * Φ(x)` (Φ the normal CDF); `approximate="tanh"` for its tanh approximation."""
+        return self._unary(_gelu_op(approximate))
 
     def __repr__(self) -> str:
         return f"Dual(data={self._data!r}, tangent={self._tangent!r})"

@@ -1,6 +1,6 @@
 //! Python objects as the core's numbers and labels: one set of rules, one set of messages.
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyType};
@@ -116,5 +116,24 @@ pub(super) fn no_modulus(modulo: &Bound<'_, PyAny>, class: &str) -> PyResult<()>
         Err(PyTypeError::new_err(format!(
             "pow() with a modulus is not defined for {class}"
         )))
+    }
+}
+
+/// Which GELU `approximate` picks, as torch spells it: `"none"` (the erf form, `Gelu`) or
+/// `"tanh"` (`GeluTanh`); anything else is the error both engines give.
+pub(super) fn gelu_code(approximate: &Bound<'_, PyAny>) -> PyResult<crate::ops::Code> {
+    let text = approximate.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "gelu() approximate must be a str, got {}",
+            type_name(approximate)
+        ))
+    })?;
+    match &*text.to_cow()? {
+        "none" => Ok(crate::ops::Code::Gelu),
+        "tanh" => Ok(crate::ops::Code::GeluTanh),
+        _ => Err(PyValueError::new_err(format!(
+            "gelu() approximate must be 'none' or 'tanh', got {}",
+            approximate.repr()?
+        ))),
     }
 }

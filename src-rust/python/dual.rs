@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyFloat;
 
-use super::convert::{no_modulus, real_number, require_real};
+use super::convert::{gelu_code, no_modulus, real_number, require_real};
 use crate::ops::{binary_forward, check_slope, unary_forward, with_op_list, Code, DEFAULT_SLOPE};
 use crate::scalar::{Dual, Real};
 
@@ -185,6 +185,16 @@ with_op_list! { py_dual_methods,
         };
         let slope = check_slope(slope)?;
         Ok(self.unary(Code::LeakyRelu, slope))
+    }
+
+    /// GELU `x * Φ(x)` (Φ the normal CDF); `approximate="tanh"` for its tanh approximation.
+    #[pyo3(signature = (approximate = None), text_signature = "($self, approximate='none')")]
+    fn gelu(&self, approximate: Option<&Bound<'_, PyAny>>) -> PyResult<PyDual> {
+        let code = match approximate {
+            Some(a) => gelu_code(a)?,
+            None => Code::Gelu,
+        };
+        Ok(self.unary(code, 0.0))
     }
 
     fn __float__(&self) -> f64 {

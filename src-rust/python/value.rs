@@ -4,9 +4,9 @@ use pyo3::basic::CompareOp;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyString, PyTuple};
 
-use super::convert::{label_str, no_modulus, no_number, real_number, require_real};
+use super::convert::{gelu_code, label_str, no_modulus, no_number, real_number, require_real};
 use crate::anomaly::{detect_anomaly_enabled, Anomaly};
-use crate::ops::{with_op_list, DEFAULT_SLOPE};
+use crate::ops::{with_op_list, Code, DEFAULT_SLOPE};
 use crate::value::Value;
 
 /// The `#[pymethods]` of `Value`: one method per plain unary op of the list (`x.tanh()`) and
@@ -231,6 +231,20 @@ with_op_list! { py_value_methods,
             None => DEFAULT_SLOPE,
         };
         checked(py, self.inner.leaky_relu(slope)?)
+    }
+
+    /// GELU `x * Φ(x)` (Φ the normal CDF); `approximate="tanh"` for its tanh approximation.
+    #[pyo3(signature = (approximate = None), text_signature = "($self, approximate='none')")]
+    fn gelu(
+        &self,
+        py: Python<'_>,
+        approximate: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyValue>> {
+        let tanh = match approximate {
+            Some(a) => gelu_code(a)? == Code::GeluTanh,
+            None => false,
+        };
+        checked(py, if tanh { self.inner.gelu_tanh() } else { self.inner.gelu() })
     }
 
     /// One reverse sweep from this node.
