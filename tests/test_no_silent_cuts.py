@@ -146,7 +146,7 @@ def test_every_plain_unary_op_is_a_function(row: Any) -> None:
             assert y.op == row.name and y.children[0] is not None
     # A plain number gives a float, the op's value by the same formula (torch.sin and jnp.sin
     # take numbers too); anything else is a TypeError naming the function.
-    for number in (0.5, 1, True, np.float64(0.5), np.int32(2), -np.inf):
+    for number in (0.5, 1, True, np.float64(0.5), np.int32(2), np.bool_(True), -np.inf):
         y = f(number)
         want = getattr(ferrograd.Value(float(number)), row.method)().data
         assert type(y) is float and repr(y) == repr(want), number

@@ -59,7 +59,9 @@ _KINDS = (_core.Value, reference.Value, _core.Dual, reference.Dual)
 def _of_number(x: object, name: str) -> float:
     """The op ``name`` of the plain number ``x`` (a Dual's value: no graph node is made);
     ``TypeError`` if ``x`` is not a real number."""
-    if isinstance(x, (str, bytes)) or not isinstance(x, (int, float, np.integer, np.floating)):
+    if isinstance(x, (str, bytes)) or not isinstance(
+        x, (int, float, np.integer, np.floating, np.bool_)
+    ):
         raise TypeError(
             f"ferrograd.{name}() needs a Value, a Dual or a real number, got {type(x).__name__}"
         )
