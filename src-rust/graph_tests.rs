@@ -227,6 +227,18 @@ mod ops {
         check_unary("asinh", |x| x.asinh(), &any);
         check_unary("acosh", |x| x.acosh(), &[1.2, 2.5, 7.0]);
         check_unary("atanh", |x| x.atanh(), &unit);
+        check_unary("log1p", |x| x.log1p(), &[-0.7, -0.2, 0.7, 1.9]);
+        check_unary("expm1", |x| x.expm1(), &any);
+        check_unary("log2", |x| x.log2(), &pos);
+        check_unary("log10", |x| x.log10(), &pos);
+        check_unary("exp2", |x| x.exp2(), &any);
+        check_unary("cbrt", |x| x.cbrt(), &any);
+        check_unary("erf", |x| x.erf(), &any);
+        check_unary("erfc", |x| x.erfc(), &any);
+        check_unary("softplus", |x| x.softplus(), &any);
+        check_unary("silu", |x| x.silu(), &any);
+        check_unary("gelu", |x| x.gelu(), &any);
+        check_unary("gelu_tanh", |x| x.gelu_tanh(), &any);
         check_unary("abs", |x| x.abs(), &any);
         check_unary("pow 3", |x| x.powf(3.0), &any);
         check_unary("pow 0.5", |x| x.powf(0.5), &pos);

@@ -928,6 +928,51 @@ mod tests {
     }
 
     #[test]
+    fn erf_and_erfc_come_from_the_c_library_and_are_consistent() {
+        use crate::scalar::{erf, erfc};
+        for x in [-3.0, -0.7, -1e-300, 0.0, 0.4, 1.5, 5.0] {
+            assert_eq!(erf(-x), -erf(x), "erf is odd at {x}");
+            assert!(
+                (erf(x) + erfc(x) - 1.0).abs() <= 2.0 * f64::EPSILON,
+                "erf + erfc at {x}"
+            );
+        }
+        assert_eq!((erf(f64::INFINITY), erfc(f64::INFINITY)), (1.0, 0.0));
+        assert_eq!(
+            (erf(f64::NEG_INFINITY), erfc(f64::NEG_INFINITY)),
+            (-1.0, 2.0)
+        );
+        assert!(erf(f64::NAN).is_nan() && erfc(f64::NAN).is_nan());
+        // erfc keeps its digits where 1 - erf(x) has none left.
+        assert!(erfc(10.0) > 2.0e-45 && erfc(10.0) < 2.1e-45 && 1.0 - erf(10.0) == 0.0);
+    }
+
+    #[test]
+    fn the_gelu_and_silu_family_take_their_limits_at_infinities() {
+        for (name, f, df) in [
+            (
+                "silu",
+                silu::forward::<f64> as fn(f64, f64) -> f64,
+                silu::backward::<f64> as fn(f64, f64, f64, f64) -> f64,
+            ),
+            ("gelu", gelu::forward::<f64>, gelu::backward::<f64>),
+            (
+                "gelu_tanh",
+                gelu_tanh::forward::<f64>,
+                gelu_tanh::backward::<f64>,
+            ),
+        ] {
+            let inf = f64::INFINITY;
+            assert_eq!(f(inf, 0.0), inf, "{name}");
+            assert_eq!(f(-inf, 0.0).to_bits(), (-0.0f64).to_bits(), "{name}");
+            assert_eq!(df(inf, inf, 1.0, 0.0), 1.0, "{name}");
+            assert_eq!(df(-inf, -0.0, 1.0, 0.0), 0.0, "{name}");
+            assert_eq!(df(1e300, 1e300, 1.0, 0.0), 1.0, "{name}");
+            assert_eq!(df(-1e300, -0.0, 1.0, 0.0), 0.0, "{name}");
+        }
+    }
+
+    #[test]
     fn names_are_unique() {
         let mut names: Vec<&str> = OP_TABLE.iter().map(|r| r.name).collect();
         names.sort_unstable();

@@ -87,5 +87,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def apply_unary(row: OpRow, x: Any, param: float | None = None) -> Any:
     """The unary op ``row`` applied to ``x`` by its method, with its parameter if given."""
-    method = getattr(x, row.method)
-    return method() if param is None else method(param)
+    if param is None:
+        return call_unary(row, x)
+    return getattr(x, row.method)(param)

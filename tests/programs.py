@@ -36,6 +36,18 @@ _UNARY: list[Callable[[Any], Any]] = [
     lambda a: a.asinh(),
     lambda a: (a * a + 1.2).acosh(),
     lambda a: (a.tanh() * 0.9).atanh(),
+    lambda a: (a * a).log1p(),
+    lambda a: (a * 0.3).expm1(),
+    lambda a: (a * a + 0.5).log2(),
+    lambda a: (a * a + 0.5).log10(),
+    lambda a: (a * 0.3).exp2(),
+    lambda a: (a * a + 0.5).cbrt(),
+    lambda a: a.erf(),
+    lambda a: a.erfc(),
+    lambda a: a.softplus(),
+    lambda a: a.silu(),
+    lambda a: a.gelu(),
+    lambda a: a.gelu(approximate="tanh"),
 ]
 _BINARY: list[Callable[[Any, Any], Any]] = [
     lambda a, b: a + b,

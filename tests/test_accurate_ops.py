@@ -442,3 +442,20 @@ def test_viz_labels_the_new_ops() -> None:
     dot = to_dot(x.gelu(approximate="tanh").softplus().erfc())
     for op in ("gelu_tanh", "softplus", "erfc"):
         assert f'label="{op}"' in dot
+
+
+def test_the_random_program_generator_meets_every_new_op() -> None:
+    from programs import random_program
+
+    seen: set[str] = set()
+    for seed in range(60):
+        xs = [reference.Value(0.3), reference.Value(-0.8), reference.Value(1.1)]
+        out = random_program(seed, 3, n_ops=20)(*xs)
+        stack, visited = [out], set()
+        while stack:
+            node = stack.pop()
+            if id(node) not in visited:
+                visited.add(id(node))
+                seen.add(node.op)
+                stack.extend(node.children)
+    assert seen >= set(NEW_OPS)
