@@ -26,6 +26,8 @@ class OpRow(NamedTuple):
 OP_TABLE = [OpRow(*row) for row in op_table()]
 #: The unary ops, by code.
 UNARY_OPS = [row for row in OP_TABLE if row.arity == 1]
+#: The binary ops with a method (``y.atan2(x)``), by code.
+BINARY_METHODS = [row for row in OP_TABLE if row.arity == 2 and row.method]
 
 
 class Engine(NamedTuple):

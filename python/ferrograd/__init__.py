@@ -15,8 +15,27 @@ from importlib.metadata import version as _version
 
 from ferrograd import func, nn, reference, testing, viz
 from ferrograd._anomaly import detect_anomaly
-from ferrograd._core import Value, dot, sum
-from ferrograd._functions import asin, cos, exp, log, relu, sigmoid, sin, sqrt, tan, tanh
+
+# `sum` stays ferrograd.sum, out of `__all__`: a star import must not shadow the builtin.
+from ferrograd._core import Value, dot
+from ferrograd._core import sum as sum
+from ferrograd._functions import (
+    asin,
+    atan2,
+    clamp,
+    cos,
+    exp,
+    hypot,
+    log,
+    maximum,
+    minimum,
+    relu,
+    sigmoid,
+    sin,
+    sqrt,
+    tan,
+    tanh,
+)
 from ferrograd.forward import Dual
 from ferrograd.func import grad, hessian, jacfwd, jacobian, jvp, value_and_grad, vjp
 from ferrograd.tape import PathChangedError, Tape, compile
@@ -31,6 +50,8 @@ __all__ = [
     "Value",
     "__version__",
     "asin",
+    "atan2",
+    "clamp",
     "compile",
     "cos",
     "detect_anomaly",
@@ -39,17 +60,19 @@ __all__ = [
     "func",
     "grad",
     "hessian",
+    "hypot",
     "jacfwd",
     "jacobian",
     "jvp",
     "log",
+    "maximum",
+    "minimum",
     "nn",
     "reference",
     "relu",
     "sigmoid",
     "sin",
     "sqrt",
-    "sum",
     "tan",
     "tanh",
     "testing",

@@ -16,7 +16,7 @@ from typing import Any, Callable, Union
 
 from ferrograd._core import op_table
 
-__all__ = ["FUNCTIONS", "Expression", "ExpressionError", "parse_expression"]
+__all__ = ["BINARY_FUNCTIONS", "FUNCTIONS", "Expression", "ExpressionError", "parse_expression"]
 
 #: The ops an expression may call, as ``f(x)`` or ``x.f()``: every unary op of the op table
 #: (``abs`` for ``__abs__``), sorted; ``leaky_relu`` takes a slope.
@@ -27,6 +27,14 @@ FUNCTIONS = tuple(
         if arity == 1 and method != "__neg__"
     )
 )
+
+#: The two-operand ops an expression may call, as ``f(a, b)`` or ``a.f(b)``: every binary op of
+#: the op table that has a method (``atan2(y, x)``, ``hypot``, ...), sorted. ``log(x, base)``
+#: takes an optional base as well.
+BINARY_FUNCTIONS = tuple(
+    sorted(method for _, _, arity, _, method in op_table() if arity == 2 and method)
+)
+_CALLABLE = FUNCTIONS + BINARY_FUNCTIONS
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _UNARY = {ast.USub: "-", ast.UAdd: "+"}
@@ -56,7 +64,7 @@ class ExpressionError(ValueError):
 
 
 # One instruction of the stack program: ("name", str), ("const", float), ("binary", op),
-# ("unary", op), ("call", function, slope or None).
+# ("unary", op), ("call", function, slope or None), ("call2", function) (two operands).
 _Instruction = tuple[Any, ...]
 
 
@@ -123,6 +131,9 @@ class Expression:
             elif kind == "binary":
                 y, x = stack.pop(), stack.pop()
                 stack.append(_APPLY_BINARY[instruction[1]](x, y))
+            elif kind == "call2":
+                y, x = stack.pop(), stack.pop()
+                stack.append(getattr(x, instruction[1])(y))
             else:
                 _, function, slope = instruction
                 x = stack.pop()
@@ -155,18 +166,18 @@ def _call_parts(node: ast.Call) -> tuple[str, ast.expr, list[ast.expr]]:
     func = node.func
     if isinstance(func, ast.Name):
         name = func.id
-        if name not in FUNCTIONS:
+        if name not in _CALLABLE:
             raise ExpressionError(
-                f"unknown function {name!r}{_where(node)}; allowed: {', '.join(FUNCTIONS)}"
+                f"unknown function {name!r}{_where(node)}; allowed: {', '.join(_CALLABLE)}"
             )
         if not node.args:
             raise ExpressionError(f"{name}() needs an argument{_where(node)}")
         operand, extra = node.args[0], list(node.args[1:])
     elif isinstance(func, ast.Attribute):
         name = func.attr
-        if name not in FUNCTIONS:
+        if name not in _CALLABLE:
             raise ExpressionError(
-                f"unknown method {name!r}{_where(func)}; allowed: {', '.join(FUNCTIONS)}"
+                f"unknown method {name!r}{_where(func)}; allowed: {', '.join(_CALLABLE)}"
             )
         operand, extra = func.value, list(node.args)
     else:
@@ -175,10 +186,16 @@ def _call_parts(node: ast.Call) -> tuple[str, ast.expr, list[ast.expr]]:
         if name != "leaky_relu" or keyword.arg != "slope":
             raise ExpressionError(f"{name}() takes no argument {keyword.arg!r}{_where(keyword)}")
         extra.append(keyword.value)
-    limit = 1 if name == "leaky_relu" else 0
+    if name in BINARY_FUNCTIONS:
+        if len(extra) != 1:
+            raise ExpressionError(f"{name}() takes two operands{_where(node)}")
+        return name, operand, extra
+    limit = 1 if name in ("leaky_relu", "log") else 0
     if len(extra) > limit:
-        takes = "an optional slope" if limit else "no other argument"
-        raise ExpressionError(f"{name}() takes {takes}{_where(node)}")
+        takes = {"leaky_relu": "an optional slope", "log": "an optional base"}
+        raise ExpressionError(
+            f"{name}() takes {takes.get(name, 'no other argument')}{_where(node)}"
+        )
     return name, operand, extra
 
 
@@ -227,6 +244,11 @@ def parse_expression(text: str) -> Expression:
             work.append((False, node.operand))
         elif isinstance(node, ast.Call):
             name, operand, extra = _call_parts(node)
+            if name in BINARY_FUNCTIONS or (name == "log" and extra):
+                work.append((True, ("call2", name)))
+                work.append((False, extra[0]))
+                work.append((False, operand))
+                continue
             slope = _number(extra[0], "the slope of leaky_relu") if extra else None
             work.append((True, ("call", name, slope)))
             work.append((False, operand))
