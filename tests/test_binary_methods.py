@@ -99,6 +99,8 @@ def test_a_tie_splits_the_gradient_evenly_as_torch_does(engine: Engine, method: 
             assert {round(left), round(right)} == {0, 1}
             assert d == (left + right) / 2 or _close(d, (left + right) / 2, 1e-6)
             assert d == 0.5
+        oracle = getattr(anp, method)  # autograd splits a tie the same way
+        assert (dx, dy) == tuple(float(autograd.grad(oracle, i)(a, a)) for i in (0, 1))
         # The same node on both sides gets both halves: max(x, x) = x.
         x = engine.Value(a)
         getattr(x, method)(x).backward()

@@ -15,10 +15,8 @@ from importlib.metadata import version as _version
 
 from ferrograd import func, nn, reference, testing, viz
 from ferrograd._anomaly import detect_anomaly
-
-# `sum` stays ferrograd.sum, out of `__all__`: a star import must not shadow the builtin.
 from ferrograd._core import Value, dot
-from ferrograd._core import sum as sum
+from ferrograd._core import sum as sum  # ferrograd.sum, kept out of a star import's reach
 from ferrograd._functions import (
     asin,
     atan2,
