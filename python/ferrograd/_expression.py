@@ -1,8 +1,8 @@
 """A small, safe expression language for the command line: ``log(x) + x*y - sin(y)``.
 
 The text is parsed with :mod:`ast` and checked node by node; only names (the inputs), numbers,
-``+ - * / **``, unary ``-``/``+``, and the Value ops, called as functions (``tanh(x)``) or as
-methods (``x.tanh()``), get through. Nothing is ever evaluated by Python: the checked tree
+``+ - * / **``, unary ``-``/``+``, and the Value ops, called as functions (``tanh(x)``,
+``atan2(y, x)``) or as methods (``x.tanh()``, ``y.atan2(x)``), get through. Nothing is ever evaluated by Python: the checked tree
 becomes a list of stack instructions that run on any engine's Value.
 """
 
