@@ -343,4 +343,85 @@ mod ops {
         assert!(Value::new(1.0).leaky_relu(-0.1).is_err());
         assert!(Value::new(1.0).leaky_relu(f64::NAN).is_err());
     }
+
+    #[test]
+    fn binary_methods_match_finite_differences() {
+        type Binary = fn(&Value, &Value) -> Value;
+        let cases: [(&str, Binary); 8] = [
+            ("atan2", |a, b| a.atan2(b)),
+            ("hypot", |a, b| a.hypot(b)),
+            ("minimum", |a, b| a.minimum(b)),
+            ("maximum", |a, b| a.maximum(b)),
+            ("clamp_min", |a, b| a.clamp_min(b)),
+            ("clamp_max", |a, b| a.clamp_max(b)),
+            ("clamp", |a, b| a.clamp(Some(b), Some(&(b + 1.0)))),
+            ("log_base", |a, b| a.log_base(b)),
+        ];
+        for (name, f) in cases {
+            for (x0, y0) in [(1.7, 0.6), (0.4, 2.2), (-0.3, -0.9), (-1.2, 0.8)] {
+                if name == "log_base" && x0 < 0.0 {
+                    continue;
+                }
+                let (x, y) = (Value::new(x0), Value::new(y0));
+                f(&x, &y).backward();
+                let dx = numeric(|t| f(&Value::new(t), &Value::new(y0)).data(), x0);
+                let dy = numeric(|t| f(&Value::new(x0), &Value::new(t)).data(), y0);
+                let close = |a: f64, b: f64| (a - b).abs() < 1e-6 * b.abs().max(1.0);
+                assert!(
+                    close(x.grad(), dx),
+                    "{name}({x0}, {y0}): d/dx {} vs {dx}",
+                    x.grad()
+                );
+                assert!(
+                    close(y.grad(), dy),
+                    "{name}({x0}, {y0}): d/dy {} vs {dy}",
+                    y.grad()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn binary_methods_at_their_special_points() {
+        let grads = |f: fn(&Value, &Value) -> Value, a: f64, b: f64| {
+            let (x, y) = (Value::new(a), Value::new(b));
+            let z = f(&x, &y);
+            z.backward();
+            (z.data(), x.grad(), y.grad())
+        };
+        // Ties split the gradient evenly (torch); the bounds of a clamp give it all to x.
+        assert_eq!(grads(|a, b| a.maximum(b), 1.5, 1.5), (1.5, 0.5, 0.5));
+        assert_eq!(grads(|a, b| a.minimum(b), -2.0, -2.0), (-2.0, 0.5, 0.5));
+        assert_eq!(grads(|a, b| a.clamp_min(b), 1.0, 1.0), (1.0, 1.0, 0.0));
+        assert_eq!(grads(|a, b| a.clamp_max(b), 1.0, 1.0), (1.0, 1.0, 0.0));
+        assert_eq!(grads(|a, b| a.clamp_min(b), 0.0, 1.0), (1.0, 0.0, 1.0));
+        // IEEE: signed zeros pick atan2's quadrant; an infinity wins over nan in hypot.
+        let pi = std::f64::consts::PI;
+        for (y, x, want) in [
+            (0.0, 0.0, 0.0),
+            (-0.0, 0.0, -0.0),
+            (0.0, -0.0, pi),
+            (-0.0, -0.0, -pi),
+        ] {
+            let (z, dy, dx) = grads(|a, b| a.atan2(b), y, x);
+            assert_eq!(z.to_bits(), f64::to_bits(want), "atan2({y}, {x})");
+            assert!(dy.is_nan() && dx.is_nan());
+        }
+        assert_eq!(
+            grads(|a, b| a.hypot(b), f64::INFINITY, f64::NAN).0,
+            f64::INFINITY
+        );
+        assert_eq!(
+            grads(|a, b| a.maximum(b), 0.0, -0.0).0.to_bits(),
+            0.0f64.to_bits()
+        );
+        assert_eq!(
+            grads(|a, b| a.minimum(b), 0.0, -0.0).0.to_bits(),
+            (-0.0f64).to_bits()
+        );
+        assert!(grads(|a, b| a.maximum(b), f64::NAN, 1.0).0.is_nan());
+        // Neither bound: the node itself.
+        let x = Value::new(2.0);
+        assert!(x.clamp(None, None).ptr_eq(&x));
+    }
 }

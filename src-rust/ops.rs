@@ -136,9 +136,10 @@ fn gelu_tanh_slope<T: Real>(x: T) -> T {
 /// `operator` ops, unary ops spelled as Python operators (`-x`, `abs(x)`) or whose Python
 /// method is written by hand (`x.gelu(approximate=...)`, two ops); `param` ops, unary
 /// ops with a parameter `p` kept in the node (leaky ReLU's slope). `p` is 0.0 for the others.
+/// `binary_method` ops are binary ops built by a method, `x.f(y)`, named as the op.
 ///
 /// Each entry: its code (pinned: never reuse or renumber one; a new op takes the next free
-/// number, today 46), its `Code` variant, its module and method name, its `Op` static and its
+/// number, today 52), its `Code` variant, its module and method name, its `Op` static and its
 /// name string, its aliases if any (`alias arcsin`: numpy's name, which numpy's ufuncs call on
 /// arrays of Values; the bindings give `Value` and `Dual` a method of that name building the
 /// same op), then forward and backward over `Real`. `Leaf` (0), `Sum` (18) and `Dot` (19) are
@@ -354,6 +355,43 @@ macro_rules! with_op_list {
                     forward |x, p| if x.re() > 0.0 { x } else { k::<T>(p) * x },
                     backward |x, z, g, p| if x.re() > 0.0 { g } else { k::<T>(p) * g };
             }
+            binary_method {
+                /// `atan2(self, other)`: the angle of the point `(other, self)` in radians, in
+                /// [-π, π], its quadrant picked by the signs, zeros' included (`atan2(-0.0, -1.0)`
+                /// is -π). Gradient `(other, -self) / (self² + other²)`, nan at the origin.
+                46 Atan2 atan2 ATAN2 "atan2" alias arctan2
+                    forward |x, y| x.apply2(y, f64::atan2, atan2_partials),
+                    backward |x, y, z, g| {
+                        let r = hypot::forward(x, y);
+                        ((y / r) / r * g, -((x / r) / r) * g)
+                    };
+                /// `sqrt(self² + other²)`, without overflow or underflow on the way (libm's
+                /// `hypot`); `hypot(inf, nan)` is inf, as IEEE says. Gradient
+                /// `(self, other) / hypot(self, other)`, nan at the origin.
+                47 Hypot hypot HYPOT "hypot"
+                    forward |x, y| x.apply2(y, f64::hypot, hypot_partials),
+                    backward |x, y, z, g| ((x / z) * g, (y / z) * g);
+                /// The smaller of `self` and `other`: nan if either is nan, -0.0 below 0.0. At a
+                /// tie the gradient is split evenly between the two, as torch does.
+                48 Minimum minimum MINIMUM "minimum"
+                    forward |x, y| x.apply2(y, minimum_f64, minimum_partials),
+                    backward |x, y, z, g| share(minimum_partials(x.re(), y.re()), g);
+                /// The larger of `self` and `other`: nan if either is nan, 0.0 above -0.0. At a
+                /// tie the gradient is split evenly between the two, as torch does.
+                49 Maximum maximum MAXIMUM "maximum"
+                    forward |x, y| x.apply2(y, maximum_f64, maximum_partials),
+                    backward |x, y, z, g| share(maximum_partials(x.re(), y.re()), g);
+                /// `self` bounded below by `other` (`maximum`'s value), with torch's gradient:
+                /// to `self` where `self >= other`, to `other` where `self < other`.
+                50 ClampMin clamp_min CLAMP_MIN "clamp_min"
+                    forward |x, y| x.apply2(y, maximum_f64, clamp_min_partials),
+                    backward |x, y, z, g| share(clamp_min_partials(x.re(), y.re()), g);
+                /// `self` bounded above by `other` (`minimum`'s value), with torch's gradient:
+                /// to `self` where `self <= other`, to `other` where `self > other`.
+                51 ClampMax clamp_max CLAMP_MAX "clamp_max"
+                    forward |x, y| x.apply2(y, minimum_f64, clamp_max_partials),
+                    backward |x, y, z, g| share(clamp_max_partials(x.re(), y.re()), g);
+            }
         }
     };
 }
@@ -368,6 +406,7 @@ pub struct OpInfo {
     pub code: Code,
     /// The method that builds it (`x.tanh()`), or the Python operator's dunder (`__neg__`);
     /// "" for a leaf and for the operators `+ - * / **`, and the function for `sum`/`dot`.
+    /// A binary op's method takes the other operand: `y.atan2(x)`.
     pub method: &'static str,
     /// How many operands; `None` for the n-ary `sum` and `dot`.
     pub arity: Option<usize>,
@@ -410,15 +449,30 @@ macro_rules! define_formulas {
         unary { $($unary:tt)* }
         operator { $($operator:tt)* }
         param { $($param:tt)* }
+        binary_method { $(
+            $(#[$mdoc:meta])*
+            $mcode:literal $MCode:ident $mmodule:ident $MOP:ident $mname:literal
+                $(alias $malias:ident)*
+                forward |$mfx:ident, $mfy:ident| $mforward:expr,
+                backward |$mbx:ident, $mby:ident, $mbz:ident, $mbg:ident| $mbackward:expr;
+        )* }
     ) => {
         define_formulas! {
             @all
-            binary { $(
-                $(#[$bdoc])*
-                $bcode $BCode $bmodule $BOP $bname $(alias $balias)*
-                    forward |$fx, $fy| $bforward,
-                    backward |$bx, $by, $bz, $bg| $bbackward;
-            )* }
+            binary {
+                $(
+                    $(#[$bdoc])*
+                    $bcode $BCode $bmodule $BOP $bname [""] $(alias $balias)*
+                        forward |$fx, $fy| $bforward,
+                        backward |$bx, $by, $bz, $bg| $bbackward;
+                )*
+                $(
+                    $(#[$mdoc])*
+                    $mcode $MCode $mmodule $MOP $mname [$mname] $(alias $malias)*
+                        forward |$mfx, $mfy| $mforward,
+                        backward |$mbx, $mby, $mbz, $mbg| $mbackward;
+                )*
+            }
             unary { $($unary)* $($operator)* }
             param { $($param)* }
         }
@@ -427,7 +481,7 @@ macro_rules! define_formulas {
         @all
         binary { $(
             $(#[$bdoc:meta])*
-            $bcode:literal $BCode:ident $bmodule:ident $BOP:ident $bname:literal
+            $bcode:literal $BCode:ident $bmodule:ident $BOP:ident $bname:literal [$bmethod:literal]
                 $(alias $balias:ident)*
                 forward |$fx:ident, $fy:ident| $bforward:expr,
                 backward |$bx:ident, $by:ident, $bz:ident, $bg:ident| $bbackward:expr;
@@ -508,7 +562,7 @@ macro_rules! define_formulas {
             t[Code::Sum as usize] = row("sum", Code::Sum, "sum", None, None, &[]);
             t[Code::Dot as usize] = row("dot", Code::Dot, "dot", None, None, &[]);
             $(t[Code::$BCode as usize] =
-                row($bname, Code::$BCode, "", Some(2), None, &[$(stringify!($balias)),*]);)*
+                row($bname, Code::$BCode, $bmethod, Some(2), None, &[$(stringify!($balias)),*]);)*
             $(t[Code::$UCode as usize] = row(
                 $uname, Code::$UCode, method_name($uname), Some(1), None, &[$(stringify!($ualias)),*],
             );)*
@@ -523,7 +577,7 @@ macro_rules! define_formulas {
             pub mod $bmodule {
                 use super::*;
 
-                /// The result `z` of `x op y`.
+                /// The result `z` of the op on `x` and `y`.
                 #[inline]
                 pub fn forward<T: Real>($fx: T, $fy: T) -> T {
                     $bforward
@@ -794,6 +848,94 @@ mod libm {
         // SAFETY: as above.
         unsafe { c_atanh(x) }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pieces of the binary methods' formulas, over f64 (forward mode reads the partials, reverse mode
+// the same partials through `share`, so both give the same derivative).
+// ---------------------------------------------------------------------------------------------
+
+/// `(∂/∂x, ∂/∂y)` of `atan2(x, y)`: `(y, -x) / (x² + y²)`, divided by the hypotenuse twice so
+/// that no square overflows or underflows.
+fn atan2_partials(x: f64, y: f64) -> (f64, f64) {
+    let r = x.hypot(y);
+    ((y / r) / r, -((x / r) / r))
+}
+
+/// `(∂/∂x, ∂/∂y)` of `hypot(x, y)`: `(x, y) / hypot(x, y)`.
+fn hypot_partials(x: f64, y: f64) -> (f64, f64) {
+    let r = x.hypot(y);
+    (x / r, y / r)
+}
+
+/// The smaller of `x` and `y`; nan if either is; `-0.0` where they tie at zero.
+fn minimum_f64(x: f64, y: f64) -> f64 {
+    if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else if x < y || (x == y && x.is_sign_negative()) {
+        x
+    } else {
+        y
+    }
+}
+
+/// The larger of `x` and `y`; nan if either is; `0.0` where they tie at zero.
+fn maximum_f64(x: f64, y: f64) -> f64 {
+    if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else if x > y || (x == y && x.is_sign_positive()) {
+        x
+    } else {
+        y
+    }
+}
+
+/// Torch's shares of `minimum(x, y)`'s gradient: all to the smaller, half each at a tie (and
+/// all to each where one is nan, where no comparison holds).
+fn minimum_partials(x: f64, y: f64) -> (f64, f64) {
+    if x == y {
+        (0.5, 0.5)
+    } else {
+        (if x > y { 0.0 } else { 1.0 }, if x < y { 0.0 } else { 1.0 })
+    }
+}
+
+/// Torch's shares of `maximum(x, y)`'s gradient: all to the larger, half each at a tie (and all
+/// to each where one is nan).
+fn maximum_partials(x: f64, y: f64) -> (f64, f64) {
+    if x == y {
+        (0.5, 0.5)
+    } else {
+        (if x < y { 0.0 } else { 1.0 }, if x > y { 0.0 } else { 1.0 })
+    }
+}
+
+/// Torch's shares of `clamp_min(x, lo)`'s gradient: to `x` where `x >= lo`, to `lo` where
+/// `x < lo` (to neither at nan).
+fn clamp_min_partials(x: f64, lo: f64) -> (f64, f64) {
+    (f64::from(u8::from(x >= lo)), f64::from(u8::from(x < lo)))
+}
+
+/// Torch's shares of `clamp_max(x, hi)`'s gradient: to `x` where `x <= hi`, to `hi` where
+/// `x > hi` (to neither at nan).
+fn clamp_max_partials(x: f64, hi: f64) -> (f64, f64) {
+    (f64::from(u8::from(x <= hi)), f64::from(u8::from(x > hi)))
+}
+
+/// The adjoint `g` shared out by `(wx, wy)`, each 0, 1/2 or 1: a share of 0 is exactly 0 and a
+/// share of 1 is `g` itself, so an infinite or nan `g` reaches only the operand it belongs to.
+#[inline]
+fn share<T: Real>((wx, wy): (f64, f64), g: T) -> (T, T) {
+    let part = |w: f64| {
+        if w == 0.0 {
+            k(0.0)
+        } else if w == 1.0 {
+            g
+        } else {
+            k::<T>(w) * g
+        }
+    };
+    (part(wx), part(wy))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -51,6 +51,15 @@ pub trait Real:
     /// An op whose function `Real` lacks (`asin`, ...) is written with it, so adding one needs
     /// nothing here.
     fn apply(self, f: impl Fn(f64) -> f64, df: impl Fn(f64) -> f64) -> Self;
+    /// `f(self, y)` for a function `f` of two f64 whose partial derivatives are `df`: for a
+    /// dual number, with the tangent `∂f/∂x · dx + ∂f/∂y · dy` (a zero tangent contributes
+    /// exactly zero). The binary ops `Real` lacks (`atan2`, `hypot`, ...) are written with it.
+    fn apply2(
+        self,
+        y: Self,
+        f: impl Fn(f64, f64) -> f64,
+        df: impl Fn(f64, f64) -> (f64, f64),
+    ) -> Self;
 }
 
 // The C library's error functions (Rust's std has none): the same `erf`/`erfc` that
@@ -133,6 +142,15 @@ impl Real for f64 {
     #[inline]
     fn apply(self, f: impl Fn(f64) -> f64, _df: impl Fn(f64) -> f64) -> f64 {
         f(self)
+    }
+    #[inline]
+    fn apply2(
+        self,
+        y: f64,
+        f: impl Fn(f64, f64) -> f64,
+        _df: impl Fn(f64, f64) -> (f64, f64),
+    ) -> f64 {
+        f(self, y)
     }
 }
 
@@ -287,6 +305,23 @@ impl Real for Dual {
         };
         Dual {
             re: f(self.re),
+            eps,
+        }
+    }
+    fn apply2(
+        self,
+        y: Dual,
+        f: impl Fn(f64, f64) -> f64,
+        df: impl Fn(f64, f64) -> (f64, f64),
+    ) -> Dual {
+        let eps = if self.eps == 0.0 && y.eps == 0.0 {
+            0.0
+        } else {
+            let (dx, dy) = df(self.re, y.re);
+            scaled(self.eps, dx) + scaled(y.eps, dy)
+        };
+        Dual {
+            re: f(self.re, y.re),
             eps,
         }
     }

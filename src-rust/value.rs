@@ -309,19 +309,19 @@ macro_rules! graph_ops {
                 forward |$px:ident, $pp:ident| $pforward:expr,
                 backward |$pbx:ident, $pbz:ident, $pbg:ident, $pbp:ident| $pbackward:expr;
         )* }
+        binary_method { $(
+            $(#[$mdoc:meta])*
+            $mcode:literal $MCode:ident $mmodule:ident $MOP:ident $mname:literal
+                $(alias $malias:ident)*
+                forward |$mfx:ident, $mfy:ident| $mforward:expr,
+                backward |$mbx:ident, $mby:ident, $mbz:ident, $mbg:ident| $mbackward:expr;
+        )* }
     ) => {
         $(
-            pub static $BOP: Op = Op {
-                name: $bname,
-                code: Code::$BCode,
-                backward: |node| {
-                    let [x, y] = two(node);
-                    let (dx, dy) =
-                        crate::ops::$bmodule::backward(x.data(), y.data(), node.data(), node.grad());
-                    x.add_grad(dx);
-                    y.add_grad(dy);
-                },
-            };
+            pub static $BOP: Op = binary_op!($bname, $BCode, $bmodule);
+        )*
+        $(
+            pub static $MOP: Op = binary_op!($mname, $MCode, $mmodule);
         )*
         $(
             pub static $UOP: Op = unary_op!($uname, $UCode, $umodule);
@@ -342,6 +342,7 @@ macro_rules! graph_ops {
             $(ops[Code::$UCode as usize] = &$UOP;)*
             $(ops[Code::$OCode as usize] = &$OOP;)*
             $(ops[Code::$PCode as usize] = &$POP;)*
+            $(ops[Code::$MCode as usize] = &$MOP;)*
             ops
         };
 
@@ -370,6 +371,31 @@ macro_rules! graph_ops {
                     Value::from_op(&$OOP, data, Operands::One([self.clone()]))
                 }
             )*
+            $(
+                #[doc = concat!("A new node: the op `", $mname, "` of this one and `other`.")]
+                $(#[$mdoc])*
+                pub fn $mmodule(&self, other: &Value) -> Value {
+                    let data = crate::ops::$mmodule::forward(self.data(), other.data());
+                    Value::from_op(&$MOP, data, Operands::Two([self.clone(), other.clone()]))
+                }
+            )*
+        }
+    };
+}
+
+/// The entry of a binary op whose formulas are `crate::ops::$module`.
+macro_rules! binary_op {
+    ($name:literal, $Code:ident, $module:ident) => {
+        Op {
+            name: $name,
+            code: Code::$Code,
+            backward: |node| {
+                let [x, y] = two(node);
+                let (dx, dy) =
+                    crate::ops::$module::backward(x.data(), y.data(), node.data(), node.grad());
+                x.add_grad(dx);
+                y.add_grad(dy);
+            },
         }
     };
 }
@@ -391,6 +417,21 @@ macro_rules! unary_op {
 }
 
 with_op_list!(graph_ops);
+
+impl Value {
+    /// A new node: this one bounded below by `lo` and above by `hi` (either may be absent),
+    /// as `clamp_min(lo)` then `clamp_max(hi)`, so the gradient reaches `self` where
+    /// `lo <= self <= hi`. With neither bound, this node itself.
+    pub fn clamp(&self, lo: Option<&Value>, hi: Option<&Value>) -> Value {
+        let z = lo.map_or_else(|| self.clone(), |lo| self.clamp_min(lo));
+        hi.map_or(z.clone(), |hi| z.clamp_max(hi))
+    }
+
+    /// A new node: the logarithm to the base `base`, `ln(self) / ln(base)`.
+    pub fn log_base(&self, base: &Value) -> Value {
+        self.log().div(&base.log())
+    }
+}
 
 /// `x0 + x1 + …`, left to right from 0; backward: every `xi += g`.
 pub static SUM: Op = Op {

@@ -38,6 +38,10 @@ def call_unary(row: OpRow, x: Any) -> Any:
     return spelled(x) if spelled else getattr(x, row.method)()
 
 
+#: The binary ops with a method (``y.atan2(x)``), by code.
+BINARY_METHODS = [row for row in OP_TABLE if row.arity == 2 and row.method]
+
+
 class Engine(NamedTuple):
     """One engine's public surface: its Value class and its fused ``sum`` and ``dot``."""
 

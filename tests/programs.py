@@ -57,6 +57,11 @@ _BINARY: list[Callable[[Any, Any], Any]] = [
     lambda a, b: 2.0 - a * 0.5 + b,
     lambda a, b: (a * a + 1.0) ** (b.tanh()),
     lambda a, b: 1.5**a * b,
+    lambda a, b: a.atan2(b * b + 0.5),
+    lambda a, b: a.hypot(b * b + 0.5),
+    lambda a, b: a.minimum(b) + a.maximum(b * 0.5),
+    lambda a, b: a.clamp(b - 1.0, b + 1.0) + a.clamp_min(-0.5) * b.clamp_max(0.5),
+    lambda a, b: (a * a + 1.0).log(b * b + 2.0) + a.clamp(hi=1.0),
 ]
 
 

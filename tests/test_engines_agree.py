@@ -14,7 +14,15 @@ import struct
 from typing import Any
 
 import pytest
-from conftest import ENGINES, OP_TABLE, REFERENCE, UNARY_OPS, Engine, call_unary
+from conftest import (
+    BINARY_METHODS,
+    ENGINES,
+    OP_TABLE,
+    REFERENCE,
+    UNARY_OPS,
+    Engine,
+    call_unary,
+)
 
 from ferrograd import reference
 
@@ -25,7 +33,7 @@ OPERATORS = {
     "/": operator.truediv,
     "**": operator.pow,
 }
-BINARY = list(OPERATORS)
+BINARY = list(OPERATORS) + [row.method for row in BINARY_METHODS]  # and y.atan2(x), ...
 UNARY = [row.name for row in UNARY_OPS]  # every unary op of the table
 _ROWS = {row.name: row for row in UNARY_OPS}
 
@@ -77,7 +85,9 @@ def make_program(seed: int, steps: int = 40) -> tuple[list[float], list[Instruct
 
 
 def _apply(symbol: str, a: Any, b: Any) -> Any:
-    return OPERATORS[symbol](a, b)
+    if symbol in OPERATORS:
+        return OPERATORS[symbol](a, b)
+    return getattr(a, symbol)(b)  # a method: y.atan2(x)
 
 
 def _step(engine: Engine, nodes: list[Any], ins: Instruction) -> Any:
@@ -88,6 +98,8 @@ def _step(engine: Engine, nodes: list[Any], ins: Instruction) -> Any:
     if kind == "vc":
         return _apply(ins[1], nodes[ins[2]], ins[3])
     if kind == "cv":
+        if ins[1] not in OPERATORS:  # a method of a number: a constant leaf first
+            return _apply(ins[1], engine.Value(ins[3]), nodes[ins[2]])
         return _apply(ins[1], ins[3], nodes[ins[2]])
     if kind == "unary":
         op, x, slope = ins[1], nodes[ins[2]], ins[3]

@@ -7,16 +7,17 @@ type-check, one missing from the docs would be a surprise)."""
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
 
 import pytest
-from conftest import ENGINES, OP_TABLE, UNARY_OPS, Engine, OpRow
+from conftest import BINARY_METHODS, ENGINES, OP_TABLE, UNARY_OPS, Engine, OpRow
 
 import ferrograd
 from ferrograd import reference
 from ferrograd._core import DEFAULT_SLOPE, Dual
-from ferrograd._expression import FUNCTIONS
+from ferrograd._expression import BINARY_FUNCTIONS, FUNCTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 OPS = [row for row in OP_TABLE if row.code != 0]
@@ -87,7 +88,7 @@ def test_the_stubs_declare_every_method() -> None:
 
 def test_no_engine_has_a_unary_method_the_table_lacks() -> None:
     # A method added by hand to one engine only, outside the table, is found here.
-    known = {row.method for row in OPS} | set(ALIASES) | {"backward", "item"}
+    known = {row.method for row in OPS} | set(ALIASES) | {"backward", "item"} | set(COMPOSED)
     for cls in (ferrograd.Value, reference.Value, Dual, reference.Dual):
         public = {n for n in dir(cls) if not n.startswith("_")}
         extra = {n for n in public - known if callable(getattr(cls, n)) and n not in known}
@@ -128,13 +129,15 @@ def test_numpys_names_are_aliases_of_the_table() -> None:
 @pytest.mark.parametrize("alias", sorted(ALIASES))
 def test_each_alias_builds_the_same_op_everywhere(alias: str) -> None:
     row = ALIASES[alias]
+    args = (2.0,) * (row.arity - 1)  # a binary method's other operand
     for engine in ENGINES:
         x = engine.Value(0.5)
-        z, want = getattr(x, alias)(), getattr(x, row.method)()
-        assert z.op == row.name and z.children == (x,), engine.name
-        assert repr(z.data) == repr(want.data)
+        z, want = getattr(x, alias)(*args), getattr(x, row.method)(*args)
+        assert z.op == row.name and z.children[0] == x, engine.name
+        assert len(z.children) == row.arity and repr(z.data) == repr(want.data)
     for dual in (Dual, reference.Dual):
-        d, want = getattr(dual(0.5, 1.0), alias)(), getattr(dual(0.5, 1.0), row.method)()
+        d = getattr(dual(0.5, 1.0), alias)(*args)
+        want = getattr(dual(0.5, 1.0), row.method)(*args)
         assert isinstance(d, dual) and repr((d.data, d.tangent)) == repr((want.data, want.tangent))
     stubs = _stub_methods()
     assert alias in stubs["Value"], f"_core.pyi: Value.{alias}"
@@ -144,3 +147,93 @@ def test_each_alias_builds_the_same_op_everywhere(alias: str) -> None:
         r for r in (ROOT / "README.md").read_text().splitlines() if r.startswith("| methods |")
     ]
     assert f"`{alias}`" in readme_row, f"README.md methods row: {alias}"
+
+
+# -- the binary ops with a method: y.atan2(x), a.hypot(b), ... ---------------------------------
+
+#: Methods built from table ops rather than being one (``x.clamp(lo, hi)``), with those ops.
+COMPOSED = {"clamp": ("clamp_min", "clamp_max")}
+#: numpy's names for table methods: an object array's ufunc calls the method of that name.
+NUMPY_NAMES = {"arctan2": "atan2"}
+
+
+def test_binary_methods_are_binary_ops_named_as_their_method() -> None:
+    assert BINARY_METHODS, "no binary op has a method"
+    for row in BINARY_METHODS:
+        assert row.method == row.name and row.param is None
+
+
+@pytest.mark.parametrize("row", BINARY_METHODS, ids=lambda r: r.name)
+def test_each_binary_method_builds_its_op_on_both_engines_and_on_dual(row: OpRow) -> None:
+    for engine in ENGINES:
+        x, y = engine.Value(0.5), engine.Value(-1.5)
+        z = getattr(x, row.method)(y)
+        assert isinstance(z, engine.Value) and z.op == row.name, engine.name
+        assert z.children == (x, y)
+        # A number on the other side becomes a constant leaf, as in ``x + 2.0``.
+        c = getattr(x, row.method)(-1.5)
+        assert c.op == row.name and c.children[0] == x
+        assert c.children[1].op == "" and c.children[1].data == -1.5
+        assert repr(c.data) == repr(z.data)
+        with pytest.raises(TypeError, match=rf"{row.method}\(\) needs a Value or a real number"):
+            getattr(x, row.method)("1")
+    want = getattr(ferrograd.Value(0.5), row.method)(-1.5).data
+    for dual in (Dual, reference.Dual):
+        for other in (dual(-1.5, 1.0), -1.5):
+            d = getattr(dual(0.5, 1.0), row.method)(other)
+            assert isinstance(d, dual) and repr(d.data) == repr(want)
+        with pytest.raises(TypeError, match=rf"{row.method}\(\) needs a Dual or a real number"):
+            getattr(dual(0.5), row.method)(None)
+
+
+def test_composed_methods_and_numpy_names_build_the_table_ops() -> None:
+    for engine in ENGINES:
+        x = engine.Value(0.5)
+        z = x.clamp(0.0, 1.0)
+        assert (z.op, z.children[0].op) == tuple(reversed(COMPOSED["clamp"]))
+        for alias, method in NUMPY_NAMES.items():
+            assert getattr(x, alias)(2.0).op == method
+    for dual in (Dual, reference.Dual):
+        for alias, method in NUMPY_NAMES.items():
+            a, b = getattr(dual(0.5, 1.0), alias)(2.0), getattr(dual(0.5, 1.0), method)(2.0)
+            assert (a.data, a.tangent) == (b.data, b.tangent)
+
+
+def test_the_stubs_declare_every_binary_method() -> None:
+    stubs = _stub_methods()
+    for name in [r.method for r in BINARY_METHODS] + list(COMPOSED) + list(NUMPY_NAMES):
+        assert name in stubs["Value"], f"_core.pyi: Value.{name}"
+        assert name in stubs["Dual"], f"_core.pyi: Dual.{name}"
+
+
+def _stub_docstrings() -> dict[tuple[str, str], str | None]:
+    tree = ast.parse((ROOT / "python/ferrograd/_core.pyi").read_text())
+    return {
+        (cls.name, f.name): ast.get_docstring(f)
+        for cls in tree.body
+        if isinstance(cls, ast.ClassDef)
+        for f in cls.body
+        if isinstance(f, ast.FunctionDef)
+    }
+
+
+def test_the_binary_methods_docstrings_are_the_same_in_the_core_and_the_stubs() -> None:
+    # Written twice (the table's doc comment in ops.rs, the stub): the same words.
+    docs = _stub_docstrings()
+    names = [r.method for r in BINARY_METHODS] + list(COMPOSED) + list(NUMPY_NAMES) + ["log"]
+    for cls in (ferrograd.Value, Dual):
+        for name in names:
+            runtime = inspect.cleandoc(getattr(cls, name).__doc__ or "")
+            assert docs[(cls.__name__, name)] == runtime, f"{cls.__name__}.{name}"
+
+
+def test_the_compare_language_calls_every_binary_method() -> None:
+    names = {r.method for r in BINARY_METHODS} | {a for r in BINARY_METHODS for a in r.aliases}
+    assert set(BINARY_FUNCTIONS) == names
+
+
+def test_the_readme_lists_every_binary_method() -> None:
+    readme = (ROOT / "README.md").read_text()
+    (row,) = [line for line in readme.splitlines() if line.startswith("| two-operand methods |")]
+    listed = set(re.findall(r"`\w+\.(\w+)\(", row))
+    assert listed == {r.method for r in BINARY_METHODS} | set(COMPOSED) | {"log"}

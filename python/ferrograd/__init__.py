@@ -15,8 +15,9 @@ from importlib.metadata import version as _version
 
 from ferrograd import _functions, func, nn, reference, testing, viz
 from ferrograd._anomaly import detect_anomaly
-from ferrograd._core import Value, dot, sum
-from ferrograd._functions import *  # the unary ops as functions: _functions.__all__
+from ferrograd._core import Value, dot
+from ferrograd._core import sum as sum  # ferrograd.sum, kept out of a star import's reach
+from ferrograd._functions import *  # the ops as functions: _functions.__all__
 from ferrograd.forward import Dual
 from ferrograd.func import grad, hessian, jacfwd, jacobian, jvp, value_and_grad, vjp
 from ferrograd.tape import PathChangedError, Tape, compile
@@ -36,12 +37,12 @@ __all__ = [
     "func",
     "grad",
     "hessian",
+    "hypot",
     "jacfwd",
     "jacobian",
     "jvp",
     "nn",
     "reference",
-    "sum",
     "testing",
     "value_and_grad",
     "viz",

@@ -110,8 +110,10 @@ class Value:
         """Logistic sigmoid ``1 / (1 + exp(-x))`` in its stable form."""
     def exp(self) -> Value:
         """``e ** x``; overflows to inf."""
-    def log(self) -> Value:
-        """Natural logarithm: ``log(0)`` is -inf, negative inputs give nan."""
+    def log(self, base: _Operand | None = None) -> Value:
+        """The natural logarithm, or with a base (a number or a Value) the logarithm
+        `ln(self) / ln(base)` to that base. `log(0)` is -inf, negative inputs give nan.
+        """
     def sin(self) -> Value:
         """Sine (radians)."""
     def cos(self) -> Value:
@@ -198,6 +200,39 @@ class Value:
         """
     def item(self) -> float:
         """``data``, the forward value, as a float (torch's ``item()``)."""
+    def atan2(self, other: _Operand) -> Value:
+        """`atan2(self, other)`: the angle of the point `(other, self)` in radians, in
+        [-π, π], its quadrant picked by the signs, zeros' included (`atan2(-0.0, -1.0)`
+        is -π). Gradient `(other, -self) / (self² + other²)`, nan at the origin.
+        """
+    def hypot(self, other: _Operand) -> Value:
+        """`sqrt(self² + other²)`, without overflow or underflow on the way (libm's
+        `hypot`); `hypot(inf, nan)` is inf, as IEEE says. Gradient
+        `(self, other) / hypot(self, other)`, nan at the origin.
+        """
+    def minimum(self, other: _Operand) -> Value:
+        """The smaller of `self` and `other`: nan if either is nan, -0.0 below 0.0. At a
+        tie the gradient is split evenly between the two, as torch does.
+        """
+    def maximum(self, other: _Operand) -> Value:
+        """The larger of `self` and `other`: nan if either is nan, 0.0 above -0.0. At a
+        tie the gradient is split evenly between the two, as torch does.
+        """
+    def clamp_min(self, other: _Operand) -> Value:
+        """`self` bounded below by `other` (`maximum`'s value), with torch's gradient:
+        to `self` where `self >= other`, to `other` where `self < other`.
+        """
+    def clamp_max(self, other: _Operand) -> Value:
+        """`self` bounded above by `other` (`minimum`'s value), with torch's gradient:
+        to `self` where `self <= other`, to `other` where `self > other`.
+        """
+    def clamp(self, lo: _Operand | None = None, hi: _Operand | None = None) -> Value:
+        """`self` bounded below by `lo` and above by `hi`, each a number, a Value or None (no
+        bound): `clamp_min(lo)`, then `clamp_max(hi)`. The gradient reaches `self` where
+        `lo <= self <= hi`; where `lo > hi` the result is `hi`.
+        """
+    def arctan2(self, other: _Operand) -> Value:
+        """numpy's name for `atan2()`: the same op."""
     def __format__(self, spec: str, /) -> str:
         """``format(v.data, spec)``, so f-strings work; an empty spec is ``str(v)``."""
     def __float__(self) -> NoReturn:
@@ -286,8 +321,10 @@ class Dual:
         """Logistic sigmoid in its stable form."""
     def exp(self) -> Dual:
         """``e ** x``."""
-    def log(self) -> Dual:
-        """Natural logarithm."""
+    def log(self, base: _DualOperand | None = None) -> Dual:
+        """The natural logarithm, or with a base (a number or a Dual) the logarithm
+        `ln(self) / ln(base)` to that base.
+        """
     def sin(self) -> Dual:
         """Sine (radians)."""
     def cos(self) -> Dual:
@@ -368,6 +405,38 @@ class Dual:
         """GELU `x * Φ(x)` (Φ the normal CDF); `approximate="tanh"` for its tanh approximation."""
     def __float__(self) -> float:
         """``data``."""
+    def atan2(self, other: _DualOperand) -> Dual:
+        """`atan2(self, other)`: the angle of the point `(other, self)` in radians, in
+        [-π, π], its quadrant picked by the signs, zeros' included (`atan2(-0.0, -1.0)`
+        is -π). Gradient `(other, -self) / (self² + other²)`, nan at the origin.
+        """
+    def hypot(self, other: _DualOperand) -> Dual:
+        """`sqrt(self² + other²)`, without overflow or underflow on the way (libm's
+        `hypot`); `hypot(inf, nan)` is inf, as IEEE says. Gradient
+        `(self, other) / hypot(self, other)`, nan at the origin.
+        """
+    def minimum(self, other: _DualOperand) -> Dual:
+        """The smaller of `self` and `other`: nan if either is nan, -0.0 below 0.0. At a
+        tie the gradient is split evenly between the two, as torch does.
+        """
+    def maximum(self, other: _DualOperand) -> Dual:
+        """The larger of `self` and `other`: nan if either is nan, 0.0 above -0.0. At a
+        tie the gradient is split evenly between the two, as torch does.
+        """
+    def clamp_min(self, other: _DualOperand) -> Dual:
+        """`self` bounded below by `other` (`maximum`'s value), with torch's gradient:
+        to `self` where `self >= other`, to `other` where `self < other`.
+        """
+    def clamp_max(self, other: _DualOperand) -> Dual:
+        """`self` bounded above by `other` (`minimum`'s value), with torch's gradient:
+        to `self` where `self <= other`, to `other` where `self > other`.
+        """
+    def clamp(self, lo: _DualOperand | None = None, hi: _DualOperand | None = None) -> Dual:
+        """`self` bounded below by `lo` and above by `hi`, each a number, a Dual or None (no
+        bound): `clamp_min(lo)`, then `clamp_max(hi)`.
+        """
+    def arctan2(self, other: _DualOperand) -> Dual:
+        """numpy's name for `atan2()`: the same op."""
 
 @final
 class Tape:

@@ -1,8 +1,8 @@
 """A small, safe expression language for the command line: ``log(x) + x*y - sin(y)``.
 
 The text is parsed with :mod:`ast` and checked node by node; only names (the inputs), numbers,
-``+ - * / **``, unary ``-``/``+``, and the Value ops, called as functions (``tanh(x)``) or as
-methods (``x.tanh()``), get through. Nothing is ever evaluated by Python: the checked tree
+``+ - * / **``, unary ``-``/``+``, and the Value ops, called as functions (``tanh(x)``,
+``atan2(y, x)``) or as methods (``x.tanh()``, ``y.atan2(x)``), get through. Nothing is ever evaluated by Python: the checked tree
 becomes a list of stack instructions that run on any engine's Value.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Callable, Union
 
 from ferrograd._core import op_table
 
-__all__ = ["FUNCTIONS", "Expression", "ExpressionError", "parse_expression"]
+__all__ = ["BINARY_FUNCTIONS", "FUNCTIONS", "Expression", "ExpressionError", "parse_expression"]
 
 #: The ops an expression may call, as ``f(x)`` or ``x.f()``: every unary op of the op table
 #: that has a method (``abs`` for ``__abs__``) and the aliases of their methods (numpy's
@@ -30,6 +30,19 @@ FUNCTIONS = tuple(
         for name in ("abs" if method == "__abs__" else method, *aliases)
     )
 )
+
+#: The two-operand ops an expression may call, as ``f(a, b)`` or ``a.f(b)``: every binary op of
+#: the op table that has a method (``atan2(y, x)``, ``hypot``, ...) and the aliases of those
+#: methods (numpy's ``arctan2``), sorted. ``log(x, base)`` takes an optional base as well.
+BINARY_FUNCTIONS = tuple(
+    sorted(
+        name
+        for _, _, arity, _, method, aliases in op_table()
+        if arity == 2 and method
+        for name in (method, *aliases)
+    )
+)
+_CALLABLE = FUNCTIONS + BINARY_FUNCTIONS
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _UNARY = {ast.USub: "-", ast.UAdd: "+"}
@@ -59,7 +72,8 @@ class ExpressionError(ValueError):
 
 
 # One instruction of the stack program: ("name", str), ("const", float), ("binary", op),
-# ("unary", op), ("call", function, slope or approximate or None).
+# ("unary", op), ("call", function, slope or approximate or None), ("call2", function) (two
+# operands).
 _Instruction = tuple[Any, ...]
 
 
@@ -126,6 +140,9 @@ class Expression:
             elif kind == "binary":
                 y, x = stack.pop(), stack.pop()
                 stack.append(_APPLY_BINARY[instruction[1]](x, y))
+            elif kind == "call2":
+                y, x = stack.pop(), stack.pop()
+                stack.append(getattr(x, instruction[1])(y))
             else:
                 _, function, slope = instruction
                 x = stack.pop()
@@ -160,18 +177,18 @@ def _call_parts(node: ast.Call) -> tuple[str, ast.expr, list[ast.expr]]:
     func = node.func
     if isinstance(func, ast.Name):
         name = func.id
-        if name not in FUNCTIONS:
+        if name not in _CALLABLE:
             raise ExpressionError(
-                f"unknown function {name!r}{_where(node)}; allowed: {', '.join(FUNCTIONS)}"
+                f"unknown function {name!r}{_where(node)}; allowed: {', '.join(_CALLABLE)}"
             )
         if not node.args:
             raise ExpressionError(f"{name}() needs an argument{_where(node)}")
         operand, extra = node.args[0], list(node.args[1:])
     elif isinstance(func, ast.Attribute):
         name = func.attr
-        if name not in FUNCTIONS:
+        if name not in _CALLABLE:
             raise ExpressionError(
-                f"unknown method {name!r}{_where(func)}; allowed: {', '.join(FUNCTIONS)}"
+                f"unknown method {name!r}{_where(func)}; allowed: {', '.join(_CALLABLE)}"
             )
         operand, extra = func.value, list(node.args)
     else:
@@ -180,9 +197,17 @@ def _call_parts(node: ast.Call) -> tuple[str, ast.expr, list[ast.expr]]:
         if (name, keyword.arg) not in (("leaky_relu", "slope"), ("gelu", "approximate")):
             raise ExpressionError(f"{name}() takes no argument {keyword.arg!r}{_where(keyword)}")
         extra.append(keyword.value)
-    limit = 1 if name in ("leaky_relu", "gelu") else 0
+    if name in BINARY_FUNCTIONS:
+        if len(extra) != 1:
+            raise ExpressionError(f"{name}() takes two operands{_where(node)}")
+        return name, operand, extra
+    limit = 1 if name in ("leaky_relu", "gelu", "log") else 0
     if len(extra) > limit:
-        takes = {"leaky_relu": "an optional slope", "gelu": "an optional approximate"}
+        takes = {
+            "leaky_relu": "an optional slope",
+            "gelu": "an optional approximate",
+            "log": "an optional base",
+        }
         raise ExpressionError(
             f"{name}() takes {takes.get(name, 'no other argument')}{_where(node)}"
         )
@@ -241,6 +266,11 @@ def parse_expression(text: str) -> Expression:
             work.append((False, node.operand))
         elif isinstance(node, ast.Call):
             name, operand, extra = _call_parts(node)
+            if name in BINARY_FUNCTIONS or (name == "log" and extra):
+                work.append((True, ("call2", name)))
+                work.append((False, extra[0]))
+                work.append((False, operand))
+                continue
             argument: float | str | None = None
             if extra and name == "gelu":
                 argument = _approximate(extra[0])

@@ -22,6 +22,7 @@ adjoint); then ``Value``, whose methods each link one node; then ``backward``.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import numbers
 import threading
@@ -240,6 +241,22 @@ def _periodic(f: Callable[[float], float]) -> Callable[[float], float]:
 
 _sin, _cos, _tan = _periodic(math.sin), _periodic(math.cos), _periodic(math.tan)
 
+
+def _libm_hypot() -> Callable[[float, float], float]:
+    """C's ``hypot``, the one the Rust engine calls, where the C library can be reached: Python's
+    ``math.hypot`` is its own algorithm and differs from it in the last bit now and then."""
+    try:
+        f = ctypes.CDLL(None).hypot
+    except (OSError, AttributeError, TypeError):  # no C library to reach (Windows)
+        return math.hypot
+    f.restype, f.argtypes = ctypes.c_double, (ctypes.c_double, ctypes.c_double)
+    return f
+
+
+#: ``sqrt(x² + y²)`` without overflow; ``hypot(inf, nan)`` is inf. libm's where Python reaches
+#: it, so the engines agree to the last bit; else ``math.hypot``, within 1 ulp of it.
+_hypot = _libm_hypot()
+
 # ------------------------------------------------------------------------------------------------
 # The op table, in the order of src-rust/ops.rs.
 # ------------------------------------------------------------------------------------------------
@@ -428,6 +445,62 @@ def _gelu_op(approximate: object) -> UnaryOp:
     raise ValueError(f"gelu() approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
+# The binary methods (``y.atan2(x)``, ...): their partial derivatives, then their entries.
+
+
+def _atan2_backward(x: float, y: float, z: float, g: float) -> tuple[float, float]:
+    # (y, -x) / (x² + y²), dividing by the hypotenuse twice so that no square overflows.
+    r = _hypot(x, y)
+    return _div(_div(y, r), r) * g, -_div(_div(x, r), r) * g
+
+
+def _minimum(x: float, y: float) -> float:
+    if math.isnan(x) or math.isnan(y):
+        return _NAN
+    return x if x < y or (x == y and math.copysign(1.0, x) < 0.0) else y
+
+
+def _maximum(x: float, y: float) -> float:
+    if math.isnan(x) or math.isnan(y):
+        return _NAN
+    return x if x > y or (x == y and math.copysign(1.0, x) > 0.0) else y
+
+
+def _share(wx: float, wy: float, g: float) -> tuple[float, float]:
+    """``g`` shared out by weights of 0, 1/2 or 1: 0 is exactly 0, 1 is ``g`` itself."""
+
+    def part(w: float) -> float:
+        return 0.0 if w == 0.0 else g if w == 1.0 else w * g
+
+    return part(wx), part(wy)
+
+
+def _minimum_backward(x: float, y: float, z: float, g: float) -> tuple[float, float]:
+    # torch's rule: all to the smaller, half each at a tie, all to each where one is nan.
+    if x == y:
+        return _share(0.5, 0.5, g)
+    return _share(0.0 if x > y else 1.0, 0.0 if x < y else 1.0, g)
+
+
+def _maximum_backward(x: float, y: float, z: float, g: float) -> tuple[float, float]:
+    if x == y:
+        return _share(0.5, 0.5, g)
+    return _share(0.0 if x < y else 1.0, 0.0 if x > y else 1.0, g)
+
+
+ATAN2 = BinaryOp("atan2", math.atan2, _atan2_backward)
+HYPOT = BinaryOp("hypot", _hypot, lambda x, y, z, g: (_div(x, z) * g, _div(y, z) * g))
+MINIMUM = BinaryOp("minimum", _minimum, _minimum_backward)
+MAXIMUM = BinaryOp("maximum", _maximum, _maximum_backward)
+# torch's gradient at the bound: to x where x >= lo (x <= hi), to the bound where x < lo (x > hi).
+CLAMP_MIN = BinaryOp(
+    "clamp_min", _maximum, lambda x, y, z, g: _share(float(x >= y), float(x < y), g)
+)
+CLAMP_MAX = BinaryOp(
+    "clamp_max", _minimum, lambda x, y, z, g: _share(float(x <= y), float(x > y), g)
+)
+
+
 class NaryOp(NamedTuple):
     """``z = forward(xs)`` over all the operands' values; ``backward(xs, z, g)`` gives the
     increments as ``(operand index, ∂z/∂operand · g)`` pairs, in the order they are added."""
@@ -510,6 +583,12 @@ OPS: tuple[BinaryOp | UnaryOp | NaryOp, ...] = (
     SILU,
     GELU,
     GELU_TANH,
+    ATAN2,
+    HYPOT,
+    MINIMUM,
+    MAXIMUM,
+    CLAMP_MIN,
+    CLAMP_MAX,
 )
 _OPS_BY_NAME = {op.name: op for op in OPS}
 
@@ -568,6 +647,15 @@ def _operand(obj: object) -> Value | None:
         return obj
     x = _real_number(obj)
     return None if x is None else Value(x)
+
+
+def _method_operand(obj: object, what: str) -> Value:
+    """The other operand of a method (``y.atan2(x)``): a Value as it is, a number as a new
+    constant leaf, anything else ``TypeError`` naming ``what``."""
+    o = _operand(obj)
+    if o is None:
+        raise TypeError(f"{what} needs a Value or a real number, got {type(obj).__name__}")
+    return o
 
 
 def _values(items: Iterable[object], what: str) -> list[Value]:
@@ -748,9 +836,17 @@ class Value:
         """``e ** x``; overflows to inf."""
         return self._unary(EXP)
 
-    def log(self) -> Value:
-        """Natural logarithm: ``log(0)`` is -inf, negative inputs give nan."""
-        return self._unary(LOG)
+    def log(self, base: object = None) -> Value:
+        """The natural logarithm, or with a base (a number or a Value) the logarithm
+        ``ln(self) / ln(base)`` to that base. ``log(0)`` is -inf, negative inputs give nan."""
+        ln = self._unary(LOG)
+        if base is None:
+            return ln
+        if isinstance(base, Value):
+            ln_base = base._unary(LOG)
+        else:
+            ln_base = Value(_log(_require_real(base, "log() base")))
+        return ln._binary(DIV, ln, ln_base)
 
     def sin(self) -> Value:
         return self._unary(SIN)
@@ -890,6 +986,55 @@ class Value:
     def gelu(self, approximate: object = "none") -> Value:
         """GELU `x * Φ(x)` (Φ the normal CDF); `approximate="tanh"` for its tanh approximation."""
         return self._unary(_gelu_op(approximate))
+
+    def atan2(self, other: _Operand) -> Value:
+        """``atan2(self, other)``: the angle of the point ``(other, self)`` in radians, in
+        [-π, π], its quadrant picked by the signs, zeros' included (``atan2(-0.0, -1.0)`` is
+        -π). Gradient ``(other, -self) / (self² + other²)``, nan at the origin."""
+        return self._binary(ATAN2, self, _method_operand(other, "atan2()"))
+
+    def hypot(self, other: _Operand) -> Value:
+        """``sqrt(self² + other²)``, without overflow or underflow on the way (libm's
+        ``hypot``); ``hypot(inf, nan)`` is inf, as IEEE says. Gradient
+        ``(self, other) / hypot(self, other)``, nan at the origin."""
+        return self._binary(HYPOT, self, _method_operand(other, "hypot()"))
+
+    def minimum(self, other: _Operand) -> Value:
+        """The smaller of ``self`` and ``other``: nan if either is nan, -0.0 below 0.0. At a
+        tie the gradient is split evenly between the two, as torch does."""
+        return self._binary(MINIMUM, self, _method_operand(other, "minimum()"))
+
+    def maximum(self, other: _Operand) -> Value:
+        """The larger of ``self`` and ``other``: nan if either is nan, 0.0 above -0.0. At a
+        tie the gradient is split evenly between the two, as torch does."""
+        return self._binary(MAXIMUM, self, _method_operand(other, "maximum()"))
+
+    def clamp_min(self, other: _Operand) -> Value:
+        """``self`` bounded below by ``other`` (``maximum``'s value), with torch's gradient:
+        to ``self`` where ``self >= other``, to ``other`` where ``self < other``."""
+        return self._binary(CLAMP_MIN, self, _method_operand(other, "clamp_min()"))
+
+    def clamp_max(self, other: _Operand) -> Value:
+        """``self`` bounded above by ``other`` (``minimum``'s value), with torch's gradient:
+        to ``self`` where ``self <= other``, to ``other`` where ``self > other``."""
+        return self._binary(CLAMP_MAX, self, _method_operand(other, "clamp_max()"))
+
+    def clamp(self, lo: _Operand | None = None, hi: _Operand | None = None) -> Value:
+        """``self`` bounded below by ``lo`` and above by ``hi``, each a number, a Value or None
+        (no bound): ``clamp_min(lo)``, then ``clamp_max(hi)``. The gradient reaches ``self``
+        where ``lo <= self <= hi``; where ``lo > hi`` the result is ``hi``."""
+        if lo is None and hi is None:
+            raise TypeError("clamp() needs lo or hi (or both), got neither")
+        z = self
+        if lo is not None:
+            z = z._binary(CLAMP_MIN, z, _method_operand(lo, "clamp() lo"))
+        if hi is not None:
+            z = z._binary(CLAMP_MAX, z, _method_operand(hi, "clamp() hi"))
+        return z
+
+    def arctan2(self, other: _Operand) -> Value:
+        """numpy's name for ``atan2()``: the same op."""
+        return self.atan2(other)
 
     # -- the reverse sweep --------------------------------------------------------------------
 
@@ -1200,8 +1345,17 @@ class Dual:
     def exp(self) -> Dual:
         return self._unary(EXP)
 
-    def log(self) -> Dual:
-        return self._unary(LOG)
+    def log(self, base: object = None) -> Dual:
+        """The natural logarithm, or with a base (a number or a Dual) the logarithm
+        ``ln(self) / ln(base)`` to that base."""
+        ln = self._unary(LOG)
+        if base is None:
+            return ln
+        if isinstance(base, Dual):
+            ln_base = base._unary(LOG)
+        else:
+            ln_base = Dual._make(_log(_require_real(base, "log() base")), 0.0)
+        return ln._binary(DIV, ln, ln_base)
 
     def sin(self) -> Dual:
         return self._unary(SIN)
@@ -1313,6 +1467,40 @@ class Dual:
         """GELU `x * Φ(x)` (Φ the normal CDF); `approximate="tanh"` for its tanh approximation."""
         return self._unary(_gelu_op(approximate))
 
+    def atan2(self, other: _DualOperand) -> Dual:
+        return self._binary(ATAN2, self, _method_dual(other, "atan2()"))
+
+    def hypot(self, other: _DualOperand) -> Dual:
+        return self._binary(HYPOT, self, _method_dual(other, "hypot()"))
+
+    def minimum(self, other: _DualOperand) -> Dual:
+        return self._binary(MINIMUM, self, _method_dual(other, "minimum()"))
+
+    def maximum(self, other: _DualOperand) -> Dual:
+        return self._binary(MAXIMUM, self, _method_dual(other, "maximum()"))
+
+    def clamp_min(self, other: _DualOperand) -> Dual:
+        return self._binary(CLAMP_MIN, self, _method_dual(other, "clamp_min()"))
+
+    def clamp_max(self, other: _DualOperand) -> Dual:
+        return self._binary(CLAMP_MAX, self, _method_dual(other, "clamp_max()"))
+
+    def clamp(self, lo: _DualOperand | None = None, hi: _DualOperand | None = None) -> Dual:
+        """``self`` bounded below by ``lo`` and above by ``hi``, each a number, a Dual or None
+        (no bound): ``clamp_min(lo)``, then ``clamp_max(hi)``."""
+        if lo is None and hi is None:
+            raise TypeError("clamp() needs lo or hi (or both), got neither")
+        z = self
+        if lo is not None:
+            z = z._binary(CLAMP_MIN, z, _method_dual(lo, "clamp() lo"))
+        if hi is not None:
+            z = z._binary(CLAMP_MAX, z, _method_dual(hi, "clamp() hi"))
+        return z
+
+    def arctan2(self, other: _DualOperand) -> Dual:
+        """numpy's name for ``atan2()``: the same op."""
+        return self.atan2(other)
+
     def __repr__(self) -> str:
         return f"Dual(data={self._data!r}, tangent={self._tangent!r})"
 
@@ -1326,6 +1514,14 @@ def _dual_operand(obj: object) -> Dual | None:
         return obj
     x = _real_number(obj)
     return None if x is None else Dual._make(x, 0.0)
+
+
+def _method_dual(obj: object, what: str) -> Dual:
+    """The other operand of a method: a Dual, a number as a constant, else ``TypeError``."""
+    o = _dual_operand(obj)
+    if o is None:
+        raise TypeError(f"{what} needs a Dual or a real number, got {type(obj).__name__}")
+    return o
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,30 +1,106 @@
 //! The `Dual` class: forward mode without a graph, with the op table's formulas.
 
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyFloat;
 
-use super::convert::{gelu_code, no_modulus, real_number, require_real};
+use super::convert::{gelu_code, no_modulus, real_number, require_real, type_name};
 use crate::ops::{binary_forward, check_slope, unary_forward, with_op_list, Code, DEFAULT_SLOPE};
 use crate::scalar::{Dual, Real};
 
-/// The `#[pymethods]` of `Dual`: as `Value`'s, each carrying the tangent along.
+/// The `#[pymethods]` of `Dual`: as `Value`'s, each carrying the tangent along (the unary
+/// entries read one by one, `log`, which takes an optional base, by its own rule).
 macro_rules! py_dual_methods {
     (
         extra { $($extra:tt)* }
         binary { $($binary:tt)* }
-        unary { $(
-            $(#[$doc:meta])*
-            $code:literal $Code:ident $module:ident $OP:ident $name:literal
-                $(alias $alias:ident)*
-                forward |$fx:ident, $fp:ident| $forward:expr,
-                backward |$x:ident, $z:ident, $g:ident, $p:ident| $backward:expr;
-        )* }
+        unary { $($unary:tt)* }
         operator { $($operator:tt)* }
         param { $($param:tt)* }
+        binary_method { $(
+            $(#[$mdoc:meta])*
+            $mcode:literal $MCode:ident $mmodule:ident $MOP:ident $mname:literal
+                $(alias $malias:ident)*
+                forward |$mfx:ident, $mfy:ident| $mforward:expr,
+                backward |$mbx:ident, $mby:ident, $mbz:ident, $mbg:ident| $mbackward:expr;
+        )* }
     ) => {
+        py_dual_methods! {
+            @unary [
+                $(
+                    $(#[$mdoc])*
+                    fn $mmodule(&self, other: &Bound<'_, PyAny>) -> PyResult<PyDual> {
+                        let other = method_dual(other, concat!($mname, "()"))?;
+                        Ok(PyDual {
+                            dual: binary_forward(Code::$MCode, self.dual, other),
+                        })
+                    }
+                    $(
+                        #[doc = concat!("numpy's name for `", $mname, "()`: the same op.")]
+                        fn $malias(&self, other: &Bound<'_, PyAny>) -> PyResult<PyDual> {
+                            self.$mmodule(other)
+                        }
+                    )*
+                )*
+                $($extra)*
+            ]
+            $($unary)*
+        }
+    };
+    (@unary [$($out:tt)*]) => {
         #[pymethods]
         impl PyDual {
-            $(
+            $($out)*
+        }
+    };
+    (
+        @unary [$($out:tt)*]
+        $(#[$doc:meta])*
+        $code:literal $Code:ident log $OP:ident $name:literal
+            $(alias $alias:ident)*
+            forward |$fx:ident, $fp:ident| $forward:expr,
+            backward |$x:ident, $z:ident, $g:ident, $p:ident| $backward:expr;
+        $($rest:tt)*
+    ) => {
+        py_dual_methods! {
+            @unary [
+                $($out)*
+                /// The natural logarithm, or with a base (a number or a Dual) the logarithm
+                /// `ln(self) / ln(base)` to that base.
+                #[pyo3(signature = (base = None))]
+                fn log(&self, base: Option<&Bound<'_, PyAny>>) -> PyResult<PyDual> {
+                    let ln = unary_forward(Code::Log, self.dual, 0.0);
+                    let Some(base) = base else {
+                        return Ok(PyDual { dual: ln });
+                    };
+                    let ln_base = match base.cast::<PyDual>() {
+                        Ok(b) => unary_forward(Code::Log, b.get().dual, 0.0),
+                        Err(_) => Dual::lift(unary_forward(
+                            Code::Log,
+                            require_real(base, "log() base")?,
+                            0.0,
+                        )),
+                    };
+                    Ok(PyDual {
+                        dual: binary_forward(Code::Div, ln, ln_base),
+                    })
+                }
+            ]
+            $($rest)*
+        }
+    };
+    (
+        @unary [$($out:tt)*]
+        $(#[$doc:meta])*
+        $code:literal $Code:ident $module:ident $OP:ident $name:literal
+            $(alias $alias:ident)*
+            forward |$fx:ident, $fp:ident| $forward:expr,
+            backward |$x:ident, $z:ident, $g:ident, $p:ident| $backward:expr;
+        $($rest:tt)*
+    ) => {
+        py_dual_methods! {
+            @unary [
+                $($out)*
                 $(#[$doc])*
                 fn $module(&self) -> PyDual {
                     self.unary(Code::$Code, 0.0)
@@ -35,8 +111,8 @@ macro_rules! py_dual_methods {
                         self.unary(Code::$Code, 0.0)
                     }
                 )*
-            )*
-            $($extra)*
+            ]
+            $($rest)*
         }
     };
 }
@@ -53,6 +129,17 @@ pub(super) fn dual_operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Dual>> {
         return Ok(Some(d.get().dual));
     }
     Ok(real_number(obj)?.map(Dual::lift))
+}
+
+/// `other` as an operand of a method (`y.atan2(x)`): a Dual as it is, a number as a constant,
+/// anything else `TypeError` naming `what`.
+fn method_dual(other: &Bound<'_, PyAny>, what: &str) -> PyResult<Dual> {
+    dual_operand(other)?.ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "{what} needs a Dual or a real number, got {}",
+            type_name(other)
+        ))
+    })
 }
 
 impl PyDual {
@@ -195,6 +282,27 @@ with_op_list! { py_dual_methods,
             None => Code::Gelu,
         };
         Ok(self.unary(code, 0.0))
+    }
+
+    /// `self` bounded below by `lo` and above by `hi`, each a number, a Dual or None (no
+    /// bound): `clamp_min(lo)`, then `clamp_max(hi)`.
+    #[pyo3(signature = (lo = None, hi = None))]
+    fn clamp(
+        &self,
+        lo: Option<&Bound<'_, PyAny>>,
+        hi: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyDual> {
+        if lo.is_none() && hi.is_none() {
+            return Err(PyTypeError::new_err("clamp() needs lo or hi (or both), got neither"));
+        }
+        let mut z = self.dual;
+        if let Some(lo) = lo {
+            z = binary_forward(Code::ClampMin, z, method_dual(lo, "clamp() lo")?);
+        }
+        if let Some(hi) = hi {
+            z = binary_forward(Code::ClampMax, z, method_dual(hi, "clamp() hi")?);
+        }
+        Ok(PyDual { dual: z })
     }
 
     fn __float__(&self) -> f64 {

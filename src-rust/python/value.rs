@@ -1,33 +1,121 @@
 //! The `Value` class: a handle to a node of the core's graph.
 
 use pyo3::basic::CompareOp;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyString, PyTuple};
 
-use super::convert::{gelu_code, label_str, no_modulus, no_number, real_number, require_real};
+use super::convert::{
+    gelu_code, label_str, no_modulus, no_number, real_number, require_real, type_name,
+};
 use crate::anomaly::{detect_anomaly_enabled, Anomaly};
-use crate::ops::{with_op_list, Code, DEFAULT_SLOPE};
+use crate::ops::{log, with_op_list, Code, DEFAULT_SLOPE};
 use crate::value::Value;
 
 /// The `#[pymethods]` of `Value`: one method per plain unary op of the list (`x.tanh()`) and
-/// one per alias of it (`x.arcsin()`), then the methods written out below (`extra`).
+/// one per alias of it (`x.arcsin()`), one per binary method (`y.atan2(x)`) and its aliases,
+/// then the methods written out below (`extra`). `log` takes an optional base, so its method is
+/// written out here too: the unary entries are read one by one (`@unary`), `log` by its own rule.
 macro_rules! py_value_methods {
     (
         extra { $($extra:tt)* }
         binary { $($binary:tt)* }
-        unary { $(
-            $(#[$doc:meta])*
-            $code:literal $Code:ident $module:ident $OP:ident $name:literal
-                $(alias $alias:ident)*
-                forward |$fx:ident, $fp:ident| $forward:expr,
-                backward |$x:ident, $z:ident, $g:ident, $p:ident| $backward:expr;
-        )* }
+        unary { $($unary:tt)* }
         operator { $($operator:tt)* }
         param { $($param:tt)* }
+        binary_method { $(
+            $(#[$mdoc:meta])*
+            $mcode:literal $MCode:ident $mmodule:ident $MOP:ident $mname:literal
+                $(alias $malias:ident)*
+                forward |$mfx:ident, $mfy:ident| $mforward:expr,
+                backward |$mbx:ident, $mby:ident, $mbz:ident, $mbg:ident| $mbackward:expr;
+        )* }
     ) => {
+        py_value_methods! {
+            @unary [
+                $(
+                    $(#[$mdoc])*
+                    fn $mmodule(
+                        &self,
+                        py: Python<'_>,
+                        other: &Bound<'_, PyAny>,
+                    ) -> PyResult<Py<PyValue>> {
+                        let other = method_operand(other, concat!($mname, "()"))?;
+                        checked(py, self.inner.$mmodule(&other))
+                    }
+                    $(
+                        #[doc = concat!("numpy's name for `", $mname, "()`: the same op.")]
+                        fn $malias(
+                            &self,
+                            py: Python<'_>,
+                            other: &Bound<'_, PyAny>,
+                        ) -> PyResult<Py<PyValue>> {
+                            self.$mmodule(py, other)
+                        }
+                    )*
+                )*
+                $($extra)*
+            ]
+            $($unary)*
+        }
+    };
+    (@unary [$($out:tt)*]) => {
         #[pymethods]
         impl PyValue {
-            $(
+            $($out)*
+        }
+    };
+    (
+        @unary [$($out:tt)*]
+        $(#[$doc:meta])*
+        $code:literal $Code:ident log $OP:ident $name:literal
+            $(alias $alias:ident)*
+            forward |$fx:ident, $fp:ident| $forward:expr,
+            backward |$x:ident, $z:ident, $g:ident, $p:ident| $backward:expr;
+        $($rest:tt)*
+    ) => {
+        py_value_methods! {
+            @unary [
+                $($out)*
+                /// The natural logarithm, or with a base (a number or a Value) the logarithm
+                /// `ln(self) / ln(base)` to that base. `log(0)` is -inf, negative inputs give nan.
+                #[pyo3(signature = (base = None))]
+                fn log(
+                    &self,
+                    py: Python<'_>,
+                    base: Option<&Bound<'_, PyAny>>,
+                ) -> PyResult<Py<PyValue>> {
+                    let ln = self.inner.log();
+                    let Some(base) = base else {
+                        return checked(py, ln);
+                    };
+                    check_forward(&ln)?;
+                    let ln_base = match base.cast::<PyValue>() {
+                        Ok(b) => {
+                            let ln_base = b.get().inner.log();
+                            check_forward(&ln_base)?;
+                            ln_base
+                        }
+                        Err(_) => Value::new(log::forward(require_real(base, "log() base")?, 0.0)),
+                    };
+                    checked(py, ln.div(&ln_base))
+                }
+            ]
+            $($rest)*
+        }
+    };
+    (
+        @unary [$($out:tt)*]
+        $(#[$doc:meta])*
+        $code:literal $Code:ident $module:ident $OP:ident $name:literal
+            $(alias $alias:ident)*
+            forward |$fx:ident, $fp:ident| $forward:expr,
+            backward |$x:ident, $z:ident, $g:ident, $p:ident| $backward:expr;
+        $($rest:tt)*
+    ) => {
+        py_value_methods! {
+            @unary [
+                $($out)*
                 $(#[$doc])*
                 fn $module(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
                     checked(py, self.inner.$module())
@@ -38,8 +126,8 @@ macro_rules! py_value_methods {
                         checked(py, self.inner.$module())
                     }
                 )*
-            )*
-            $($extra)*
+            ]
+            $($rest)*
         }
     };
 }
@@ -247,6 +335,33 @@ with_op_list! { py_value_methods,
         checked(py, if tanh { self.inner.gelu_tanh() } else { self.inner.gelu() })
     }
 
+    /// `self` bounded below by `lo` and above by `hi`, each a number, a Value or None (no
+    /// bound): `clamp_min(lo)`, then `clamp_max(hi)`. The gradient reaches `self` where
+    /// `lo <= self <= hi`; where `lo > hi` the result is `hi`.
+    #[pyo3(signature = (lo = None, hi = None))]
+    fn clamp(
+        &self,
+        py: Python<'_>,
+        lo: Option<&Bound<'_, PyAny>>,
+        hi: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyValue>> {
+        if lo.is_none() && hi.is_none() {
+            return Err(PyTypeError::new_err("clamp() needs lo or hi (or both), got neither"));
+        }
+        let mut z = self.inner.clone();
+        if let Some(lo) = lo {
+            z = z.clamp_min(&method_operand(lo, "clamp() lo")?);
+            if hi.is_none() {
+                return checked(py, z);
+            }
+            check_forward(&z)?;
+        }
+        if let Some(hi) = hi {
+            z = z.clamp_max(&method_operand(hi, "clamp() hi")?);
+        }
+        checked(py, z)
+    }
+
     /// One reverse sweep from this node.
     ///
     /// Fresh adjoints, seeded with 1.0 here, are added to the `grad` of every ancestor, so k
@@ -378,5 +493,20 @@ fn with_operand(
     match real_number(other)? {
         Some(x) => wrap(py, f(&Value::new(x))),
         None => Ok(py.NotImplemented()),
+    }
+}
+
+/// `other` as an operand of a method (`y.atan2(x)`): a Value as it is, a number as a new
+/// constant leaf, anything else `TypeError` naming `what`.
+fn method_operand(other: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
+    if let Ok(v) = other.cast::<PyValue>() {
+        return Ok(v.get().inner.clone());
+    }
+    match real_number(other)? {
+        Some(x) => Ok(Value::new(x)),
+        None => Err(PyTypeError::new_err(format!(
+            "{what} needs a Value or a real number, got {}",
+            type_name(other)
+        ))),
     }
 }
