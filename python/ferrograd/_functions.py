@@ -36,7 +36,9 @@ __all__ = [
     "tanh",
 ]
 
-_T = TypeVar("_T", _core.Value, reference.Value, _core.Dual, reference.Dual, float)
+_T = TypeVar("_T", _core.Value, reference.Value, _core.Dual, reference.Dual)
+#: The functions that take plain numbers too (``ferrograd.erf(0.5)`` is a float).
+_N = TypeVar("_N", _core.Value, reference.Value, _core.Dual, reference.Dual, float)
 _KINDS = (_core.Value, reference.Value, _core.Dual, reference.Dual)
 
 
@@ -48,12 +50,15 @@ def _number(x: object, name: str) -> float:
     )
 
 
-def _call(x: _T, name: str) -> _T:
+def _call(x: _N, name: str) -> _N:
     """``x.name()`` on a Value or a Dual; on a plain number, the op's value as a float (the
     Rust engine's formula, so IEEE results: ``log1p(-1)`` is -inf, never an exception)."""
-    if isinstance(x, _KINDS):
-        return cast(_T, getattr(x, name)())
-    return cast(_T, getattr(_core.Dual(_number(x, name)), name)().data)
+    result: object = (
+        getattr(x, name)()
+        if isinstance(x, _KINDS)
+        else getattr(_core.Dual(_number(x, name)), name)().data
+    )
+    return cast(_N, result)
 
 
 def _check(x: object, name: str) -> None:
@@ -121,58 +126,61 @@ def asin(x: _T) -> _T:
     return x.asin()
 
 
-def log1p(x: _T) -> _T:
-    """``x.log1p()``; for a plain number, the number."""
+def log1p(x: _N) -> _N:
+    """``x.log1p()``; for a plain number, the op's value as a float."""
     return _call(x, "log1p")
 
 
-def expm1(x: _T) -> _T:
-    """``x.expm1()``; for a plain number, the number."""
+def expm1(x: _N) -> _N:
+    """``x.expm1()``; for a plain number, the op's value as a float."""
     return _call(x, "expm1")
 
 
-def log2(x: _T) -> _T:
-    """``x.log2()``; for a plain number, the number."""
+def log2(x: _N) -> _N:
+    """``x.log2()``; for a plain number, the op's value as a float."""
     return _call(x, "log2")
 
 
-def log10(x: _T) -> _T:
-    """``x.log10()``; for a plain number, the number."""
+def log10(x: _N) -> _N:
+    """``x.log10()``; for a plain number, the op's value as a float."""
     return _call(x, "log10")
 
 
-def exp2(x: _T) -> _T:
-    """``x.exp2()``; for a plain number, the number."""
+def exp2(x: _N) -> _N:
+    """``x.exp2()``; for a plain number, the op's value as a float."""
     return _call(x, "exp2")
 
 
-def cbrt(x: _T) -> _T:
-    """``x.cbrt()``; for a plain number, the number."""
+def cbrt(x: _N) -> _N:
+    """``x.cbrt()``; for a plain number, the op's value as a float."""
     return _call(x, "cbrt")
 
 
-def erf(x: _T) -> _T:
-    """``x.erf()``; for a plain number, the number."""
+def erf(x: _N) -> _N:
+    """``x.erf()``; for a plain number, the op's value as a float."""
     return _call(x, "erf")
 
 
-def erfc(x: _T) -> _T:
-    """``x.erfc()``; for a plain number, the number."""
+def erfc(x: _N) -> _N:
+    """``x.erfc()``; for a plain number, the op's value as a float."""
     return _call(x, "erfc")
 
 
-def softplus(x: _T) -> _T:
-    """``x.softplus()``; for a plain number, the number."""
+def softplus(x: _N) -> _N:
+    """``x.softplus()``; for a plain number, the op's value as a float."""
     return _call(x, "softplus")
 
 
-def silu(x: _T) -> _T:
-    """``x.silu()``; for a plain number, the number."""
+def silu(x: _N) -> _N:
+    """``x.silu()``; for a plain number, the op's value as a float."""
     return _call(x, "silu")
 
 
-def gelu(x: _T, approximate: str = "none") -> _T:
-    """``x.gelu(approximate)``; for a plain number, the number."""
-    if isinstance(x, _KINDS):
-        return x.gelu(approximate)
-    return cast(_T, _core.Dual(_number(x, "gelu")).gelu(approximate).data)
+def gelu(x: _N, approximate: str = "none") -> _N:
+    """``x.gelu(approximate)``; for a plain number, the op's value as a float."""
+    result: object = (
+        x.gelu(approximate)
+        if isinstance(x, _KINDS)
+        else _core.Dual(_number(x, "gelu")).gelu(approximate).data
+    )
+    return cast(_N, result)
