@@ -41,6 +41,7 @@ from typing import Any, Callable, NamedTuple, Union
 import numpy as np
 
 from ferrograd import _core
+from ferrograd import reference as _R
 
 __all__ = ["grad", "hessian", "jacfwd", "jacobian", "jvp", "value_and_grad", "vjp"]
 
@@ -576,6 +577,51 @@ def _symbolic_adjoints(out: Any, inputs: list[Any]) -> dict[int, Any]:
     return adj
 
 
+def _silu_slope(x: Any, z: Any) -> Any:
+    # The limit (a constant) at ±inf, as the op table's slope.
+    s = x.sigmoid()
+    return s.data if math.isinf(x.data) else s * (1.0 + x * (-x).sigmoid())
+
+
+def _gelu_slope(x: Any, z: Any) -> Any:
+    cdf = 0.5 * (-x * _R._FRAC_1_SQRT_2).erfc()
+    if math.isinf(x.data):
+        return cdf.data
+    return cdf + x * ((-0.5 * x * x).exp() * _R._FRAC_1_SQRT_2PI)
+
+
+def _gelu_tanh_slope(x: Any, z: Any) -> Any:
+    u2 = 2.0 * (_R._SQRT_2_OVER_PI * (x + _R._GELU_KAPPA * (x * x * x)))
+    s = u2.sigmoid()
+    t = s * (-u2).sigmoid()
+    if t.data == 0.0:
+        return s.data  # flat: a constant
+    du = _R._SQRT_2_OVER_PI * (1.0 + (3.0 * _R._GELU_KAPPA) * (x * x))
+    return s + 2.0 * x * t * du
+
+
+def _erf_slope(x: Any, z: Any) -> Any:
+    return _R._FRAC_2_SQRT_PI * (-(x * x)).exp()
+
+
+# log1p ... gelu_tanh: each slope ∂z/∂x as Value operations (the op table's formulas), so that
+# the adjoint differentiates again.
+_SLOPES: dict[str, Callable[[Any, Any], Any]] = {
+    "log1p": lambda x, z: 1.0 / (x + 1.0),
+    "expm1": lambda x, z: x.exp(),
+    "log2": lambda x, z: 1.0 / (x * _R._LN_2),
+    "log10": lambda x, z: 1.0 / (x * _R._LN_10),
+    "exp2": lambda x, z: z * _R._LN_2,
+    "cbrt": lambda x, z: 1.0 / (3.0 * z * z),
+    "erf": _erf_slope,
+    "erfc": lambda x, z: -_erf_slope(x, z),
+    "softplus": lambda x, z: x.sigmoid(),
+    "silu": _silu_slope,
+    "gelu": _gelu_slope,
+    "gelu_tanh": _gelu_tanh_slope,
+}
+
+
 def _adjoint_terms(z: Any, g: Any, needs: set[int]) -> list[tuple[Any, Any]]:
     op, ch = z.op, z.children
     if op == "+":
@@ -619,6 +665,10 @@ def _adjoint_terms(z: Any, g: Any, needs: set[int]) -> list[tuple[Any, Any]]:
         return [(x, (1.0 + z * z) * g)]
     if op == "sqrt":
         return [(x, (0.5 / z) * g)]
+    if op == "asin":
+        return [(x, g / (1.0 - x * x).sqrt())]
+    if op in _SLOPES:
+        return [(x, _SLOPES[op](x, z) * g)]
     if op == "sum":
         return [(c, g) for c in ch]
     if op == "dot":
