@@ -34,6 +34,17 @@ fn d_erf(x: f64) -> f64 {
     FRAC_2_SQRT_PI * (-(x * x)).exp()
 }
 
+/// The second derivative of `erf`, `-2x · erf'(x)`: 0 where `erf'` underflows to 0 (at ±inf
+/// too, where the product would be `inf · 0`).
+fn dd_erf(x: f64) -> f64 {
+    let d = d_erf(x);
+    if d == 0.0 {
+        0.0
+    } else {
+        -2.0 * x * d
+    }
+}
+
 /// The derivative of `erfc`, `-2/√π · exp(-x²)`.
 fn d_erfc(x: f64) -> f64 {
     -d_erf(x)
@@ -314,11 +325,11 @@ macro_rules! with_op_list {
                 /// The error function, the C library's.
                 40 Erf erf ERF "erf"
                     forward |x, p| x.apply(erf, d_erf),
-                    backward |x, z, g, p| k::<T>(FRAC_2_SQRT_PI) * (-(x * x)).exp() * g;
+                    backward |x, z, g, p| x.apply(d_erf, dd_erf) * g;
                 /// `1 - erf(x)`, accurate where it is small (large x), the C library's.
                 41 Erfc erfc ERFC "erfc"
                     forward |x, p| x.apply(erfc, d_erfc),
-                    backward |x, z, g, p| -(k::<T>(FRAC_2_SQRT_PI) * (-(x * x)).exp() * g);
+                    backward |x, z, g, p| -(x.apply(d_erf, dd_erf) * g);
                 /// `log(1 + exp(x))` in a form that never overflows; the derivative is `sigmoid(x)`.
                 42 Softplus softplus SOFTPLUS "softplus"
                     forward |x, p| x.apply(softplus_f64, |x| sigmoid::forward(x, 0.0)),

@@ -459,3 +459,23 @@ def test_the_random_program_generator_meets_every_new_op() -> None:
                 seen.add(node.op)
                 stack.extend(node.children)
     assert seen >= set(NEW_OPS)
+
+
+@pytest.mark.parametrize("engine", ["rust", "reference"])
+def test_the_function_transforms_match_autograd_through_every_new_op(engine: str) -> None:
+    def f(x: Any) -> Any:
+        total = x * 0.0
+        for op in NEW_OPS:
+            total = total + _build(op)(x * x + 0.4)
+        return total
+
+    def g(x: Any) -> Any:
+        return sum(ORACLE[op](x * x + 0.4) for op in NEW_OPS)
+
+    for x in (-0.9, 0.3, 1.4):
+        assert ferrograd.grad(f, engine=engine)(x) == pytest.approx(autograd.grad(g)(x), rel=1e-12)
+        second = autograd.grad(autograd.grad(g))(x)
+        assert ferrograd.hessian(f, engine=engine)(x) == pytest.approx(second, rel=1e-10)
+    value, tangent = ferrograd.jvp(f, (0.3,), (2.0,))
+    assert value == pytest.approx(g(0.3), rel=1e-13)
+    assert tangent == pytest.approx(2.0 * autograd.grad(g)(0.3), rel=1e-12)

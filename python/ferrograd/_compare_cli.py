@@ -20,7 +20,8 @@ difference; the first node where the engines diverge is named. Exit status: 0 wh
 
 EXPR may use names (the inputs), numbers, + - * / **, unary -, and the ops
 {", ".join(FUNCTIONS)}, called as functions, log(x), or as methods, x.log();
-leaky_relu takes a slope: leaky_relu(x, 0.1). Python never evaluates the text.
+leaky_relu takes a slope: leaky_relu(x, 0.1); gelu an approximate: gelu(x, approximate='tanh').
+Python never evaluates the text.
 Quote EXPR for the shell; start it with a space if it begins with '-': " -x*y"."""
 
 

@@ -41,6 +41,7 @@ from typing import Any, Callable, NamedTuple, Union
 import numpy as np
 
 from ferrograd import _core
+from ferrograd import reference as _R
 
 __all__ = ["grad", "hessian", "jacfwd", "jacobian", "jvp", "value_and_grad", "vjp"]
 
@@ -576,6 +577,89 @@ def _symbolic_adjoints(out: Any, inputs: list[Any]) -> dict[int, Any]:
     return adj
 
 
+def _silu_slope(x: Any, z: Any) -> Any:
+    # The limit (a constant) at ±inf, as the op table's slope.
+    s = x.sigmoid()
+    return s.data if math.isinf(x.data) else s * (1.0 + x * (-x).sigmoid())
+
+
+def _gelu_slope(x: Any, z: Any) -> Any:
+    cdf = 0.5 * (-x * _R._FRAC_1_SQRT_2).erfc()
+    if math.isinf(x.data):
+        return cdf.data
+    return cdf + x * ((-0.5 * x * x).exp() * _R._FRAC_1_SQRT_2PI)
+
+
+def _gelu_tanh_slope(x: Any, z: Any) -> Any:
+    u2 = 2.0 * (_R._SQRT_2_OVER_PI * (x + _R._GELU_KAPPA * (x * x * x)))
+    s = u2.sigmoid()
+    t = s * (-u2).sigmoid()
+    if t.data == 0.0:
+        return s.data  # flat: a constant
+    du = _R._SQRT_2_OVER_PI * (1.0 + (3.0 * _R._GELU_KAPPA) * (x * x))
+    return s + 2.0 * x * t * du
+
+
+def _sqrt_sq_minus_1(a: Any) -> Any:
+    return (a - 1.0).sqrt() * (a + 1.0).sqrt()
+
+
+def _erf_slope(x: Any, z: Any) -> Any:
+    return _R._FRAC_2_SQRT_PI * (-(x * x)).exp()
+
+
+def _share(x: Any, y: Any, below: bool) -> tuple[float, float]:
+    # torch's shares of minimum's (below) or maximum's gradient: half each at a tie.
+    a, b = x.data, y.data
+    if a == b:
+        return 0.5, 0.5
+    first = a < b if below else a > b
+    return (1.0, 0.0) if first else (0.0, 1.0)
+
+
+# The binary methods: (∂z/∂x, ∂z/∂y) as Value operations, or as plain numbers where they are
+# piecewise constant (minimum, maximum, the clamps).
+_BINARY_PARTIALS: dict[str, Callable[[Any, Any, Any], tuple[Any, Any]]] = {
+    "atan2": lambda x, y, z: (y / (x * x + y * y), -x / (x * x + y * y)),
+    "hypot": lambda x, y, z: (x / z, y / z),
+    "minimum": lambda x, y, z: _share(x, y, True),
+    "maximum": lambda x, y, z: _share(x, y, False),
+    "clamp_min": lambda x, y, z: (float(x.data >= y.data), float(x.data < y.data)),
+    "clamp_max": lambda x, y, z: (float(x.data <= y.data), float(x.data > y.data)),
+}
+
+
+# acos ... gelu_tanh: each slope ∂z/∂x as Value operations (the op table's formulas), so that
+# the adjoint differentiates again.
+_SLOPES: dict[str, Callable[[Any, Any], Any]] = {
+    "acos": lambda x, z: -1.0 / ((1.0 - x) * (1.0 + x)).sqrt(),
+    "atan": lambda x, z: 1.0 / (1.0 + x * x),
+    "cot": lambda x, z: -(1.0 + z * z),
+    "sec": lambda x, z: z * x.tan(),
+    "csc": lambda x, z: -(z / x.tan()),
+    "acot": lambda x, z: -1.0 / (1.0 + x * x),
+    "asec": lambda x, z: 1.0 / abs(x) / _sqrt_sq_minus_1(abs(x)),
+    "acsc": lambda x, z: -1.0 / abs(x) / _sqrt_sq_minus_1(abs(x)),
+    "sinh": lambda x, z: x.cosh(),
+    "cosh": lambda x, z: x.sinh(),
+    "asinh": lambda x, z: 1.0 / (1.0 + x * x).sqrt(),
+    "acosh": lambda x, z: 1.0 / _sqrt_sq_minus_1(x),
+    "atanh": lambda x, z: 1.0 / ((1.0 - x) * (1.0 + x)),
+    "log1p": lambda x, z: 1.0 / (x + 1.0),
+    "expm1": lambda x, z: x.exp(),
+    "log2": lambda x, z: 1.0 / (x * _R._LN_2),
+    "log10": lambda x, z: 1.0 / (x * _R._LN_10),
+    "exp2": lambda x, z: z * _R._LN_2,
+    "cbrt": lambda x, z: 1.0 / (3.0 * z * z),
+    "erf": _erf_slope,
+    "erfc": lambda x, z: -_erf_slope(x, z),
+    "softplus": lambda x, z: x.sigmoid(),
+    "silu": _silu_slope,
+    "gelu": _gelu_slope,
+    "gelu_tanh": _gelu_tanh_slope,
+}
+
+
 def _adjoint_terms(z: Any, g: Any, needs: set[int]) -> list[tuple[Any, Any]]:
     op, ch = z.op, z.children
     if op == "+":
@@ -594,6 +678,10 @@ def _adjoint_terms(z: Any, g: Any, needs: set[int]) -> list[tuple[Any, Any]]:
         if not (base.data == 0.0 and power.data >= 0.0) and id(power) in needs:
             terms.append((power, z * base.log() * g))
         return terms
+    if op in _BINARY_PARTIALS:
+        # A share of exactly 0 (a piecewise-constant op's other side) adds no term.
+        partials = zip(ch, _BINARY_PARTIALS[op](ch[0], ch[1], z))
+        return [(c, d * g) for c, d in partials if not (isinstance(d, float) and d == 0.0)]
     x = ch[0]
     if op == "neg":
         return [(x, -g)]
@@ -619,6 +707,10 @@ def _adjoint_terms(z: Any, g: Any, needs: set[int]) -> list[tuple[Any, Any]]:
         return [(x, (1.0 + z * z) * g)]
     if op == "sqrt":
         return [(x, (0.5 / z) * g)]
+    if op == "asin":
+        return [(x, g / ((1.0 - x) * (1.0 + x)).sqrt())]
+    if op in _SLOPES:
+        return [(x, _SLOPES[op](x, z) * g)]
     if op == "sum":
         return [(c, g) for c in ch]
     if op == "dot":
