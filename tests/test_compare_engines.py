@@ -12,7 +12,7 @@ import pytest
 import ferrograd
 from ferrograd import reference
 from ferrograd.__main__ import main
-from ferrograd._expression import FUNCTIONS, ExpressionError, parse_expression
+from ferrograd.cli.expression import FUNCTIONS, ExpressionError, parse_expression
 from ferrograd.testing import EngineComparison, compare_engines
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ferrograd import _compare_cli, demo
+from ferrograd import demo
+from ferrograd.cli import compare
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     commands.required = True
     demo.register(commands)
-    _compare_cli.register(commands)
+    compare.register(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

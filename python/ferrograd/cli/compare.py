@@ -7,7 +7,7 @@ import math
 import sys
 import unicodedata
 
-from ferrograd._expression import FUNCTIONS, ExpressionError, parse_expression
+from ferrograd.cli.expression import FUNCTIONS, ExpressionError, parse_expression
 from ferrograd.testing import compare_engines
 
 __all__ = ["parse_point", "register", "run"]
