@@ -49,7 +49,7 @@ def test_bad_demo_flags_are_argparse_errors_before_training(
 
 
 def test_a_good_plot_path_is_accepted(tmp_path: Path) -> None:
-    from ferrograd import demo
+    from ferrograd.cli import demo
 
     assert demo._plot_path(str(tmp_path / "x.png")) == str(tmp_path / "x.png")
     assert demo._plot_path(str(tmp_path / "x.PDF")) == str(tmp_path / "x.PDF")
