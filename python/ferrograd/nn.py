@@ -20,18 +20,18 @@ int or a ``random.Random``), or from Python's global ``random`` state when no se
 
 from __future__ import annotations
 
-import functools
 import math
 import random
 from collections.abc import Iterable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from ferrograd import _checks, _core
+from ferrograd import _checks, _core, _engines
 from ferrograd._checks import LearningRate, adam_hyperparameters
 from ferrograd._checks import number as _number
+from ferrograd._engines import Engine
 from ferrograd.training import CompiledLoss, FlatAdam, FlatAdamW, FlatSGD
 
 if TYPE_CHECKING:  # checkers ship typing_extensions; the package does not need it
@@ -67,23 +67,8 @@ Seed = Union[int, random.Random, None]
 # ------------------------------------------------------------------------------------------------
 
 
-class Engine(NamedTuple):
-    """What a model needs from an engine: its ``Value`` class and fused ``sum`` and ``dot``."""
-
-    name: str
-    Value: type
-    sum: Callable[[Iterable[Any]], Any]
-    dot: Callable[[Iterable[Any], Iterable[Any]], Any]
-
-
-RUST = Engine("rust", _core.Value, _core.sum, _core.dot)
-
-
-@functools.cache
-def _reference() -> Engine:
-    from ferrograd import reference  # imported on first use: the fast path never needs it
-
-    return Engine("reference", reference.Value, reference.sum, reference.dot)
+# ``Engine``, ``RUST`` and the resolution of ``engine=`` are the package's one registry's.
+RUST = _engines.RUST
 
 
 def resolve_engine(engine: str | ModuleType | Engine | None = None) -> Engine:
@@ -91,39 +76,10 @@ def resolve_engine(engine: str | ModuleType | Engine | None = None) -> Engine:
     ``"reference"`` (the pure-Python twin), or a module with ``Value``, ``sum`` and ``dot``
     (``ferrograd``, ``ferrograd.reference``). ``ValueError`` for an unknown name, ``TypeError``
     for anything else."""
-    if engine is None or isinstance(engine, Engine):
-        return engine or RUST
-    if isinstance(engine, str):
-        if engine in ("rust", "ferrograd"):
-            return RUST
-        if engine == "reference":
-            return _reference()
-        raise ValueError(f"unknown engine {engine!r}: use 'rust' or 'reference'")
-    if isinstance(engine, ModuleType):
-        missing = [name for name in ("Value", "sum", "dot") if not hasattr(engine, name)]
-        if missing:
-            raise TypeError(f"engine module {engine.__name__} has no {', '.join(missing)}")
-        if engine.Value is _core.Value:
-            return RUST
-        ref = _reference()
-        if engine.Value is ref.Value:
-            return ref
-        return Engine(engine.__name__, engine.Value, engine.sum, engine.dot)
-    raise TypeError(
-        f"engine must be 'rust', 'reference' or an engine module, got {type(engine).__name__}"
-    )
+    return _engines.resolve(engine)
 
 
-def _engine_of(values: Iterable[Any]) -> Engine:
-    """The engine of the first Value among ``values``; the Rust one when all are numbers."""
-    for v in values:
-        if isinstance(v, _core.Value):
-            return RUST
-        if not isinstance(v, (int, float)):
-            ref = _reference()
-            if isinstance(v, ref.Value):
-                return ref
-    return RUST
+_engine_of = _engines.of
 
 
 # The module ``random`` itself is how a Layer hands the global state on to its neurons.
@@ -164,7 +120,7 @@ def _inputs(x: object, nin: int, engine: Engine) -> list[Any]:
         raise ValueError(f"expected {nin} inputs, got {len(items)}")
     for v in items:
         if not isinstance(v, (float, int, engine.Value)) and isinstance(
-            v, (_core.Value, _reference().Value)
+            v, (_core.Value, _engines.REFERENCE.Value)
         ):
             raise TypeError(
                 f"input is a {type(v).__module__}.Value but the model runs on the "
@@ -280,7 +236,7 @@ class Module:
 
 
 def _is_value(x: object) -> bool:
-    return isinstance(x, (_core.Value, _reference().Value))
+    return isinstance(x, (_core.Value, _engines.REFERENCE.Value))
 
 
 def _named_state(module: Module, prefix: str) -> list[tuple[str, Any]]:

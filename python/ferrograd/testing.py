@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ferrograd import _core, reference
+from ferrograd import _engines
 
 __all__ = [
     "EngineComparison",
@@ -32,16 +32,10 @@ __all__ = [
     "gradcheck",
 ]
 
-_ENGINES: dict[str, type] = {"rust": _core.Value, "reference": reference.Value}
-
 
 def _engine(engine: str) -> type:
-    if not isinstance(engine, str):
-        raise TypeError(f"engine must be 'rust' or 'reference', got {type(engine).__name__}")
-    try:
-        return _ENGINES[engine]
-    except KeyError:
-        raise ValueError(f"engine must be 'rust' or 'reference', got {engine!r}") from None
+    value_type: type = _engines.resolve(engine).Value
+    return value_type
 
 
 def _real(x: object, what: str) -> float:
@@ -407,7 +401,7 @@ def compare_engines(
     rtol, atol = _tolerance(rtol, "rtol"), _tolerance(atol, "atol")
 
     roots = []
-    for value_type in (_core.Value, reference.Value):
+    for value_type in (e.Value for e in (_engines.RUST, _engines.REFERENCE)):
         leaves = [value_type(x, n) for x, n in zip(point, names)]
         if keyword:
             out = _call(f, [], dict(zip(names, leaves)), value_type)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ferrograd import _engines
 from ferrograd.datasets import make_moons
 from ferrograd.demo import (
     ALPHA,
@@ -167,7 +168,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--engine",
-        choices=["rust", "reference"],
+        choices=_engines.NAMES,
         default="rust",
         help="engine to train on: the Rust core (default) or the pure-Python reference",
     )
