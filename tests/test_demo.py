@@ -63,9 +63,9 @@ def test_moons_noise_has_the_requested_spread() -> None:
 
 
 def test_moons_reject_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="n >= 2"):
+    with pytest.raises(ValueError, match="n must be >= 2"):
         make_moons(1)
-    with pytest.raises(TypeError, match="integer n"):
+    with pytest.raises(TypeError, match="n must be an int"):
         make_moons(10.0)
     with pytest.raises(ValueError, match="noise"):
         make_moons(10, noise=-0.1)

@@ -12,7 +12,6 @@ importable: :func:`loss_and_accuracy`, :func:`train`, :func:`train_tape`, :func:
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ferrograd import _checks
 from ferrograd.nn import MLP, SGD, FlatSGD, hinge_loss, l2_penalty
 
 DEFAULT_SEED = 0
@@ -154,13 +154,8 @@ def _gradient_step(model: MLP, X: list[list[float]], y: list[float], alpha: floa
     return time.perf_counter() - start
 
 
-def relative_difference(a: float, b: float) -> float:
-    """``|a - b| / max(|a|, |b|)``, 0 when both are 0 (and inf when they differ in nan/inf)."""
-    if a == b:
-        return 0.0
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return math.inf
-    return abs(a - b) / max(abs(a), abs(b))
+#: The package's one relative difference (two NaNs agree; one NaN or infinity alone is inf).
+relative_difference = _checks.relative_difference
 
 
 @dataclass

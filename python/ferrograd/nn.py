@@ -93,14 +93,6 @@ def _rng(seed: Seed | ModuleType) -> random.Random | ModuleType:
     return random.Random(int(seed))
 
 
-def _count(n: object, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"{what} must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"{what} must be at least 1, got {n}")
-    return int(n)
-
-
 def _inputs(x: object, nin: int, engine: Engine) -> list[Any]:
     """``x`` as a list of ``nin`` floats or Values of ``engine``, checked once per call."""
     items: list[Any]
@@ -275,7 +267,7 @@ class Neuron(Module):
         seed: Seed = None,
         engine: str | ModuleType | Engine | None = None,
     ) -> None:
-        nin = _count(nin, "nin")
+        nin = _checks.count(nin, "nin")
         self.engine = resolve_engine(engine)
         rng = _rng(seed)
         Value = self.engine.Value
@@ -309,7 +301,7 @@ class Layer(Module):
     """
 
     def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
-        nout = _count(nout, "nout")
+        nout = _checks.count(nout, "nout")
         kwargs["seed"] = _rng(kwargs.get("seed"))  # one stream, so neurons differ
         kwargs["engine"] = self.engine = resolve_engine(kwargs.get("engine"))
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
@@ -356,7 +348,7 @@ class MLP(Module):
     ) -> None:
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Iterable):
             raise TypeError(f"nouts must be a list of layer sizes, got {type(nouts).__name__}")
-        sizes = [_count(nin, "nin")] + [_count(n, "layer size") for n in nouts]
+        sizes = [_checks.count(nin, "nin")] + [_checks.count(n, "layer size") for n in nouts]
         if len(sizes) < 2:
             raise ValueError("nouts must list at least one layer size")
         self.engine = resolve_engine(engine)
@@ -439,9 +431,7 @@ def hinge_loss(scores: object, labels: object) -> AnyValue:
 def l2_penalty(params: Iterable[AnyValue], alpha: float = 1e-4) -> AnyValue:
     """L2 regularisation ``alpha * sum(p ** 2)``: one ``dot`` node over the parameters."""
     ps = list(params)
-    alpha = float(alpha)
-    if not math.isfinite(alpha) or alpha < 0.0:
-        raise ValueError(f"l2_penalty() needs a finite alpha >= 0, got {alpha}")
+    alpha = _checks.nonnegative(alpha, "l2_penalty() alpha")
     return alpha * _engine_of(ps).dot(ps, ps)
 
 

@@ -15,12 +15,11 @@ True
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ferrograd import _engines
+from ferrograd import _checks, _engines
 
 __all__ = [
     "EngineComparison",
@@ -36,19 +35,6 @@ __all__ = [
 def _engine(engine: str) -> type:
     value_type: type = _engines.resolve(engine).Value
     return value_type
-
-
-def _real(x: object, what: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{what} must be a real number, got {type(x).__name__}")
-    return float(x)
-
-
-def _tolerance(x: object, what: str) -> float:
-    value = _real(x, what)
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"{what} must be finite and >= 0, got {value!r}")
-    return value
 
 
 def _call(f: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], value_type: type) -> Any:
@@ -190,16 +176,16 @@ def gradcheck(
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
         raise TypeError(f"inputs must be a sequence of numbers, got {type(inputs).__name__}")
-    point = [_real(x, f"inputs[{i}]") for i, x in enumerate(inputs)]
+    point = [_checks.real(x, f"inputs[{i}]") for i, x in enumerate(inputs)]
     if not point:
         raise ValueError("gradcheck needs at least one input")
     for i, x in enumerate(point):
         if not math.isfinite(x):
             raise ValueError(f"inputs[{i}] must be finite, got {x!r}")
-    eps = _real(eps, "eps")
+    eps = _checks.real(eps, "eps")
     if not (math.isfinite(eps) and eps > 0.0):
         raise ValueError(f"eps must be finite and > 0, got {eps!r}")
-    atol, rtol = _tolerance(atol, "atol"), _tolerance(rtol, "rtol")
+    atol, rtol = _checks.nonnegative(atol, "atol"), _checks.nonnegative(rtol, "rtol")
     value_type = _engine(engine)
 
     leaves = [value_type(x, f"x{i}") for i, x in enumerate(point)]
@@ -285,14 +271,6 @@ class NodeComparison:
             return self.structure
         bad = [w for w, ok in (("data", self.data_agrees), ("grad", self.grad_agrees)) if not ok]
         return ", ".join(bad)
-
-
-def _rel_diff(a: float, b: float) -> float:
-    if a == b or (math.isnan(a) and math.isnan(b)):
-        return 0.0
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return math.inf
-    return abs(a - b) / max(abs(a), abs(b))
 
 
 @dataclass(frozen=True)
@@ -387,10 +365,10 @@ def compare_engines(
         for name in names:
             if not isinstance(name, str):
                 raise TypeError(f"input names must be str, got {type(name).__name__}")
-        point = [_real(inputs[n], f"inputs[{n!r}]") for n in names]
+        point = [_checks.real(inputs[n], f"inputs[{n!r}]") for n in names]
         keyword = True
     elif isinstance(inputs, Sequence) and not isinstance(inputs, (str, bytes)):
-        point = [_real(x, f"inputs[{i}]") for i, x in enumerate(inputs)]
+        point = [_checks.real(x, f"inputs[{i}]") for i, x in enumerate(inputs)]
         names = [f"x{i}" for i in range(len(point))]
         keyword = False
     else:
@@ -398,7 +376,7 @@ def compare_engines(
             f"inputs must be a sequence of numbers or a mapping of names to numbers, "
             f"got {type(inputs).__name__}"
         )
-    rtol, atol = _tolerance(rtol, "rtol"), _tolerance(atol, "atol")
+    rtol, atol = _checks.nonnegative(rtol, "rtol"), _checks.nonnegative(atol, "atol")
 
     roots = []
     for value_type in (e.Value for e in (_engines.RUST, _engines.REFERENCE)):
@@ -430,7 +408,7 @@ def _pair_graphs(rust_root: Any, ref_root: Any, rtol: float, atol: float) -> Eng
     rows: list[NodeComparison] = []
 
     def close(a: float, b: float) -> bool:
-        return _rel_diff(a, b) <= rtol or abs(a - b) <= atol
+        return _checks.relative_difference(a, b) <= rtol or abs(a - b) <= atol
 
     # A stack entry: [rust node, ref node, rust operands, ref operands, next operand, structural
     # difference found at this pair]. A pair that differs in op or arity is not descended.
@@ -465,7 +443,10 @@ def _pair_graphs(rust_root: Any, ref_root: Any, rtol: float, atol: float) -> Eng
                 reference_data=p.data,
                 rust_grad=r.grad,
                 reference_grad=p.grad,
-                rel_diff=max(_rel_diff(r.data, p.data), _rel_diff(r.grad, p.grad)),
+                rel_diff=max(
+                    _checks.relative_difference(r.data, p.data),
+                    _checks.relative_difference(r.grad, p.grad),
+                ),
                 data_agrees=close(r.data, p.data),
                 grad_agrees=close(r.grad, p.grad),
                 structure=top[5],

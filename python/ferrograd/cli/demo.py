@@ -9,11 +9,11 @@ import argparse
 import os
 import statistics
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from ferrograd import _engines
+from ferrograd import _checks, _engines
 from ferrograd.datasets import make_moons
 from ferrograd.demo import (
     ALPHA,
@@ -32,26 +32,22 @@ from ferrograd.demo import (
 from ferrograd.nn import MLP, resolve_engine
 
 
-def _seed(text: str) -> int:
-    """``--seed``: an int >= 0 (what numpy's generators take), checked before any work."""
-    try:
-        seed = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text!r}") from None
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {seed}")
-    return seed
+def _count_flag(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for a count flag: an int >= ``minimum``, checked before any work."""
+
+    def parse(text: str) -> int:
+        try:
+            return _checks.count_text(text, minimum)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return parse
 
 
-def _steps(text: str) -> int:
-    """``--steps``: an int >= 1."""
-    try:
-        steps = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}") from None
-    if steps < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {steps}")
-    return steps
+#: ``--seed``: an int >= 0 (what numpy's generators take).
+_seed = _count_flag(0)
+#: ``--steps``: an int >= 1.
+_steps = _count_flag(1)
 
 
 def _plot_path(path: str) -> str:
