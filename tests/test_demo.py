@@ -107,10 +107,10 @@ def test_learning_rate_falls_from_one_towards_a_tenth() -> None:
     assert demo.learning_rate(99, 100) == pytest.approx(0.109)
 
 
-def test_compare_engines_finds_identical_gradients() -> None:
+def test_time_engines_times_both_and_finds_identical_gradients() -> None:
     X, y = make_moons(30, noise=0.1, seed=0)
     model = MLP(2, [8, 8, 1], seed=0)
-    cmp = demo.compare_engines(model, X.tolist(), y.tolist(), repeats=1)
+    cmp = demo.time_engines(model, X.tolist(), y.tolist(), repeats=1)
     assert cmp.engine == "rust" and cmp.other == "reference"
     assert cmp.max_relative_difference <= 1e-12
     assert any(p.grad != 0.0 for p in model.parameters())

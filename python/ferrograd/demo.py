@@ -7,7 +7,7 @@ downloaded. After training, the last step's gradients are computed again on the 
 the same parameters: the largest relative difference and the speedup are printed.
 
 ``python -m ferrograd demo`` runs it (its flags are :mod:`ferrograd.cli.demo`'s); the pieces are
-importable: :func:`loss_and_accuracy`, :func:`train`, :func:`train_tape`, :func:`compare_engines`.
+importable: :func:`loss_and_accuracy`, :func:`train`, :func:`train_tape`, :func:`time_engines`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ferrograd import _checks
+from ferrograd import _checks, _engines
 from ferrograd.nn import MLP, SGD, FlatSGD, hinge_loss, l2_penalty
 
 DEFAULT_SEED = 0
@@ -159,8 +159,9 @@ relative_difference = _checks.relative_difference
 
 
 @dataclass
-class Comparison:
-    """The same gradient step on two engines: median seconds on each and their agreement."""
+class EngineTiming:
+    """The same gradient step timed on two engines: median seconds on each, and how far apart
+    their gradients came out."""
 
     engine: str
     other: str
@@ -179,17 +180,20 @@ class Comparison:
         return ref / rust
 
 
-def compare_engines(
+def time_engines(
     model: MLP,
     X: list[list[float]],
     y: list[float],
     *,
     alpha: float = ALPHA,
     repeats: int = 5,
-) -> Comparison:
-    """Run one gradient step (forward, loss, backward) on ``model`` and on a copy of it on the
-    other engine, ``repeats`` times each, side by side; compare every parameter's gradient."""
-    other = "reference" if model.engine.name == "rust" else "rust"
+) -> EngineTiming:
+    """Time one gradient step (forward, loss, backward) on ``model`` and on a copy of it on the
+    other engine (the reference for the Rust one, else the Rust one), ``repeats`` times each,
+    side by side; the medians, and the largest relative difference of the parameters' gradients
+    after the last step."""
+    repeats = _checks.count(repeats, "repeats")
+    other = _engines.REFERENCE if model.engine is _engines.RUST else _engines.RUST
     twin = model.to(other)
     mine, theirs = [], []
     for _ in range(repeats):
@@ -198,8 +202,8 @@ def compare_engines(
     worst = max(
         relative_difference(p.grad, q.grad) for p, q in zip(model.parameters(), twin.parameters())
     )
-    return Comparison(
-        model.engine.name, other, statistics.median(mine), statistics.median(theirs), worst
+    return EngineTiming(
+        model.engine.name, other.name, statistics.median(mine), statistics.median(theirs), worst
     )
 
 

@@ -23,9 +23,9 @@ from ferrograd.demo import (
     POINTS,
     SIZES,
     _gradient_step,
-    compare_engines,
     plot_decision_boundary,
     relative_difference,
+    time_engines,
     train,
     train_tape,
 )
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"stopped after {result.steps} steps at {result.accuracy:.0%} training accuracy")
     print(f"final loss {result.loss:.4f}, accuracy {result.accuracy:.0%}, {ms:.2f} ms per step")
 
-    cmp = compare_engines(model, points, labels)
+    cmp = time_engines(model, points, labels)
     print("one gradient step (forward, loss, backward) from the final parameters, median of 5:")
     print(f"  {cmp.engine:<10} {1e3 * cmp.seconds:8.2f} ms")
     print(f"  {cmp.other:<10} {1e3 * cmp.other_seconds:8.2f} ms")
