@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -241,7 +242,8 @@ class NodeComparison:
 
     ``structure`` is ``""`` when both engines built this node alike, else what differs
     (different op, different number of operands, an operand shared in one graph only); a pair
-    whose structure differs is not descended. ``operands`` are the rows of its operands.
+    whose structure differs is not descended. ``children`` are the rows of its children (its
+    op's operands), as ``Value.children`` lists them.
     """
 
     index: int
@@ -255,7 +257,17 @@ class NodeComparison:
     data_agrees: bool
     grad_agrees: bool
     structure: str
-    operands: tuple[int, ...]
+    children: tuple[int, ...]
+
+    @property
+    def operands(self) -> tuple[int, ...]:
+        """Deprecated: :attr:`children`, under its 0.1 name."""
+        warnings.warn(
+            "NodeComparison.operands is now NodeComparison.children",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.children
 
     @property
     def name(self) -> str:
@@ -305,14 +317,14 @@ class EngineComparison:
         first = self.first_divergence
         cells = []
         for r in self.rows:
-            operands = ",".join(f"#{i}" for i in r.operands)
+            children = ",".join(f"#{i}" for i in r.children)
             mark = "<< " if first is not None and r.index == first.index else ""
             cells.append(
                 [
                     f"#{r.index}",
                     r.op or "leaf",
                     r.label,
-                    operands,
+                    children,
                     f"{r.rust_data:.12g}",
                     f"{r.reference_data:.12g}",
                     f"{r.rust_grad:.12g}",
@@ -325,7 +337,7 @@ class EngineComparison:
             "node",
             "op",
             "label",
-            "operands",
+            "children",
             "data (rust)",
             "data (ref)",
             "grad (rust)",
@@ -450,7 +462,7 @@ def _pair_graphs(rust_root: Any, ref_root: Any, rtol: float, atol: float) -> Eng
                 data_agrees=close(r.data, p.data),
                 grad_agrees=close(r.grad, p.grad),
                 structure=top[5],
-                operands=tuple(index_of_rust[c] for c in r_kids if c in index_of_rust),
+                children=tuple(index_of_rust[c] for c in r_kids if c in index_of_rust),
             )
         )
     first, explanation = _first_divergence(rows, rtol, atol)
@@ -470,7 +482,7 @@ def _first_divergence(
             )
     for row in reversed(rows):
         if not row.grad_agrees:
-            users = [u.name for u in rows if row.index in u.operands]
+            users = [u.name for u in rows if row.index in u.children]
             fed = f"; it gets its gradient from {', '.join(users)}" if users else ""
             return row, (
                 f"first divergence: node {row.name}: grad {row.rust_grad!r} (rust) vs "
