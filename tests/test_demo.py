@@ -117,6 +117,17 @@ def test_time_engines_times_both_and_finds_identical_gradients() -> None:
     assert cmp.seconds > 0 and cmp.other_seconds > 0
 
 
+def test_time_tape_times_both_paths_and_finds_the_same_gradient() -> None:
+    X, y = make_moons(30, noise=0.1, seed=0)
+    model = MLP(2, [8, 8, 1], seed=0)
+    timing = demo.time_tape(model, X, y, repeats=1)
+    assert timing.max_relative_difference <= 1e-12
+    assert timing.tape_seconds > 0 and timing.graph_seconds > 0
+    assert timing.speedup == timing.graph_seconds / timing.tape_seconds
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        demo.time_tape(model, X, y, repeats=0)
+
+
 def test_relative_difference() -> None:
     assert demo.relative_difference(0.0, 0.0) == 0.0
     assert demo.relative_difference(1.0, 1.0 + 1e-12) == pytest.approx(1e-12, rel=1e-3)

@@ -7,7 +7,7 @@ downloaded. After training, the last step's gradients are computed again on the 
 the same parameters: the largest relative difference and the speedup are printed.
 
 ``python -m ferrograd demo`` runs it (its flags are :mod:`ferrograd.cli.demo`'s); the pieces are
-importable: :func:`loss_and_accuracy`, :func:`train`, :func:`train_tape`, :func:`time_engines`.
+importable: :func:`loss_and_accuracy`, :func:`train`, :func:`train_tape`, :func:`time_engines`, :func:`time_tape`.
 """
 
 from __future__ import annotations
@@ -205,6 +205,42 @@ def time_engines(
     return EngineTiming(
         model.engine.name, other.name, statistics.median(mine), statistics.median(theirs), worst
     )
+
+
+@dataclass
+class TapeTiming:
+    """The same gradient step timed through the compiled loss and through the graph: median
+    seconds of each, and how far apart their gradients came out."""
+
+    tape_seconds: float
+    graph_seconds: float
+    max_relative_difference: float
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster the tape ran the step than the graph."""
+        return self.graph_seconds / self.tape_seconds
+
+
+def time_tape(
+    model: MLP, X: np.ndarray, y: np.ndarray, *, alpha: float = ALPHA, repeats: int = 5
+) -> TapeTiming:
+    """Time one gradient step of the demo's loss on ``model`` (a Rust-engine model) at its
+    current parameters, ``repeats`` times each, side by side: through ``model.compile_loss``
+    (one call into Rust) and through the graph (forward, loss, ``backward()``); the medians,
+    and the largest relative difference of the two gradients."""
+    repeats = _checks.count(repeats, "repeats")
+    compiled = model.compile_loss(X, y, "hinge", alpha)
+    theta = model.flat_parameters()
+    points, labels = np.asarray(X).tolist(), np.asarray(y).tolist()
+    tape_times, graph_times = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _, grad = compiled.value_and_grad(theta)
+        tape_times.append(time.perf_counter() - start)
+        graph_times.append(_gradient_step(model, points, labels, alpha))
+    worst = max(relative_difference(g, p.grad) for g, p in zip(grad.tolist(), model.parameters()))
+    return TapeTiming(statistics.median(tape_times), statistics.median(graph_times), worst)
 
 
 def _forward_numpy(model: MLP, points: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """``python -m ferrograd demo``: its flags, checked before any work, and what it prints.
 
-The training and the engine timing it runs are :mod:`ferrograd.demo`'s.
+The training and the timings it runs are :mod:`ferrograd.demo`'s; this module parses and prints.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from typing import Any, Callable
 
 import numpy as np
@@ -22,10 +21,9 @@ from ferrograd.demo import (
     NOISE,
     POINTS,
     SIZES,
-    _gradient_step,
     plot_decision_boundary,
-    relative_difference,
     time_engines,
+    time_tape,
     train,
     train_tape,
 )
@@ -128,21 +126,15 @@ def _run_tape(args: argparse.Namespace, model: MLP, X: np.ndarray, y: np.ndarray
         f"(median {median:.3f} ms)"
     )
 
-    compiled = model.compile_loss(X, y, "hinge", ALPHA)
-    theta = model.flat_parameters()
-    tape_times, graph_times = [], []
-    for _ in range(5):
-        start = time.perf_counter()
-        _, grad = compiled.value_and_grad(theta)
-        tape_times.append(time.perf_counter() - start)
-        graph_times.append(_gradient_step(model, points, labels, ALPHA))
-    worst = max(relative_difference(g, p.grad) for g, p in zip(grad.tolist(), model.parameters()))
-    tape_s, graph_s = statistics.median(tape_times), statistics.median(graph_times)
+    timing = time_tape(model, X, y)
     print("one gradient step from the final parameters, median of 5:")
-    print(f"  tape       {1e3 * tape_s:8.3f} ms")
-    print(f"  graph      {1e3 * graph_s:8.3f} ms")
-    print(f"  largest relative gradient difference over {len(theta)} parameters: {worst:.1e}")
-    print(f"  speedup of the tape over the graph: {graph_s / tape_s:.1f}x")
+    print(f"  tape       {1e3 * timing.tape_seconds:8.3f} ms")
+    print(f"  graph      {1e3 * timing.graph_seconds:8.3f} ms")
+    print(
+        f"  largest relative gradient difference over {len(model.parameters())} parameters: "
+        f"{timing.max_relative_difference:.1e}"
+    )
+    print(f"  speedup of the tape over the graph: {timing.speedup:.1f}x")
     if args.plot is not None:
         plot_decision_boundary(model, X, y, args.plot)
         print(f"decision boundary drawn to {args.plot}")
