@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ferrograd import demo
+from ferrograd import _engines, demo
 from ferrograd.__main__ import main
 from ferrograd.datasets import make_moons
 from ferrograd.nn import MLP
@@ -174,7 +174,7 @@ def test_demo_on_the_reference_engine_compares_against_rust(
     assert re.search(r"largest relative gradient difference over 337 parameters: (\S+)", out)
 
 
-@pytest.mark.parametrize("engine", ["rust", "reference"])
+@pytest.mark.parametrize("engine", _engines.NAMES)
 def test_demo_tape_trains_through_the_tape(engine: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--tape", "--engine", engine, "--steps", "3", "--no-progress"]) == 0
     out = capsys.readouterr().out
