@@ -64,9 +64,10 @@ def best_time(run, rounds: int = ROUNDS) -> float:
 
 
 # The reference engine without the anomaly test: the shipped functions minus two lines.
-def _node_unchecked(cls, op, data, prev, param=0.0):
+def _node_unchecked(cls, op, data, children, param=0.0):
     v = cls.__new__(cls)
-    v._data, v._grad, v._label, v._op, v._prev, v._param = data, 0.0, "", op, prev, param
+    v._data, v._grad, v._label = data, 0.0, ""
+    v._op, v._children, v._param = op, children, param
     return v
 
 

@@ -73,7 +73,7 @@ pub struct Anomaly {
 
 impl Anomaly {
     fn describe(node: &Node, label: String, pass: Pass, output: f64) -> Anomaly {
-        let operands = node.operands();
+        let operands = node.children();
         Anomaly {
             pass,
             op: node.op().name,
@@ -100,7 +100,7 @@ impl Anomaly {
 
     /// `Err` when the backward of `z` just left a NaN or inf in an operand's grad.
     pub(crate) fn check_backward(z: &Node) -> Result<(), Anomaly> {
-        if z.operands().iter().all(|v| v.grad().is_finite()) {
+        if z.children().iter().all(|v| v.grad().is_finite()) {
             return Ok(());
         }
         Err(Anomaly::describe(z, z.label(), Pass::Backward, z.grad()))

@@ -43,8 +43,8 @@ fn prefetch(ptr: NodeRef) {
 
 /// Prefetches every operand of `node`.
 #[inline(always)]
-fn prefetch_operands(node: &Node) {
-    for v in node.operands() {
+fn prefetch_children(node: &Node) {
+    for v in node.children() {
         prefetch(Rc::as_ptr(&v.0));
     }
 }
@@ -101,10 +101,10 @@ fn topo_into(root: &Value, s: &mut Scratch) {
         node.tag.set(tag);
         // A zero grad, and operand index 0 for a node that goes on the stack.
         node.grad.set(0.0);
-        if matches!(node.prev, Operands::Leaf) {
+        if matches!(node.children, Operands::Leaf) {
             s.order.push(ptr);
         } else {
-            prefetch_operands(node);
+            prefetch_children(node);
             s.stack.push(ptr);
         }
     };
@@ -113,7 +113,7 @@ fn topo_into(root: &Value, s: &mut Scratch) {
         // SAFETY: see above; `root` outlives this function call.
         let node = unsafe { &*top };
         let next = node.grad.get().to_bits();
-        if let Some(child) = node.operands().get(next as usize) {
+        if let Some(child) = node.children().get(next as usize) {
             node.grad.set(f64::from_bits(next + 1));
             let child_node = child.node();
             if child_node.tag.get() >> EPOCH_SHIFT != epoch {
@@ -180,7 +180,7 @@ impl Value {
                 prefetch(order[k - AHEAD]);
             }
             if k >= AHEAD / 2 {
-                prefetch_operands(unsafe { &*order[k - AHEAD / 2] });
+                prefetch_children(unsafe { &*order[k - AHEAD / 2] });
             }
             let node = unsafe { &*order[k] };
             let tag = node.tag.get();

@@ -424,4 +424,17 @@ mod ops {
         let x = Value::new(2.0);
         assert!(x.clamp(None, None).ptr_eq(&x));
     }
+
+    #[test]
+    fn children_are_one_list_under_every_name() {
+        let (x, y) = (Value::new(2.0), Value::new(3.0));
+        let z = &(&x * &y) + &x;
+        let node = z.node();
+        let ids = |vs: &[Value]| vs.iter().map(Value::id).collect::<Vec<_>>();
+        assert_eq!(ids(node.children()), ids(&z.children()));
+        assert_eq!(node.children()[1].id(), x.id());
+        #[allow(deprecated)]
+        let old = node.operands();
+        assert_eq!(ids(old), ids(node.children()));
+    }
 }

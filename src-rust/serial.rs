@@ -75,7 +75,7 @@ impl Value {
             let label = node.label();
             out.extend_from_slice(&length_field(label.len(), "a label's length in bytes")?);
             out.extend_from_slice(label.as_bytes());
-            let operands = node.operands();
+            let operands = node.children();
             out.extend_from_slice(&length_field(operands.len(), "an operand count")?);
             for o in operands {
                 out.extend_from_slice(&index[&o.id()].to_le_bytes());
@@ -130,12 +130,12 @@ impl Value {
                         .ok_or(CorruptGraph("operand after its user"))?,
                 );
             }
-            let prev = if operands.is_empty() && code == Code::Leaf {
+            let children = if operands.is_empty() && code == Code::Leaf {
                 Operands::Leaf
             } else {
                 Operands::from_vec(operands)
             };
-            let v = Value::from_op(op_for(code), f[0], prev);
+            let v = Value::from_op(op_for(code), f[0], children);
             v.set_grad(f[1]);
             if code == Code::LeakyRelu {
                 v.set_param(check_slope(f[2]).map_err(|_| CorruptGraph("bad leaky_relu slope"))?);

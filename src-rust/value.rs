@@ -19,7 +19,7 @@ pub struct Node {
     /// reached this node (high bits; see `backward.rs`), in one word.
     pub(crate) tag: Cell<u64>,
     /// The operands, in operand order.
-    pub(crate) prev: Operands,
+    pub(crate) children: Operands,
     /// What only a few nodes carry: a label, an op parameter such as leaky ReLU's slope.
     pub(crate) extra: Cell<Option<Box<Extra>>>,
 }
@@ -109,10 +109,16 @@ impl Node {
         OPS[(self.tag.get() & CODE_MASK) as usize]
     }
 
-    /// The operands, in operand order.
+    /// The children (the op's operands), in operand order; Python's `Value.children`.
     #[inline]
+    pub fn children(&self) -> &[Value] {
+        self.children.as_slice()
+    }
+
+    /// The children, under their 0.1 name.
+    #[deprecated(note = "renamed `children()`, the name Python uses")]
     pub fn operands(&self) -> &[Value] {
-        self.prev.as_slice()
+        self.children()
     }
 
     /// A copy of the label and parameter, if the node has any.
@@ -155,15 +161,15 @@ impl Value {
         v
     }
 
-    /// A node made by `op` from `prev`, whose forward value is `data`.
+    /// A node made by `op` from `children`, whose forward value is `data`.
     #[inline]
-    pub(crate) fn from_op(op: &'static Op, data: f64, prev: Operands) -> Value {
+    pub(crate) fn from_op(op: &'static Op, data: f64, children: Operands) -> Value {
         debug_assert!(std::ptr::eq(op_for(op.code), op));
         Value(Rc::new(Node {
             data: Cell::new(data),
             grad: Cell::new(0.0),
             tag: Cell::new(op.code as u64),
-            prev,
+            children,
             extra: Cell::new(None),
         }))
     }
@@ -203,7 +209,7 @@ impl Value {
 
     /// The operands, in operand order (`a * a` has two).
     pub fn children(&self) -> Vec<Value> {
-        self.0.operands().to_vec()
+        self.0.children().to_vec()
     }
 
     /// The label, "" when none was set.
@@ -407,7 +413,7 @@ macro_rules! unary_op {
             name: $name,
             code: Code::$Code,
             backward: |node| {
-                let x = node.prev[0].node();
+                let x = node.children[0].node();
                 let dx =
                     crate::ops::$module::backward(x.data(), node.data(), node.grad(), node.param());
                 x.add_grad(dx);
@@ -439,7 +445,7 @@ pub static SUM: Op = Op {
     code: Code::Sum,
     backward: |z| {
         let g = z.grad();
-        for x in z.operands() {
+        for x in z.children() {
             x.node().add_grad(g);
         }
     },
@@ -452,7 +458,7 @@ pub static DOT: Op = Op {
     code: Code::Dot,
     backward: |z| {
         let g = z.grad();
-        let operands = z.operands();
+        let operands = z.children();
         let (ws, xs) = operands.split_at(operands.len() / 2);
         for (w, x) in ws.iter().zip(xs) {
             let (w, x) = (w.node(), x.node());
@@ -471,7 +477,7 @@ pub fn op_for(code: Code) -> &'static Op {
 
 #[inline]
 fn two(z: &Node) -> [&Node; 2] {
-    let operands = z.operands();
+    let operands = z.children();
     [operands[0].node(), operands[1].node()]
 }
 
@@ -536,23 +542,23 @@ impl Value {
 /// parks the extra ones in `pending`.
 impl Drop for Node {
     fn drop(&mut self) {
-        if matches!(self.prev, Operands::Leaf) {
+        if matches!(self.children, Operands::Leaf) {
             return;
         }
         let mut pending: Vec<Value> = Vec::new();
-        let mut next = take_sole_operands(&mut self.prev, &mut pending);
+        let mut next = take_sole_children(&mut self.children, &mut pending);
         while let Some(mut value) = next.take().or_else(|| pending.pop()) {
             if let Some(node) = Rc::get_mut(&mut value.0) {
-                next = take_sole_operands(&mut node.prev, &mut pending);
+                next = take_sole_children(&mut node.children, &mut pending);
             }
             // `value` is dropped here with no operands left to recurse into.
         }
     }
 }
 
-/// Empties `prev`. Operands that others still hold are released at once (a count decrement);
-/// those only `prev` held are returned (the first) or parked in `pending` (the rest).
-fn take_sole_operands(prev: &mut Operands, pending: &mut Vec<Value>) -> Option<Value> {
+/// Empties `children`. Operands that others still hold are released at once (a count decrement);
+/// those only `children` held are returned (the first) or parked in `pending` (the rest).
+fn take_sole_children(children: &mut Operands, pending: &mut Vec<Value>) -> Option<Value> {
     let mut first = None;
     let mut keep = |mut value: Value| {
         if Rc::get_mut(&mut value.0).is_some() {
@@ -563,7 +569,7 @@ fn take_sole_operands(prev: &mut Operands, pending: &mut Vec<Value>) -> Option<V
             }
         }
     };
-    match std::mem::replace(prev, Operands::Leaf) {
+    match std::mem::replace(children, Operands::Leaf) {
         Operands::Leaf => {}
         Operands::One([x]) => keep(x),
         Operands::Two([x, y]) => {

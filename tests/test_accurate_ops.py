@@ -425,7 +425,7 @@ def test_compare_runs_every_new_op_and_gelu_approximate() -> None:
     ],
 )
 def test_compare_s_language_checks_gelu_s_argument(expression: str, says: str) -> None:
-    from ferrograd._expression import ExpressionError, parse_expression
+    from ferrograd.cli.expression import ExpressionError, parse_expression
 
     with pytest.raises(ExpressionError, match=re_escape(says)):
         parse_expression(expression)

@@ -17,7 +17,7 @@ import optax
 import pytest
 
 import ferrograd
-from ferrograd import reference
+from ferrograd import _engines, reference
 from ferrograd.nn import MLP, SGD, Adam, AdamW, mse_loss
 
 jax.config.update("jax_enable_x64", True)
@@ -165,7 +165,7 @@ def test_optimiser_arguments_are_checked():
     assert ps[0].data == pytest.approx(0.9)
 
 
-@pytest.mark.parametrize("engine", ["rust", "reference"])
+@pytest.mark.parametrize("engine", _engines.NAMES)
 def test_state_dict_round_trips_through_json(engine):
     model = MLP(3, [4, 2], seed=0, engine=engine)
     state = model.state_dict()

@@ -21,7 +21,7 @@ from conftest import BINARY_METHODS, ENGINES, Engine, central_difference, same_f
 
 import ferrograd
 from ferrograd import reference
-from ferrograd._expression import parse_expression
+from ferrograd.cli.expression import parse_expression
 
 # No ties, every quadrant.
 POINTS = [(1.7, -0.6), (-2.2, 0.9), (0.4, 3.3), (-1.0, -2.5), (0.3, 0.2)]

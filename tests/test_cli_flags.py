@@ -28,7 +28,7 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     [
         (["--seed", "-1"], "argument --seed: must be an int >= 0, got -1"),
         (["--seed", "x"], "argument --seed: must be an int >= 0, got 'x'"),
-        (["--steps", "0"], "argument --steps: must be at least 1, got 0"),
+        (["--steps", "0"], "argument --steps: must be an int >= 1, got 0"),
         (["--plot", "/nonexistent/dir/x.png"], "no directory '/nonexistent/dir'"),
         (["--plot", "x.txt"], "'x.txt': the file name must end in one of"),
     ],
@@ -49,7 +49,7 @@ def test_bad_demo_flags_are_argparse_errors_before_training(
 
 
 def test_a_good_plot_path_is_accepted(tmp_path: Path) -> None:
-    from ferrograd import demo
+    from ferrograd.cli import demo
 
     assert demo._plot_path(str(tmp_path / "x.png")) == str(tmp_path / "x.png")
     assert demo._plot_path(str(tmp_path / "x.PDF")) == str(tmp_path / "x.PDF")

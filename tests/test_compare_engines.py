@@ -12,7 +12,7 @@ import pytest
 import ferrograd
 from ferrograd import reference
 from ferrograd.__main__ import main
-from ferrograd._expression import FUNCTIONS, ExpressionError, parse_expression
+from ferrograd.cli.expression import FUNCTIONS, ExpressionError, parse_expression
 from ferrograd.testing import EngineComparison, compare_engines
 
 
@@ -34,7 +34,7 @@ def test_seed_example_agrees_node_by_node():
         ("-", ""),
     ]
     # Operands come first, and point at the right rows.
-    assert [r.operands for r in report.rows] == [(), (0,), (), (0, 2), (1, 3), (2,), (4, 5)]
+    assert [r.children for r in report.rows] == [(), (0,), (), (0, 2), (1, 3), (2,), (4, 5)]
     x, y = report.rows[0], report.rows[2]
     assert x.rust_grad == x.reference_grad == 5.5
     assert y.rust_grad == pytest.approx(2.0 - math.cos(5.0), rel=1e-15)
@@ -55,7 +55,13 @@ def test_shared_nodes_pair_once():
     report = compare_engines(f, [0.3])
     assert report.agree
     assert [r.op for r in report.rows] == ["", "tanh", "*", "+"]
-    assert report.rows[2].operands == (1, 1)
+    assert report.rows[2].children == (1, 1)
+
+
+def test_node_comparison_operands_is_a_deprecated_name_for_children():
+    row = compare_engines(lambda x, y: x * y, [2.0, 3.0]).rows[-1]
+    with pytest.warns(DeprecationWarning, match="NodeComparison.children"):
+        assert row.operands == row.children == (0, 1)
 
 
 def _random_program(rng: random.Random, n_inputs: int, n_ops: int):

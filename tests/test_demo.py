@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ferrograd import demo
+from ferrograd import _engines, demo
 from ferrograd.__main__ import main
 from ferrograd.datasets import make_moons
 from ferrograd.nn import MLP
@@ -63,9 +63,9 @@ def test_moons_noise_has_the_requested_spread() -> None:
 
 
 def test_moons_reject_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="n >= 2"):
+    with pytest.raises(ValueError, match="n must be >= 2"):
         make_moons(1)
-    with pytest.raises(TypeError, match="integer n"):
+    with pytest.raises(TypeError, match="n must be an int"):
         make_moons(10.0)
     with pytest.raises(ValueError, match="noise"):
         make_moons(10, noise=-0.1)
@@ -107,14 +107,25 @@ def test_learning_rate_falls_from_one_towards_a_tenth() -> None:
     assert demo.learning_rate(99, 100) == pytest.approx(0.109)
 
 
-def test_compare_engines_finds_identical_gradients() -> None:
+def test_time_engines_times_both_and_finds_identical_gradients() -> None:
     X, y = make_moons(30, noise=0.1, seed=0)
     model = MLP(2, [8, 8, 1], seed=0)
-    cmp = demo.compare_engines(model, X.tolist(), y.tolist(), repeats=1)
+    cmp = demo.time_engines(model, X.tolist(), y.tolist(), repeats=1)
     assert cmp.engine == "rust" and cmp.other == "reference"
     assert cmp.max_relative_difference <= 1e-12
     assert any(p.grad != 0.0 for p in model.parameters())
     assert cmp.seconds > 0 and cmp.other_seconds > 0
+
+
+def test_time_tape_times_both_paths_and_finds_the_same_gradient() -> None:
+    X, y = make_moons(30, noise=0.1, seed=0)
+    model = MLP(2, [8, 8, 1], seed=0)
+    timing = demo.time_tape(model, X, y, repeats=1)
+    assert timing.max_relative_difference <= 1e-12
+    assert timing.tape_seconds > 0 and timing.graph_seconds > 0
+    assert timing.speedup == timing.graph_seconds / timing.tape_seconds
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        demo.time_tape(model, X, y, repeats=0)
 
 
 def test_relative_difference() -> None:
@@ -163,7 +174,7 @@ def test_demo_on_the_reference_engine_compares_against_rust(
     assert re.search(r"largest relative gradient difference over 337 parameters: (\S+)", out)
 
 
-@pytest.mark.parametrize("engine", ["rust", "reference"])
+@pytest.mark.parametrize("engine", _engines.NAMES)
 def test_demo_tape_trains_through_the_tape(engine: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--tape", "--engine", engine, "--steps", "3", "--no-progress"]) == 0
     out = capsys.readouterr().out

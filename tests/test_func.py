@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import ferrograd
-from ferrograd import func, reference
+from ferrograd import _engines, func, reference
 
 jax.config.update("jax_enable_x64", True)
 
-ENGINES = ["rust", "reference"]
+ENGINES = list(_engines.NAMES)
 
 
 class Ops:

@@ -7,10 +7,10 @@ import math
 import pytest
 
 import ferrograd
-from ferrograd import reference
+from ferrograd import _engines, reference
 from ferrograd.testing import GradcheckError, GradcheckReport, gradcheck
 
-ENGINES = ["rust", "reference"]
+ENGINES = list(_engines.NAMES)
 
 
 def seed(x1, x2):

@@ -17,7 +17,7 @@ from conftest import BINARY_METHODS, ENGINES, OP_TABLE, UNARY_OPS, Engine, OpRow
 import ferrograd
 from ferrograd import reference
 from ferrograd._core import DEFAULT_SLOPE, Dual
-from ferrograd._expression import BINARY_FUNCTIONS, FUNCTIONS
+from ferrograd.cli.expression import BINARY_FUNCTIONS, FUNCTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 OPS = [row for row in OP_TABLE if row.code != 0]

@@ -376,7 +376,7 @@ def test_compile_rejects_bad_arguments():
     with pytest.raises(TypeError, match="callable"):
         ferrograd.compile(3, 1)
     for n in (0, -2):
-        with pytest.raises(ValueError, match="n_inputs >= 1"):
+        with pytest.raises(ValueError, match="n_inputs must be >= 1"):
             ferrograd.compile(seed_f, n)
     for n in (2.0, "2", True, None):
         with pytest.raises(TypeError, match="n_inputs must be an int"):

@@ -11,12 +11,12 @@ import numpy as np
 import optax
 import pytest
 
-from ferrograd import demo, nn
+from ferrograd import _engines, demo, nn
 from ferrograd.datasets import make_moons
 from ferrograd.nn import MLP, SGD, FlatAdam, FlatAdamW, FlatSGD, Layer, hinge_loss, l2_penalty
 from ferrograd.training import compile_loss
 
-ENGINES = ["rust", "reference"]
+ENGINES = list(_engines.NAMES)
 STEPS = 4
 
 

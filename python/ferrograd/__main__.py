@@ -1,26 +1,15 @@
-"""``python -m ferrograd <command>``: command-line tools. ``python -m ferrograd --help`` lists them."""
+"""``python -m ferrograd <command>``: command-line tools. ``python -m ferrograd --help`` lists them.
+
+The commands live in :mod:`ferrograd.cli`.
+"""
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from ferrograd import _compare_cli, demo
+from ferrograd.cli.main import main
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` (default: ``sys.argv[1:]``), run the chosen command, return its exit code."""
-    parser = argparse.ArgumentParser(
-        prog="python -m ferrograd",
-        description="ferrograd: scalar reverse-mode autodiff with a Rust core.",
-    )
-    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    commands.required = True
-    demo.register(commands)
-    _compare_cli.register(commands)
-    args = parser.parse_args(argv)
-    return int(args.run(args))
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from ferrograd import _checks
+
 __all__ = ["make_moons"]
 
 
@@ -24,13 +26,8 @@ def make_moons(
     >>> X.shape, y.shape, int((y > 0).sum())
     ((100, 2), (100,), 50)
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"make_moons() needs an integer n, got {type(n).__name__}")
-    if n < 2:
-        raise ValueError(f"make_moons() needs n >= 2 points, got {n}")
-    noise = float(noise)
-    if not (math.isfinite(noise) and noise >= 0.0):
-        raise ValueError(f"make_moons() needs a finite noise >= 0, got {noise}")
+    n = _checks.count(n, "make_moons() n", minimum=2)
+    noise = _checks.nonnegative(noise, "make_moons() noise")
     n_upper = (n + 1) // 2
     n_lower = n - n_upper
     t_upper = np.linspace(0.0, math.pi, n_upper)

@@ -1,4 +1,4 @@
-"""``python -m ferrograd demo``: train a small MLP on two moons, then check it against the twin engine.
+"""The demo's recipe: train a small MLP on two moons, then check it against the twin engine.
 
 The recipe is micrograd's demo: ``MLP(2, [16, 16, 1])``, SVM hinge loss plus ``1e-4`` L2, plain SGD
 with the learning rate falling from 1.0 to 0.1, until every training point is classified right.
@@ -6,14 +6,12 @@ The data come from :func:`ferrograd.datasets.make_moons` (100 points, noise 0.1)
 downloaded. After training, the last step's gradients are computed again on the other engine from
 the same parameters: the largest relative difference and the speedup are printed.
 
-The pieces are importable: :func:`loss_and_accuracy`, :func:`train`, :func:`compare_engines`.
+``python -m ferrograd demo`` runs it (its flags are :mod:`ferrograd.cli.demo`'s); the pieces are
+importable: :func:`loss_and_accuracy`, :func:`train`, :func:`train_tape`, :func:`time_engines`, :func:`time_tape`.
 """
 
 from __future__ import annotations
 
-import argparse
-import math
-import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -21,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ferrograd.datasets import make_moons
-from ferrograd.nn import MLP, SGD, FlatSGD, hinge_loss, l2_penalty, resolve_engine
+from ferrograd import _checks, _engines
+from ferrograd.nn import MLP, SGD, FlatSGD, hinge_loss, l2_penalty
 
 DEFAULT_SEED = 0
 DEFAULT_STEPS = 100
@@ -156,18 +154,14 @@ def _gradient_step(model: MLP, X: list[list[float]], y: list[float], alpha: floa
     return time.perf_counter() - start
 
 
-def relative_difference(a: float, b: float) -> float:
-    """``|a - b| / max(|a|, |b|)``, 0 when both are 0 (and inf when they differ in nan/inf)."""
-    if a == b:
-        return 0.0
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return math.inf
-    return abs(a - b) / max(abs(a), abs(b))
+#: The package's one relative difference (two NaNs agree; one NaN or infinity alone is inf).
+relative_difference = _checks.relative_difference
 
 
 @dataclass
-class Comparison:
-    """The same gradient step on two engines: median seconds on each and their agreement."""
+class EngineTiming:
+    """The same gradient step timed on two engines: median seconds on each, and how far apart
+    their gradients came out."""
 
     engine: str
     other: str
@@ -186,17 +180,20 @@ class Comparison:
         return ref / rust
 
 
-def compare_engines(
+def time_engines(
     model: MLP,
     X: list[list[float]],
     y: list[float],
     *,
     alpha: float = ALPHA,
     repeats: int = 5,
-) -> Comparison:
-    """Run one gradient step (forward, loss, backward) on ``model`` and on a copy of it on the
-    other engine, ``repeats`` times each, side by side; compare every parameter's gradient."""
-    other = "reference" if model.engine.name == "rust" else "rust"
+) -> EngineTiming:
+    """Time one gradient step (forward, loss, backward) on ``model`` and on a copy of it on the
+    other engine (the reference for the Rust one, else the Rust one), ``repeats`` times each,
+    side by side; the medians, and the largest relative difference of the parameters' gradients
+    after the last step."""
+    repeats = _checks.count(repeats, "repeats")
+    other = _engines.REFERENCE if model.engine is _engines.RUST else _engines.RUST
     twin = model.to(other)
     mine, theirs = [], []
     for _ in range(repeats):
@@ -205,9 +202,45 @@ def compare_engines(
     worst = max(
         relative_difference(p.grad, q.grad) for p, q in zip(model.parameters(), twin.parameters())
     )
-    return Comparison(
-        model.engine.name, other, statistics.median(mine), statistics.median(theirs), worst
+    return EngineTiming(
+        model.engine.name, other.name, statistics.median(mine), statistics.median(theirs), worst
     )
+
+
+@dataclass
+class TapeTiming:
+    """The same gradient step timed through the compiled loss and through the graph: median
+    seconds of each, and how far apart their gradients came out."""
+
+    tape_seconds: float
+    graph_seconds: float
+    max_relative_difference: float
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster the tape ran the step than the graph."""
+        return self.graph_seconds / self.tape_seconds
+
+
+def time_tape(
+    model: MLP, X: np.ndarray, y: np.ndarray, *, alpha: float = ALPHA, repeats: int = 5
+) -> TapeTiming:
+    """Time one gradient step of the demo's loss on ``model`` (a Rust-engine model) at its
+    current parameters, ``repeats`` times each, side by side: through ``model.compile_loss``
+    (one call into Rust) and through the graph (forward, loss, ``backward()``); the medians,
+    and the largest relative difference of the two gradients."""
+    repeats = _checks.count(repeats, "repeats")
+    compiled = model.compile_loss(X, y, "hinge", alpha)
+    theta = model.flat_parameters()
+    points, labels = np.asarray(X).tolist(), np.asarray(y).tolist()
+    tape_times, graph_times = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _, grad = compiled.value_and_grad(theta)
+        tape_times.append(time.perf_counter() - start)
+        graph_times.append(_gradient_step(model, points, labels, alpha))
+    worst = max(relative_difference(g, p.grad) for g, p in zip(grad.tolist(), model.parameters()))
+    return TapeTiming(statistics.median(tape_times), statistics.median(graph_times), worst)
 
 
 def _forward_numpy(model: MLP, points: np.ndarray) -> np.ndarray:
@@ -280,172 +313,3 @@ def plot_decision_boundary(model: MLP, X: np.ndarray, y: np.ndarray, path: str) 
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def _seed(text: str) -> int:
-    """``--seed``: an int >= 0 (what numpy's generators take), checked before any work."""
-    try:
-        seed = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text!r}") from None
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {seed}")
-    return seed
-
-
-def _steps(text: str) -> int:
-    """``--steps``: an int >= 1."""
-    try:
-        steps = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}") from None
-    if steps < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {steps}")
-    return steps
-
-
-def _plot_path(path: str) -> str:
-    """``--plot``: matplotlib installed, a format its Agg canvas writes, a writable directory;
-    all checked when the flags are parsed, before any training."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-    except ImportError:
-        raise argparse.ArgumentTypeError(
-            "needs matplotlib: pip install 'ferrograd[plot]'"
-        ) from None
-    formats = FigureCanvasAgg.get_supported_filetypes()
-    extension = os.path.splitext(path)[1].lower().lstrip(".")
-    if extension not in formats:
-        raise argparse.ArgumentTypeError(
-            f"{path!r}: the file name must end in one of "
-            f"{', '.join('.' + f for f in sorted(formats))}"
-        )
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        raise argparse.ArgumentTypeError(f"{path!r}: no directory {directory!r}")
-    if os.path.isdir(path) or not os.access(directory, os.W_OK):
-        raise argparse.ArgumentTypeError(f"{path!r}: cannot write there")
-    return path
-
-
-def run(args: argparse.Namespace) -> int:
-    """The ``demo`` command: train, report, compare engines, optionally plot. Returns 0."""
-    engine = resolve_engine(args.engine)
-    X, y = make_moons(POINTS, noise=NOISE, seed=args.seed)
-    points, labels = X.tolist(), y.tolist()
-    model = MLP(2, SIZES, seed=args.seed, engine=engine)
-    print(
-        f"MLP(2, {SIZES}), {len(model.parameters())} parameters, {engine.name} engine; "
-        f"two moons: {POINTS} points, noise {NOISE}, seed {args.seed}"
-    )
-    print(f"hinge loss + {ALPHA:g} L2, SGD with lr 1.0 -> 0.1 over {args.steps} steps")
-    if getattr(args, "tape", False):
-        return _run_tape(args, model, X, y)
-    result = train(model, points, labels, steps=args.steps, progress=not args.no_progress)
-    ms = 1e3 * result.seconds_per_step
-    if result.accuracy == 1.0:
-        print(f"reached 100% training accuracy after {result.steps} steps")
-    else:
-        print(f"stopped after {result.steps} steps at {result.accuracy:.0%} training accuracy")
-    print(f"final loss {result.loss:.4f}, accuracy {result.accuracy:.0%}, {ms:.2f} ms per step")
-
-    cmp = compare_engines(model, points, labels)
-    print("one gradient step (forward, loss, backward) from the final parameters, median of 5:")
-    print(f"  {cmp.engine:<10} {1e3 * cmp.seconds:8.2f} ms")
-    print(f"  {cmp.other:<10} {1e3 * cmp.other_seconds:8.2f} ms")
-    print(
-        f"  largest relative gradient difference over {len(model.parameters())} parameters: "
-        f"{cmp.max_relative_difference:.1e}"
-    )
-    print(f"  speedup of rust over reference: {cmp.speedup:.1f}x")
-
-    if args.plot is not None:
-        plot_decision_boundary(model, X, y, args.plot)
-        print(f"decision boundary drawn to {args.plot}")
-    return 0
-
-
-def _run_tape(args: argparse.Namespace, model: MLP, X: np.ndarray, y: np.ndarray) -> int:
-    """``demo --tape``: train through the tape, then check the last gradient against the graph
-    path's from the same parameters, and time one step of each."""
-    points, labels = X.tolist(), y.tolist()
-    print("through the tape: the loss compiled once, then one call into Rust per step")
-    result = train_tape(model, points, labels, steps=args.steps, progress=not args.no_progress)
-    ms = 1e3 * result.seconds_per_step
-    if result.accuracy == 1.0:
-        print(f"reached 100% training accuracy after {result.steps} steps")
-    else:
-        print(f"stopped after {result.steps} steps at {result.accuracy:.0%} training accuracy")
-    median = 1e3 * statistics.median(result.step_seconds) if result.step_seconds else ms
-    print(
-        f"final loss {result.loss:.4f}, accuracy {result.accuracy:.0%}, {ms:.3f} ms per step "
-        f"(median {median:.3f} ms)"
-    )
-
-    compiled = model.compile_loss(X, y, "hinge", ALPHA)
-    theta = model.flat_parameters()
-    tape_times, graph_times = [], []
-    for _ in range(5):
-        start = time.perf_counter()
-        _, grad = compiled.value_and_grad(theta)
-        tape_times.append(time.perf_counter() - start)
-        graph_times.append(_gradient_step(model, points, labels, ALPHA))
-    worst = max(relative_difference(g, p.grad) for g, p in zip(grad.tolist(), model.parameters()))
-    tape_s, graph_s = statistics.median(tape_times), statistics.median(graph_times)
-    print("one gradient step from the final parameters, median of 5:")
-    print(f"  tape       {1e3 * tape_s:8.3f} ms")
-    print(f"  graph      {1e3 * graph_s:8.3f} ms")
-    print(f"  largest relative gradient difference over {len(theta)} parameters: {worst:.1e}")
-    print(f"  speedup of the tape over the graph: {graph_s / tape_s:.1f}x")
-    if args.plot is not None:
-        plot_decision_boundary(model, X, y, args.plot)
-        print(f"decision boundary drawn to {args.plot}")
-    return 0
-
-
-def register(commands: Any) -> None:
-    """Add the ``demo`` command to ``commands`` (an argparse subparsers object)."""
-    parser = commands.add_parser(
-        "demo",
-        help="train an MLP on two moons and compare the two engines",
-        description=(
-            "Train MLP(2, [16, 16, 1]) on a generated two-moons data set (100 points, noise 0.1) "
-            "with the hinge loss, 1e-4 L2 and SGD (learning rate 1.0 falling to 0.1), until "
-            "100% training accuracy or --steps steps. Then run one gradient step on both "
-            "engines from the same parameters and print the largest relative gradient "
-            "difference and the speedup."
-        ),
-    )
-    parser.add_argument(
-        "--engine",
-        choices=["rust", "reference"],
-        default="rust",
-        help="engine to train on: the Rust core (default) or the pure-Python reference",
-    )
-    parser.add_argument(
-        "--seed",
-        type=_seed,
-        default=DEFAULT_SEED,
-        help=f"seed for the data and the initial weights (default {DEFAULT_SEED})",
-    )
-    parser.add_argument(
-        "--steps",
-        type=_steps,
-        default=DEFAULT_STEPS,
-        help=f"most training steps; the learning rate decays over them (default {DEFAULT_STEPS})",
-    )
-    parser.add_argument(
-        "--plot",
-        type=_plot_path,
-        metavar="FILE.png",
-        help="draw the decision boundary and the points to this image (needs matplotlib: "
-        "pip install 'ferrograd[plot]')",
-    )
-    parser.add_argument(
-        "--tape",
-        action="store_true",
-        help="train through a compiled tape (model.compile_loss: one call into Rust per step, "
-        "no Python object per node), print ms per step, then check a step against the graph",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.set_defaults(run=run)

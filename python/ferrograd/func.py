@@ -40,7 +40,7 @@ from typing import Any, Callable, NamedTuple, Union
 
 import numpy as np
 
-from ferrograd import _core
+from ferrograd import _core, _engines
 from ferrograd import reference as _R
 
 __all__ = ["grad", "hessian", "jacfwd", "jacobian", "jvp", "value_and_grad", "vjp"]
@@ -50,22 +50,11 @@ Argnums = Union[int, Sequence[int]]
 Fn = Callable[..., Any]
 
 
-class _EngineKit(NamedTuple):
-    name: str
-    Value: type
-    Dual: type
-
-
-def _kit(engine: object) -> _EngineKit:
-    if engine is None or engine in ("rust", "ferrograd"):
-        return _EngineKit("rust", _core.Value, _core.Dual)
-    if engine == "reference":
-        from ferrograd import reference
-
-        return _EngineKit("reference", reference.Value, reference.Dual)
-    if not isinstance(engine, str):
-        raise TypeError(f"engine must be 'rust' or 'reference', got {type(engine).__name__}")
-    raise ValueError(f"unknown engine {engine!r}: use 'rust' or 'reference'")
+def _kit(engine: object) -> _engines.Engine:
+    kit = _engines.resolve(engine)  # type: ignore[arg-type]  # checked there
+    if kit.Dual is None:
+        raise TypeError(f"engine {kit.name} has no Dual: forward mode needs one")
+    return kit
 
 
 # ------------------------------------------------------------------------------------------------
@@ -248,7 +237,7 @@ def _trace(
     args: tuple[Any, ...],
     nums: tuple[int, ...],
     specs: list[_Arg],
-    kit: _EngineKit,
+    kit: _engines.Engine,
     has_aux: bool,
     who: str,
 ) -> _Traced:
@@ -365,7 +354,7 @@ def vjp(f: Fn, *primals: Any, has_aux: bool = False, engine: str | None = None) 
     traced = _trace(f, primals, nums, specs, kit, has_aux, "vjp")
     values = [x for x in traced.items if not isinstance(x, float)]
     weights_at = [k for k, x in enumerate(traced.items) if not isinstance(x, float)]
-    dot = _core.dot if kit.name == "rust" else _reference_dot()
+    dot = kit.dot
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
         ct = np.asarray(cotangent)
@@ -384,19 +373,13 @@ def vjp(f: Fn, *primals: Any, has_aux: bool = False, engine: str | None = None) 
     return (out, vjp_fn, traced.aux) if has_aux else (out, vjp_fn)
 
 
-def _reference_dot() -> Callable[..., Any]:
-    from ferrograd import reference
-
-    return reference.dot
-
-
 # ------------------------------------------------------------------------------------------------
 # Forward mode.
 # ------------------------------------------------------------------------------------------------
 
 
 def _dual_parts(
-    out: Any, kit: _EngineKit, who: str
+    out: Any, kit: _engines.Engine, who: str
 ) -> tuple[tuple[int, ...], list[float], list[float]]:
     shape, items = _flatten(out, kit.Dual, who)
     data = [x if isinstance(x, float) else x.data for x in items]

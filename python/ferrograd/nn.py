@@ -20,18 +20,18 @@ int or a ``random.Random``), or from Python's global ``random`` state when no se
 
 from __future__ import annotations
 
-import functools
 import math
 import random
 from collections.abc import Iterable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from ferrograd import _checks, _core
+from ferrograd import _checks, _core, _engines
 from ferrograd._checks import LearningRate, adam_hyperparameters
 from ferrograd._checks import number as _number
+from ferrograd._engines import Engine
 from ferrograd.training import CompiledLoss, FlatAdam, FlatAdamW, FlatSGD
 
 if TYPE_CHECKING:  # checkers ship typing_extensions; the package does not need it
@@ -67,23 +67,8 @@ Seed = Union[int, random.Random, None]
 # ------------------------------------------------------------------------------------------------
 
 
-class Engine(NamedTuple):
-    """What a model needs from an engine: its ``Value`` class and fused ``sum`` and ``dot``."""
-
-    name: str
-    Value: type
-    sum: Callable[[Iterable[Any]], Any]
-    dot: Callable[[Iterable[Any], Iterable[Any]], Any]
-
-
-RUST = Engine("rust", _core.Value, _core.sum, _core.dot)
-
-
-@functools.cache
-def _reference() -> Engine:
-    from ferrograd import reference  # imported on first use: the fast path never needs it
-
-    return Engine("reference", reference.Value, reference.sum, reference.dot)
+# ``Engine``, ``RUST`` and the resolution of ``engine=`` are the package's one registry's.
+RUST = _engines.RUST
 
 
 def resolve_engine(engine: str | ModuleType | Engine | None = None) -> Engine:
@@ -91,39 +76,10 @@ def resolve_engine(engine: str | ModuleType | Engine | None = None) -> Engine:
     ``"reference"`` (the pure-Python twin), or a module with ``Value``, ``sum`` and ``dot``
     (``ferrograd``, ``ferrograd.reference``). ``ValueError`` for an unknown name, ``TypeError``
     for anything else."""
-    if engine is None or isinstance(engine, Engine):
-        return engine or RUST
-    if isinstance(engine, str):
-        if engine in ("rust", "ferrograd"):
-            return RUST
-        if engine == "reference":
-            return _reference()
-        raise ValueError(f"unknown engine {engine!r}: use 'rust' or 'reference'")
-    if isinstance(engine, ModuleType):
-        missing = [name for name in ("Value", "sum", "dot") if not hasattr(engine, name)]
-        if missing:
-            raise TypeError(f"engine module {engine.__name__} has no {', '.join(missing)}")
-        if engine.Value is _core.Value:
-            return RUST
-        ref = _reference()
-        if engine.Value is ref.Value:
-            return ref
-        return Engine(engine.__name__, engine.Value, engine.sum, engine.dot)
-    raise TypeError(
-        f"engine must be 'rust', 'reference' or an engine module, got {type(engine).__name__}"
-    )
+    return _engines.resolve(engine)
 
 
-def _engine_of(values: Iterable[Any]) -> Engine:
-    """The engine of the first Value among ``values``; the Rust one when all are numbers."""
-    for v in values:
-        if isinstance(v, _core.Value):
-            return RUST
-        if not isinstance(v, (int, float)):
-            ref = _reference()
-            if isinstance(v, ref.Value):
-                return ref
-    return RUST
+_engine_of = _engines.of
 
 
 # The module ``random`` itself is how a Layer hands the global state on to its neurons.
@@ -135,14 +91,6 @@ def _rng(seed: Seed | ModuleType) -> random.Random | ModuleType:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int or a random.Random, got {type(seed).__name__}")
     return random.Random(int(seed))
-
-
-def _count(n: object, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"{what} must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"{what} must be at least 1, got {n}")
-    return int(n)
 
 
 def _inputs(x: object, nin: int, engine: Engine) -> list[Any]:
@@ -164,7 +112,7 @@ def _inputs(x: object, nin: int, engine: Engine) -> list[Any]:
         raise ValueError(f"expected {nin} inputs, got {len(items)}")
     for v in items:
         if not isinstance(v, (float, int, engine.Value)) and isinstance(
-            v, (_core.Value, _reference().Value)
+            v, (_core.Value, _engines.REFERENCE.Value)
         ):
             raise TypeError(
                 f"input is a {type(v).__module__}.Value but the model runs on the "
@@ -280,7 +228,7 @@ class Module:
 
 
 def _is_value(x: object) -> bool:
-    return isinstance(x, (_core.Value, _reference().Value))
+    return isinstance(x, (_core.Value, _engines.REFERENCE.Value))
 
 
 def _named_state(module: Module, prefix: str) -> list[tuple[str, Any]]:
@@ -319,7 +267,7 @@ class Neuron(Module):
         seed: Seed = None,
         engine: str | ModuleType | Engine | None = None,
     ) -> None:
-        nin = _count(nin, "nin")
+        nin = _checks.count(nin, "nin")
         self.engine = resolve_engine(engine)
         rng = _rng(seed)
         Value = self.engine.Value
@@ -353,7 +301,7 @@ class Layer(Module):
     """
 
     def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
-        nout = _count(nout, "nout")
+        nout = _checks.count(nout, "nout")
         kwargs["seed"] = _rng(kwargs.get("seed"))  # one stream, so neurons differ
         kwargs["engine"] = self.engine = resolve_engine(kwargs.get("engine"))
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
@@ -400,7 +348,7 @@ class MLP(Module):
     ) -> None:
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Iterable):
             raise TypeError(f"nouts must be a list of layer sizes, got {type(nouts).__name__}")
-        sizes = [_count(nin, "nin")] + [_count(n, "layer size") for n in nouts]
+        sizes = [_checks.count(nin, "nin")] + [_checks.count(n, "layer size") for n in nouts]
         if len(sizes) < 2:
             raise ValueError("nouts must list at least one layer size")
         self.engine = resolve_engine(engine)
@@ -483,9 +431,7 @@ def hinge_loss(scores: object, labels: object) -> AnyValue:
 def l2_penalty(params: Iterable[AnyValue], alpha: float = 1e-4) -> AnyValue:
     """L2 regularisation ``alpha * sum(p ** 2)``: one ``dot`` node over the parameters."""
     ps = list(params)
-    alpha = float(alpha)
-    if not math.isfinite(alpha) or alpha < 0.0:
-        raise ValueError(f"l2_penalty() needs a finite alpha >= 0, got {alpha}")
+    alpha = _checks.nonnegative(alpha, "l2_penalty() alpha")
     return alpha * _engine_of(ps).dot(ps, ps)
 
 

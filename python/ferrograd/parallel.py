@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ferrograd import _checks
 from ferrograd.tape import Tape
 
 __all__ = ["eval_batch", "grad_batch", "jacobian_batch"]
@@ -54,13 +55,7 @@ def _tape(tape: object) -> Tape:
 
 
 def _rows(tape: Tape, xs: object) -> np.ndarray:
-    array = np.asarray(xs)
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"a batch must hold real numbers, got dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[1] != tape.n_inputs:
-        raise ValueError(f"a batch must have shape (m, {tape.n_inputs}), got {array.shape}")
-    rows: np.ndarray = np.ascontiguousarray(array, dtype=np.float64)
-    return rows
+    return _checks.batch(xs, tape.n_inputs)
 
 
 def _submitter(executor: object) -> Executor:
@@ -75,15 +70,7 @@ def _submitter(executor: object) -> Executor:
 
 def _count(chunks: object) -> int:
     """``chunks`` as an int >= 1: any integral number (``np.int64`` too), as ``threads`` takes."""
-    if isinstance(chunks, bool):
-        raise TypeError("chunks must be an int, got bool")
-    try:
-        count = operator.index(chunks)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"chunks must be an int, got {type(chunks).__name__}") from None
-    if count < 1:
-        raise ValueError(f"chunks must be >= 1, got {count}")
-    return count
+    return _checks.count(chunks, "chunks")
 
 
 def _shares(array: np.ndarray, chunks: object) -> list[np.ndarray]:

@@ -683,22 +683,23 @@ class Value:
     in operand order and ``op`` the name of the op that made the node ("" for a leaf).
     """
 
-    __slots__ = ("__weakref__", "_data", "_grad", "_label", "_op", "_param", "_prev")
+    __slots__ = ("__weakref__", "_children", "_data", "_grad", "_label", "_op", "_param")
 
     def __init__(self, data: object, label: str = "") -> None:
         """A leaf holding ``float(data)``; ``TypeError`` naming the type if not a real number."""
         self._data = _require_real(data, "Value()")
         self._grad = 0.0
         self._op: _Op = ""
-        self._prev: tuple[Value, ...] = ()
+        self._children: tuple[Value, ...] = ()
         self._param = 0.0
         # None is no label, as in the Rust engine (where an omitted and a None argument are one)
         self.label = "" if label is None else label
 
     @classmethod
-    def _node(cls, op: _Op, data: float, prev: tuple[Value, ...], param: float = 0.0) -> Value:
+    def _node(cls, op: _Op, data: float, children: tuple[Value, ...], param: float = 0.0) -> Value:
         v = cls.__new__(cls)
-        v._data, v._grad, v._label, v._op, v._prev, v._param = data, 0.0, "", op, prev, param
+        v._data, v._grad, v._label = data, 0.0, ""
+        v._op, v._children, v._param = op, children, param
         if _anomaly_threads and _anomaly.on and not math.isfinite(data):
             raise FloatingPointError(_forward_anomaly(v))
         return v
@@ -744,7 +745,7 @@ class Value:
     @property
     def children(self) -> tuple[Value, ...]:
         """The operands, in operand order (``a * a`` has two)."""
-        return self._prev
+        return self._children
 
     # -- linking nodes ------------------------------------------------------------------------
 
@@ -1050,12 +1051,12 @@ class Value:
         stack: list[tuple[Value, int]] = [(self, 0)]
         while stack:
             node, i = stack[-1]
-            if i < len(node._prev):
+            if i < len(node._children):
                 stack[-1] = (node, i + 1)
-                child = node._prev[i]
+                child = node._children[i]
                 if id(child) not in seen:
                     seen.add(id(child))
-                    if child._prev or child._op:
+                    if child._children or child._op:
                         stack.append((child, 0))
                     else:
                         order.append(child)
@@ -1088,17 +1089,17 @@ class Value:
         """Adds this node's contribution to its operands' grads (the chain rule, one step)."""
         op, g = self._op, self._grad
         if isinstance(op, BinaryOp):
-            x, y = self._prev
+            x, y = self._children
             dx, dy = op.backward(x._data, y._data, self._data, g)
             x._grad += dx
             y._grad += dy
         elif isinstance(op, UnaryOp):
-            (x,) = self._prev
+            (x,) = self._children
             x._grad += op.backward(x._data, self._data, g, self._param)
         elif isinstance(op, NaryOp):
-            prev = self._prev
-            for i, d in op.backward([x._data for x in prev], self._data, g):
-                prev[i]._grad += d
+            children = self._children
+            for i, d in op.backward([x._data for x in children], self._data, g):
+                children[i]._grad += d
 
     # -- Python protocols ---------------------------------------------------------------------
 
@@ -1174,7 +1175,7 @@ class Value:
         order = self._topo_order()
         index = {id(v): i for i, v in enumerate(order)}
         records = [
-            (v.op, v._data, v._grad, v._label, v._param, tuple(index[id(c)] for c in v._prev))
+            (v.op, v._data, v._grad, v._label, v._param, tuple(index[id(c)] for c in v._children))
             for v in order
         ]
         return _graph_from_records, (records,)
@@ -1190,10 +1191,14 @@ def _graph_from_records(records: list[_Record]) -> Value:
     that holds a NaN unpickles, and the anomaly is reported where an op computes with it.
     """
     built: list[Value] = []
-    for op, data, grad, label, param, prev in records:
+    for op, data, grad, label, param, children in records:
         v = Value.__new__(Value)
         v._data, v._grad, v._label = data, grad, label
-        v._op, v._prev, v._param = _OPS_BY_NAME.get(op, op), tuple(built[i] for i in prev), param
+        v._op, v._children, v._param = (
+            _OPS_BY_NAME.get(op, op),
+            tuple(built[i] for i in children),
+            param,
+        )
         built.append(v)
     return built[-1]
 
@@ -1554,16 +1559,16 @@ def _operand_text(v: Value, with_grad: bool) -> str:
 
 
 def _forward_anomaly(z: Value) -> str:
-    inputs = ", ".join(_operand_text(v, False) for v in z._prev)
+    inputs = ", ".join(_operand_text(v, False) for v in z._children)
     return f"op {z.op!r} produced {z._data!r} in its forward pass from inputs ({inputs})"
 
 
 def _backward_anomaly(z: Value) -> str:
     """The message when ``z``'s backward left NaN or inf in an operand's grad, else ""."""
-    if all(math.isfinite(v._grad) for v in z._prev):
+    if all(math.isfinite(v._grad) for v in z._children):
         return ""
     label = f" {z._label!r}" if z._label else ""
-    operands = ", ".join(_operand_text(v, True) for v in z._prev)
+    operands = ", ".join(_operand_text(v, True) for v in z._children)
     return (
         f"op {z.op!r}{label} produced a non-finite gradient in its backward pass "
         f"(its own grad {z._grad!r}); operands: ({operands})"

@@ -27,7 +27,6 @@ recorded program no longer matches.
 
 from __future__ import annotations
 
-import operator
 import os
 import pickle
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ferrograd import _checks
 from ferrograd._core import Tape as _RustTape
 from ferrograd._core import Value
 
@@ -121,28 +121,15 @@ def compile(
     """
     if not callable(f):
         raise TypeError(f"compile() needs a callable, got {type(f).__name__}")
-    n_inputs = _count(n_inputs, "compile() n_inputs")
-    if n_inputs < 1:
-        raise ValueError(f"compile() needs n_inputs >= 1, got {n_inputs}")
+    n_inputs = _checks.count(n_inputs, "compile() n_inputs")
     point = [1.0] * n_inputs if example is None else _point(example, n_inputs, "example")
     return Tape(_trace(f, point), f if check else None)
-
-
-def _count(x: object, what: str) -> int:
-    if isinstance(x, bool):
-        raise TypeError(f"{what} must be an int, got bool")
-    try:
-        return operator.index(x)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{what} must be an int, got {type(x).__name__}") from None
 
 
 def _threads(threads: object) -> int | None:
     if threads is None:
         return None
-    threads = _count(threads, "threads")
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1 (or None for one per core), got {threads}")
+    threads = _checks.count(threads, "threads", hint=" (or None for one per core)")
     # More threads than cores are clamped (here to the machine's count, in Rust to the cores
     # this process may use): each thread holds a scratch block the size of the plan.
     return min(threads, os.cpu_count() or 1)
@@ -157,12 +144,7 @@ def _precision(precision: object) -> str:
 
 
 def _point(x: object, n: int, what: str = "x") -> list[float]:
-    array = np.asarray(x)
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"{what} must hold real numbers, got dtype {array.dtype}")
-    if array.shape != (n,):
-        raise ValueError(f"{what} must have shape ({n},), got {array.shape}")
-    point: list[float] = array.astype(np.float64).tolist()
+    point: list[float] = _checks.vector(x, n, what).tolist()
     return point
 
 
@@ -321,12 +303,7 @@ class Tape:
         return product
 
     def _batch(self, xs: object) -> bytes:
-        array = np.asarray(xs)
-        if array.dtype.kind not in "biuf":
-            raise ValueError(f"a batch must hold real numbers, got dtype {array.dtype}")
-        if array.ndim != 2 or array.shape[1] != self.n_inputs:
-            raise ValueError(f"a batch must have shape (m, {self.n_inputs}), got {array.shape}")
-        array = np.ascontiguousarray(array, dtype=np.float64)
+        array = _checks.batch(xs, self.n_inputs)
         if self._f is not None:
             for row in array.tolist():
                 self._check(row)

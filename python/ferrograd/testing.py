@@ -15,12 +15,12 @@ True
 from __future__ import annotations
 
 import math
-import numbers
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ferrograd import _core, reference
+from ferrograd import _checks, _engines
 
 __all__ = [
     "EngineComparison",
@@ -32,29 +32,10 @@ __all__ = [
     "gradcheck",
 ]
 
-_ENGINES: dict[str, type] = {"rust": _core.Value, "reference": reference.Value}
-
 
 def _engine(engine: str) -> type:
-    if not isinstance(engine, str):
-        raise TypeError(f"engine must be 'rust' or 'reference', got {type(engine).__name__}")
-    try:
-        return _ENGINES[engine]
-    except KeyError:
-        raise ValueError(f"engine must be 'rust' or 'reference', got {engine!r}") from None
-
-
-def _real(x: object, what: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{what} must be a real number, got {type(x).__name__}")
-    return float(x)
-
-
-def _tolerance(x: object, what: str) -> float:
-    value = _real(x, what)
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"{what} must be finite and >= 0, got {value!r}")
-    return value
+    value_type: type = _engines.resolve(engine).Value
+    return value_type
 
 
 def _call(f: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], value_type: type) -> Any:
@@ -196,16 +177,16 @@ def gradcheck(
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
         raise TypeError(f"inputs must be a sequence of numbers, got {type(inputs).__name__}")
-    point = [_real(x, f"inputs[{i}]") for i, x in enumerate(inputs)]
+    point = [_checks.real(x, f"inputs[{i}]") for i, x in enumerate(inputs)]
     if not point:
         raise ValueError("gradcheck needs at least one input")
     for i, x in enumerate(point):
         if not math.isfinite(x):
             raise ValueError(f"inputs[{i}] must be finite, got {x!r}")
-    eps = _real(eps, "eps")
+    eps = _checks.real(eps, "eps")
     if not (math.isfinite(eps) and eps > 0.0):
         raise ValueError(f"eps must be finite and > 0, got {eps!r}")
-    atol, rtol = _tolerance(atol, "atol"), _tolerance(rtol, "rtol")
+    atol, rtol = _checks.nonnegative(atol, "atol"), _checks.nonnegative(rtol, "rtol")
     value_type = _engine(engine)
 
     leaves = [value_type(x, f"x{i}") for i, x in enumerate(point)]
@@ -261,7 +242,8 @@ class NodeComparison:
 
     ``structure`` is ``""`` when both engines built this node alike, else what differs
     (different op, different number of operands, an operand shared in one graph only); a pair
-    whose structure differs is not descended. ``operands`` are the rows of its operands.
+    whose structure differs is not descended. ``children`` are the rows of its children (its
+    op's operands), as ``Value.children`` lists them.
     """
 
     index: int
@@ -275,7 +257,17 @@ class NodeComparison:
     data_agrees: bool
     grad_agrees: bool
     structure: str
-    operands: tuple[int, ...]
+    children: tuple[int, ...]
+
+    @property
+    def operands(self) -> tuple[int, ...]:
+        """Deprecated: :attr:`children`, under its 0.1 name."""
+        warnings.warn(
+            "NodeComparison.operands is now NodeComparison.children",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.children
 
     @property
     def name(self) -> str:
@@ -291,14 +283,6 @@ class NodeComparison:
             return self.structure
         bad = [w for w, ok in (("data", self.data_agrees), ("grad", self.grad_agrees)) if not ok]
         return ", ".join(bad)
-
-
-def _rel_diff(a: float, b: float) -> float:
-    if a == b or (math.isnan(a) and math.isnan(b)):
-        return 0.0
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return math.inf
-    return abs(a - b) / max(abs(a), abs(b))
 
 
 @dataclass(frozen=True)
@@ -333,14 +317,14 @@ class EngineComparison:
         first = self.first_divergence
         cells = []
         for r in self.rows:
-            operands = ",".join(f"#{i}" for i in r.operands)
+            children = ",".join(f"#{i}" for i in r.children)
             mark = "<< " if first is not None and r.index == first.index else ""
             cells.append(
                 [
                     f"#{r.index}",
                     r.op or "leaf",
                     r.label,
-                    operands,
+                    children,
                     f"{r.rust_data:.12g}",
                     f"{r.reference_data:.12g}",
                     f"{r.rust_grad:.12g}",
@@ -353,7 +337,7 @@ class EngineComparison:
             "node",
             "op",
             "label",
-            "operands",
+            "children",
             "data (rust)",
             "data (ref)",
             "grad (rust)",
@@ -393,10 +377,10 @@ def compare_engines(
         for name in names:
             if not isinstance(name, str):
                 raise TypeError(f"input names must be str, got {type(name).__name__}")
-        point = [_real(inputs[n], f"inputs[{n!r}]") for n in names]
+        point = [_checks.real(inputs[n], f"inputs[{n!r}]") for n in names]
         keyword = True
     elif isinstance(inputs, Sequence) and not isinstance(inputs, (str, bytes)):
-        point = [_real(x, f"inputs[{i}]") for i, x in enumerate(inputs)]
+        point = [_checks.real(x, f"inputs[{i}]") for i, x in enumerate(inputs)]
         names = [f"x{i}" for i in range(len(point))]
         keyword = False
     else:
@@ -404,10 +388,10 @@ def compare_engines(
             f"inputs must be a sequence of numbers or a mapping of names to numbers, "
             f"got {type(inputs).__name__}"
         )
-    rtol, atol = _tolerance(rtol, "rtol"), _tolerance(atol, "atol")
+    rtol, atol = _checks.nonnegative(rtol, "rtol"), _checks.nonnegative(atol, "atol")
 
     roots = []
-    for value_type in (_core.Value, reference.Value):
+    for value_type in (e.Value for e in (_engines.RUST, _engines.REFERENCE)):
         leaves = [value_type(x, n) for x, n in zip(point, names)]
         if keyword:
             out = _call(f, [], dict(zip(names, leaves)), value_type)
@@ -436,7 +420,7 @@ def _pair_graphs(rust_root: Any, ref_root: Any, rtol: float, atol: float) -> Eng
     rows: list[NodeComparison] = []
 
     def close(a: float, b: float) -> bool:
-        return _rel_diff(a, b) <= rtol or abs(a - b) <= atol
+        return _checks.relative_difference(a, b) <= rtol or abs(a - b) <= atol
 
     # A stack entry: [rust node, ref node, rust operands, ref operands, next operand, structural
     # difference found at this pair]. A pair that differs in op or arity is not descended.
@@ -471,11 +455,14 @@ def _pair_graphs(rust_root: Any, ref_root: Any, rtol: float, atol: float) -> Eng
                 reference_data=p.data,
                 rust_grad=r.grad,
                 reference_grad=p.grad,
-                rel_diff=max(_rel_diff(r.data, p.data), _rel_diff(r.grad, p.grad)),
+                rel_diff=max(
+                    _checks.relative_difference(r.data, p.data),
+                    _checks.relative_difference(r.grad, p.grad),
+                ),
                 data_agrees=close(r.data, p.data),
                 grad_agrees=close(r.grad, p.grad),
                 structure=top[5],
-                operands=tuple(index_of_rust[c] for c in r_kids if c in index_of_rust),
+                children=tuple(index_of_rust[c] for c in r_kids if c in index_of_rust),
             )
         )
     first, explanation = _first_divergence(rows, rtol, atol)
@@ -495,7 +482,7 @@ def _first_divergence(
             )
     for row in reversed(rows):
         if not row.grad_agrees:
-            users = [u.name for u in rows if row.index in u.operands]
+            users = [u.name for u in rows if row.index in u.children]
             fed = f"; it gets its gradient from {', '.join(users)}" if users else ""
             return row, (
                 f"first divergence: node {row.name}: grad {row.rust_grad!r} (rust) vs "

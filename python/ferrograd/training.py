@@ -87,20 +87,10 @@ def flat_grads(model: Module) -> np.ndarray:
     return out
 
 
-def _vector(values: object, n: int, what: str) -> np.ndarray:
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must hold real numbers, got dtype {array.dtype}")
-    if array.shape != (n,):
-        raise ValueError(f"{what} must have shape ({n},), got {array.shape}")
-    out: np.ndarray = array.astype(np.float64, copy=False)
-    return out
-
-
 def set_flat_parameters(model: Module, values: object) -> None:
     """Write ``values`` (one number per parameter, ``parameters()`` order) into ``model``."""
     params = model.parameters()
-    for p, x in zip(params, _vector(values, len(params), "values").tolist()):
+    for p, x in zip(params, _checks.vector(values, len(params), "values").tolist()):
         p.data = x
 
 
@@ -155,14 +145,10 @@ def _term(loss: str, score: _core.Value, target: _core.Value) -> _core.Value:
 
 
 def _dataset(X: object, y: object, loss: str) -> tuple[np.ndarray, np.ndarray]:
-    xs = np.asarray(X)
-    if xs.dtype.kind not in "biuf":
-        raise TypeError(f"X must hold real numbers, got dtype {xs.dtype}")
+    xs = _checks.real_array(X, "X")
     if xs.ndim != 2 or xs.shape[0] < 1 or xs.shape[1] < 1:
         raise ValueError(f"X must have shape (examples, features), got {xs.shape}")
-    ys = np.asarray(y)
-    if ys.dtype.kind not in "biuf":
-        raise TypeError(f"y must hold real numbers, got dtype {ys.dtype}")
+    ys = _checks.real_array(y, "y")
     if ys.shape != (xs.shape[0],):
         raise ValueError(f"y must have shape ({xs.shape[0]},), one target per row, got {ys.shape}")
     xs, ys = xs.astype(np.float64), ys.astype(np.float64)
@@ -284,7 +270,7 @@ class CompiledLoss:
         )
 
     def _theta(self, theta: object) -> np.ndarray:
-        return _vector(theta, self.n_params, "theta")
+        return _checks.vector(theta, self.n_params, "theta")
 
     def _rows(self, rows: object) -> np.ndarray | None:
         if rows is None:
@@ -422,7 +408,7 @@ class FlatSGD(LearningRate):
 
     def step(self, grad: object) -> None:
         """Move ``params`` against ``grad`` (shape ``params.shape``)."""
-        g = _vector(grad, self.params.size, "grad")
+        g = _checks.vector(grad, self.params.size, "grad")
         if self.momentum == 0.0:
             self.params -= self._lr * g
             return
@@ -469,7 +455,7 @@ class FlatAdam(LearningRate):
 
     def step(self, grad: object) -> None:
         """One Adam step of ``params`` from ``grad``, in place."""
-        g = _vector(grad, self.params.size, "grad")
+        g = _checks.vector(grad, self.params.size, "grad")
         self.t += 1
         p, lr, (b1, b2), eps, wd = self.params, self._lr, self.betas, self.eps, self.weight_decay
         bias1 = 1.0 - b1**self.t

@@ -63,13 +63,13 @@ fn record_one(
         return Ok(());
     }
     let node = value.node();
-    let operand = |j: usize| slots[&node.prev[j].id()];
+    let operand = |j: usize| slots[&node.children[j].id()];
     let instr = match node.op().code {
         Code::Leaf => Instr::Const(node.data()),
         Code::Sum | Code::Dot => {
             let start = slot(pool.len())?;
-            pool.extend(node.prev.as_slice().iter().map(|v| slots[&v.id()]));
-            let len = slot(node.prev.as_slice().len())?;
+            pool.extend(node.children.as_slice().iter().map(|v| slots[&v.id()]));
+            let len = slot(node.children.as_slice().len())?;
             if node.op().code == Code::Sum {
                 Instr::Sum { start, len }
             } else {
@@ -79,7 +79,7 @@ fn record_one(
                 }
             }
         }
-        code if node.prev.as_slice().len() == 1 => Instr::Unary {
+        code if node.children.as_slice().len() == 1 => Instr::Unary {
             code,
             x: operand(0),
             p: node.param(),

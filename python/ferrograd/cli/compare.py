@@ -7,7 +7,8 @@ import math
 import sys
 import unicodedata
 
-from ferrograd._expression import FUNCTIONS, ExpressionError, parse_expression
+from ferrograd import _checks
+from ferrograd.cli.expression import FUNCTIONS, ExpressionError, parse_expression
 from ferrograd.testing import compare_engines
 
 __all__ = ["parse_point", "register", "run"]
@@ -87,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
         unused = [n for n in point if n not in expression.names]
         if unused:
             raise _UsageError(f"--at gives {', '.join(unused)}, which EXPR does not use")
-        if not (math.isfinite(args.rtol) and args.rtol >= 0):
-            raise _UsageError(f"--rtol must be finite and >= 0, got {args.rtol}")
+        _checks.nonnegative(args.rtol, "--rtol")
         inputs = {name: point[name] for name in expression.names}
         report = compare_engines(lambda **xs: expression.evaluate(xs), inputs, rtol=args.rtol)
     except (ExpressionError, _UsageError, ValueError) as err:
