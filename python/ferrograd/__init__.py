@@ -17,6 +17,7 @@ from ferrograd import func, nn, reference, testing, viz
 from ferrograd._anomaly import detect_anomaly
 from ferrograd._core import Value, dot, sum
 from ferrograd._functions import asin, cos, exp, log, relu, sigmoid, sin, sqrt, tan, tanh
+from ferrograd._grad_mode import enable_grad, is_grad_enabled, no_grad
 from ferrograd.forward import Dual
 from ferrograd.func import grad, hessian, jacfwd, jacobian, jvp, value_and_grad, vjp
 from ferrograd.tape import PathChangedError, Tape, compile
@@ -35,15 +36,18 @@ __all__ = [
     "cos",
     "detect_anomaly",
     "dot",
+    "enable_grad",
     "exp",
     "func",
     "grad",
     "hessian",
+    "is_grad_enabled",
     "jacfwd",
     "jacobian",
     "jvp",
     "log",
     "nn",
+    "no_grad",
     "reference",
     "relu",
     "sigmoid",

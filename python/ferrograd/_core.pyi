@@ -15,6 +15,7 @@ __all__ = [
     "Value",
     "_dense",
     "_set_detect_anomaly",
+    "_set_no_grad",
     "_value_from_bytes",
     "_vmath",
     "_vmath_isas",
@@ -130,6 +131,8 @@ class Value:
         """
     def item(self) -> float:
         """``data``, the forward value, as a float (torch's ``item()``)."""
+    def detach(self) -> Value:
+        """A new leaf with this node's value (grad 0.0, no label): gradients stop at it."""
     def __format__(self, spec: str, /) -> str:
         """``format(v.data, spec)``, so f-strings work; an empty spec is ``str(v)``."""
     def __float__(self) -> NoReturn:
@@ -164,7 +167,8 @@ class Dual:
     """A number with a tangent: forward-mode derivatives without a graph.
 
     Has every op of ``Value`` (same names, same formulas); ``tangent`` carries the derivative.
-    Duals are immutable and compare by identity.
+    Duals are immutable and compare by identity. Like a Value, a Dual is refused where a plain
+    number is expected (``float(d)``, ``math.exp(d)``, ``if d:``, ``d < e``): use ``d.data``.
     """
 
     def __new__(cls, data: _Number, tangent: _Number | None = None) -> Dual:
@@ -230,8 +234,30 @@ class Dual:
         """Square root."""
     def asin(self) -> Dual:
         """Arcsine."""
-    def __float__(self) -> float:
-        """``data``."""
+    def item(self) -> float:
+        """``data``, the value, as a float: the number, without its tangent."""
+    def __format__(self, spec: str, /) -> str:
+        """``format(d.data, spec)``, so f-strings work; an empty spec is ``str(d)``."""
+    def __float__(self) -> NoReturn:
+        """Refused: ``TypeError`` saying what to use (``d.data``, ``d.exp()``, ...)."""
+    def __int__(self) -> NoReturn:
+        """Refused, as ``float()``."""
+    def __index__(self) -> NoReturn:
+        """Refused, as ``float()``."""
+    def __bool__(self) -> NoReturn:
+        """Refused: ``if d:`` would branch on a number that carries no tangent."""
+    def __round__(self, ndigits: object = None) -> NoReturn:
+        """Refused, as ``float()``."""
+    def __lt__(self, other: object, /) -> NoReturn:
+        """Refused: an ordering compares numbers that carry no tangent."""
+    def __le__(self, other: object, /) -> NoReturn:
+        """Refused, as ``<``."""
+    def __gt__(self, other: object, /) -> NoReturn:
+        """Refused, as ``<``."""
+    def __ge__(self, other: object, /) -> NoReturn:
+        """Refused, as ``<``."""
+    def __hash__(self) -> int:
+        """By identity."""
 
 @final
 class Tape:
@@ -349,6 +375,9 @@ def _value_from_bytes(data: bytes) -> Value:
 
 def _set_detect_anomaly(on: bool) -> bool:
     """Turns anomaly detection on or off for this thread; returns the previous setting."""
+
+def _set_no_grad(on: bool) -> bool:
+    """Turns no_grad on or off for this thread; returns the previous setting."""
 
 def _vmath(name: str, isa: str, xs: bytes) -> bytes:
     """``name`` ("exp", ... or "exp'" for the slope backward uses) of every f64 in ``xs`` with

@@ -331,6 +331,9 @@ class Value:
         v._data, v._grad, v._label, v._op, v._prev, v._param = data, 0.0, "", op, prev, param
         if _anomaly_threads and _anomaly.on and not math.isfinite(data):
             raise FloatingPointError(_forward_anomaly(v))
+        if _no_grad_threads and _no_grad.on:
+            # no_grad: a leaf with the value (after the anomaly check, which names operands).
+            v._op, v._prev, v._param = "", (), 0.0
         return v
 
     # -- state --------------------------------------------------------------------------------
@@ -486,6 +489,10 @@ class Value:
     def asin(self) -> Value:
         """Arcsine: nan outside [-1, 1]; the derivative is inf at ±1."""
         return self._unary(ASIN)
+
+    def detach(self) -> Value:
+        """A new leaf with this node's value (grad 0.0, no label): gradients stop at it."""
+        return Value(self._data)
 
     # -- the reverse sweep --------------------------------------------------------------------
 
@@ -814,8 +821,66 @@ class Dual:
     def asin(self) -> Dual:
         return self._unary(ASIN)
 
+    # A Dual is refused wherever a plain number is expected, as a Value is: the number would
+    # carry no tangent, and the derivative through it would be cut silently.
+
+    def __float__(self) -> float:
+        """Refused: ``TypeError`` saying what to use (``d.data``, ``d.exp()``, ...)."""
+        raise _no_dual_number("float(d)")
+
+    def __int__(self) -> int:
+        """Refused, as ``float()``."""
+        raise _no_dual_number("int(d)")
+
+    def __index__(self) -> int:
+        """Refused, as ``float()`` (an index is a plain number too)."""
+        raise _no_dual_number("int(d)")
+
+    def __bool__(self) -> bool:
+        """Refused: ``if d:`` would branch on a number that carries no tangent."""
+        raise _no_dual_number("bool(d)")
+
+    def __round__(self, ndigits: object = None) -> int:
+        """Refused, as ``float()``."""
+        raise _no_dual_number("round(d)")
+
+    def __lt__(self, other: object) -> bool:
+        """Refused: an ordering compares numbers that carry no tangent."""
+        raise _no_dual_number("d < e")
+
+    def __le__(self, other: object) -> bool:
+        """Refused, as ``<``."""
+        raise _no_dual_number("d <= e")
+
+    def __gt__(self, other: object) -> bool:
+        """Refused, as ``<``."""
+        raise _no_dual_number("d > e")
+
+    def __ge__(self, other: object) -> bool:
+        """Refused, as ``<``."""
+        raise _no_dual_number("d >= e")
+
+    def item(self) -> float:
+        """``data``, the value, as a float: the number, without its tangent."""
+        return self._data
+
+    def __format__(self, spec: str) -> str:
+        """``format(d.data, spec)``, so f-strings work; an empty spec is ``str(d)``."""
+        return format(self._data, spec) if spec else repr(self)
+
     def __repr__(self) -> str:
         return f"Dual(data={self._data!r}, tangent={self._tangent!r})"
+
+
+def _no_dual_number(what: str) -> TypeError:
+    """The ``TypeError`` for ``float(d)``, ``int(d)``, ``bool(d)``, ``math.exp(d)`` and ``d < e``
+    on a Dual: the same text as the Rust engine's."""
+    return TypeError(
+        f"{what}: the Dual would become a plain number that carries no tangent, cutting "
+        "the derivative through it without a word (math.exp(d), float(d), int(d), bool(d), "
+        "`if d:` and d < e all do this); use d.data or d.item() for the number, d.exp() or "
+        "ferrograd.exp(d) for the op, d.data < 0 for a branch"
+    )
 
 
 _DualOperand = Union[Dual, int, float]
@@ -851,6 +916,31 @@ def _set_detect_anomaly(on: bool) -> bool:
         previous, _anomaly.on = _anomaly.on, bool(on)
         _anomaly_threads += _anomaly.on - previous
     return previous
+
+
+# no_grad (ferrograd.no_grad): per thread, off by default, kept as anomaly mode is.
+
+
+class _NoGradMode(threading.local):
+    on = False
+
+
+_no_grad = _NoGradMode()
+_no_grad_threads = 0  # how many threads have the mode on
+
+
+def _set_no_grad(on: bool) -> bool:
+    """Turns no_grad on or off for this thread; returns the previous setting."""
+    global _no_grad_threads
+    with _anomaly_lock:
+        previous, _no_grad.on = _no_grad.on, bool(on)
+        _no_grad_threads += _no_grad.on - previous
+    return previous
+
+
+def _no_grad_on() -> bool:
+    """Whether no_grad is on for this thread."""
+    return _no_grad.on
 
 
 def _operand_text(v: Value, with_grad: bool) -> str:

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use super::operands::{push_values, values_from};
-use super::value::{check_forward, checked, untracked, PyValue};
+use super::value::{check_forward, checked, recorded, untracked, PyValue};
 use crate::value::Value;
 
 /// `values[0] + values[1] + …` as a single graph node.
@@ -57,7 +57,12 @@ pub(super) fn _dense(
         let z = if nonlin {
             checked(py, affine.relu())?
         } else {
-            untracked(Py::new(py, PyValue { inner: affine })?)?
+            untracked(Py::new(
+                py,
+                PyValue {
+                    inner: recorded(affine),
+                },
+            )?)?
         };
         out.append(z)?;
         rows += 1;

@@ -6,6 +6,7 @@ use pyo3::types::{PyBool, PyBytes, PyFloat, PyString, PyTuple};
 
 use super::convert::{label_str, no_modulus, no_number, real_number, require_real};
 use crate::anomaly::{detect_anomaly_enabled, Anomaly};
+use crate::grad_mode::no_grad_enabled;
 use crate::ops::{with_op_list, DEFAULT_SLOPE};
 use crate::value::Value;
 
@@ -56,7 +57,23 @@ unsafe impl Sync for PyValue {}
 /// The one place a new node becomes a Python object; in anomaly mode, the forward check.
 pub(super) fn checked(py: Python<'_>, inner: Value) -> PyResult<Py<PyValue>> {
     check_forward(&inner)?;
-    untracked(Py::new(py, PyValue { inner })?)
+    untracked(Py::new(
+        py,
+        PyValue {
+            inner: recorded(inner),
+        },
+    )?)
+}
+
+/// A new node as `no_grad` wants it: a leaf with its value while the mode is on for this
+/// thread (checked after the anomaly check, whose message names the operands), else as it is.
+#[inline]
+pub(super) fn recorded(inner: Value) -> Value {
+    if no_grad_enabled() {
+        inner.unrecorded()
+    } else {
+        inner
+    }
 }
 
 /// In anomaly mode, the forward check of a new node; nothing otherwise.
@@ -237,6 +254,11 @@ with_op_list! { py_value_methods,
             self.inner.backward();
             Ok(())
         }
+    }
+
+    /// A new leaf with this node's value (grad 0.0, no label): gradients stop at it.
+    fn detach(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
+        untracked(Py::new(py, PyValue { inner: self.inner.detach() })?)
     }
 
     /// Refused: a plain number carries no gradient (`TypeError` saying what to use).
