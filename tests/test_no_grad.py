@@ -188,6 +188,9 @@ def test_transforms_and_compile_record_their_own_graph() -> None:
         tape = ferrograd.compile(f, 1)
         assert tape.grad([0.5])[1][0] == pytest.approx(want, rel=1e-15)
 
+        assert ferrograd.testing.gradcheck(f, [0.5]).passed
+        assert ferrograd.testing.compare_engines(f, [0.5]).agree
+
     # A no_grad inside the function still cuts the graph there.
     def inner(x: Any) -> Any:
         with ferrograd.no_grad():

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ferrograd import _core, reference
+from ferrograd._grad_mode import enable_grad
 
 __all__ = [
     "EngineComparison",
@@ -57,6 +58,7 @@ def _tolerance(x: object, what: str) -> float:
     return value
 
 
+@enable_grad()  # the checks build the graph they check, whatever the setting outside
 def _call(f: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], value_type: type) -> Any:
     out = f(*args, **kwargs)
     if not isinstance(out, value_type):
