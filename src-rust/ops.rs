@@ -29,9 +29,10 @@ pub const DEFAULT_SLOPE: f64 = 0.01;
 /// ops with a parameter `p` kept in the node (leaky ReLU's slope). `p` is 0.0 for the others.
 ///
 /// Each entry: its code (pinned: never reuse or renumber one; a new op takes the next free
-/// number, today 21), its `Code` variant, its module and method name, its `Op` static and its
-/// name string, then forward and backward over `Real`. `Leaf` (0), `Sum` (18) and `Dot` (19)
-/// are not in the list: they have no fixed arity.
+/// number, today 22), its `Code` variant, its module and method name, its `Op` static and its
+/// name string, then forward and backward over `Real`. `Leaf` (0), `Sum` (18), `Dot` (19) and
+/// `Custom` (21, an op defined by the user, whose partials its nodes keep) are not in the list:
+/// they have no fixed arity.
 macro_rules! with_op_list {
     ($then:ident $(, $($extra:tt)*)?) => {
         $then! {
@@ -224,14 +225,16 @@ macro_rules! define_formulas {
             Sum = 18,
             /// The n-ary `dot`.
             Dot = 19,
+            /// A user-defined op (`ferrograd.custom_op`): its partials are kept in the node.
+            Custom = 21,
         }
 
         /// How many codes there are: one more than the largest.
-        pub const N_CODES: usize = 3 $(+ { let _ = $bcode; 1 })* $(+ { let _ = $ucode; 1 })*
+        pub const N_CODES: usize = 4 $(+ { let _ = $bcode; 1 })* $(+ { let _ = $ucode; 1 })*
             $(+ { let _ = $pcode; 1 })*;
 
         const _: () = assert!(
-            dense(&[0, 18, 19, $($bcode,)* $($ucode,)* $($pcode,)*]),
+            dense(&[0, 18, 19, 21, $($bcode,)* $($ucode,)* $($pcode,)*]),
             "op codes must be 0, 1, 2, ... with none repeated"
         );
 
@@ -242,6 +245,7 @@ macro_rules! define_formulas {
                     0 => Some(Code::Leaf),
                     18 => Some(Code::Sum),
                     19 => Some(Code::Dot),
+                    21 => Some(Code::Custom),
                     $($bcode => Some(Code::$BCode),)*
                     $($ucode => Some(Code::$UCode),)*
                     $($pcode => Some(Code::$PCode),)*
@@ -270,6 +274,7 @@ macro_rules! define_formulas {
             let mut t = [row("", Code::Leaf, "", Some(0), None); N_CODES];
             t[Code::Sum as usize] = row("sum", Code::Sum, "sum", None, None);
             t[Code::Dot as usize] = row("dot", Code::Dot, "dot", None, None);
+            t[Code::Custom as usize] = row("custom", Code::Custom, "custom_op", None, None);
             $(t[Code::$BCode as usize] = row($bname, Code::$BCode, "", Some(2), None);)*
             $(t[Code::$UCode as usize] = row($uname, Code::$UCode, method_name($uname), Some(1), None);)*
             $(t[Code::$PCode as usize] = row($pname, Code::$PCode, $pname, Some(1), Some("slope"));)*
@@ -558,6 +563,15 @@ pub enum OpError {
     },
     /// `leaky_relu` with a slope that is negative, infinite or NaN.
     BadSlope(f64),
+    /// A custom op given a number of partials other than its number of operands.
+    Partials {
+        /// The op's name.
+        op: &'static str,
+        /// How many operands.
+        operands: usize,
+        /// How many partials.
+        partials: usize,
+    },
 }
 
 impl std::fmt::Display for OpError {
@@ -568,6 +582,15 @@ impl std::fmt::Display for OpError {
                 "dot() needs two sequences of the same length, got {left} and {right}"
             ),
             OpError::BadSlope(s) => write!(f, "leaky_relu() needs a finite slope >= 0, got {s}"),
+            OpError::Partials {
+                op,
+                operands,
+                partials,
+            } => write!(
+                f,
+                "custom op '{op}' takes {operands} operands, so its derivative must give \
+                 {operands} partials, got {partials}"
+            ),
         }
     }
 }

@@ -16,6 +16,7 @@ from importlib.metadata import version as _version
 from ferrograd import func, nn, reference, testing, viz
 from ferrograd._anomaly import detect_anomaly
 from ferrograd._core import Value, dot, sum
+from ferrograd._custom import CustomOp, custom_op
 from ferrograd._functions import asin, cos, exp, log, relu, sigmoid, sin, sqrt, tan, tanh
 from ferrograd._grad_mode import enable_grad, is_grad_enabled, no_grad
 from ferrograd.forward import Dual
@@ -26,6 +27,7 @@ from ferrograd.tape import PathChangedError, Tape, compile
 __version__: str = _version("ferrograd")
 
 __all__ = [
+    "CustomOp",
     "Dual",
     "PathChangedError",
     "Tape",
@@ -34,6 +36,7 @@ __all__ = [
     "asin",
     "compile",
     "cos",
+    "custom_op",
     "detect_anomaly",
     "dot",
     "enable_grad",

@@ -13,6 +13,7 @@ __all__ = [
     "Dual",
     "Tape",
     "Value",
+    "_custom",
     "_dense",
     "_set_detect_anomaly",
     "_set_no_grad",
@@ -159,8 +160,9 @@ class Value:
         """Whether ``other`` is not a handle of the same node."""
     def __hash__(self) -> int:
         """The node's identity, shared by every handle of it."""
-    def __reduce__(self) -> tuple[object, tuple[bytes]]:
-        """Pickles the whole graph behind this node (operands, grads, labels)."""
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickles the whole graph behind this node (operands, grads, labels); a custom op's
+        node carries its op (by reference) and its partials."""
 
 @final
 class Dual:
@@ -370,8 +372,17 @@ def _dense(
     false), the same three nodes per row as building them op by op. ``ValueError`` when the
     rows, biases and flags differ in number or a row's length differs from ``x``'s."""
 
-def _value_from_bytes(data: bytes) -> Value:
-    """Rebuilds a pickled graph and returns its root."""
+def _value_from_bytes(
+    data: bytes, customs: Sequence[tuple[object, Sequence[float]]] | None = None
+) -> Value:
+    """Rebuilds a pickled graph and returns its root; ``customs`` holds each custom op node's
+    ``(op, partials)``, in the order ``__reduce__`` wrote them."""
+
+def _custom(
+    op: object, name: str, data: float, partials: Sequence[float], operands: Iterable[_Operand]
+) -> Value:
+    """A node of the custom op ``op`` named ``name`` over ``operands``, with the value ``data``
+    and the partials its derivative gave (``ValueError`` unless one per operand)."""
 
 def _set_detect_anomaly(on: bool) -> bool:
     """Turns anomaly detection on or off for this thread; returns the previous setting."""

@@ -26,7 +26,7 @@ import math
 import numbers
 import threading
 from collections.abc import Iterable
-from typing import Callable, NamedTuple, Union
+from typing import Callable, NamedTuple, NoReturn, Union
 
 __all__ = ["Dual", "Value", "dot", "sum"]
 
@@ -206,6 +206,30 @@ def _dot_backward(xs: list[float], z: float, g: float) -> Iterable[tuple[int, fl
 SUM = NaryOp("sum", _sum_forward, lambda xs, z, g: ((i, g) for i in range(len(xs))))
 DOT = NaryOp("dot", _dot_forward, _dot_backward)
 
+
+def _custom_refused(*args: object) -> NoReturn:
+    raise TypeError("a custom op's node keeps its own op and partials (see CustomNode)")
+
+
+#: The table's row of every user-defined op (ferrograd.custom_op): a node of one holds a
+#: CustomNode instead, with the op's own name, forward and partials.
+CUSTOM = NaryOp("custom", _custom_refused, _custom_refused)
+
+
+class CustomNode(NamedTuple):
+    """What a node of a custom op (``ferrograd.custom_op``) keeps as its op: the op, and the
+    partials ``∂z/∂xᵢ`` its derivative gave at the node's operands when the node was built.
+    Backward is ``xᵢ += pᵢ · g``."""
+
+    op: object
+    partials: tuple[float, ...]
+
+    @property
+    def name(self) -> str:
+        """The custom op's own name."""
+        return str(getattr(self.op, "name", "custom"))
+
+
 #: Every op, in the order of its code in src-rust/ops.rs (a leaf, code 0, has no entry).
 OPS: tuple[BinaryOp | UnaryOp | NaryOp, ...] = (
     ADD,
@@ -228,6 +252,7 @@ OPS: tuple[BinaryOp | UnaryOp | NaryOp, ...] = (
     SUM,
     DOT,
     ASIN,
+    CUSTOM,
 )
 _OPS_BY_NAME = {op.name: op for op in OPS}
 
@@ -302,7 +327,7 @@ def _values(items: Iterable[object], what: str) -> list[Value]:
 # The node.
 # ------------------------------------------------------------------------------------------------
 
-_Op = Union[BinaryOp, UnaryOp, NaryOp, str]
+_Op = Union[BinaryOp, UnaryOp, NaryOp, CustomNode, str]
 _Operand = Union["Value", int, float]
 
 
@@ -557,6 +582,9 @@ class Value:
             prev = self._prev
             for i, d in op.backward([x._data for x in prev], self._data, g):
                 prev[i]._grad += d
+        elif isinstance(op, CustomNode):
+            for x, p in zip(self._prev, op.partials):
+                x._grad += p * g
 
     # -- Python protocols ---------------------------------------------------------------------
 
@@ -632,13 +660,20 @@ class Value:
         order = self._topo_order()
         index = {id(v): i for i, v in enumerate(order)}
         records = [
-            (v.op, v._data, v._grad, v._label, v._param, tuple(index[id(c)] for c in v._prev))
+            (
+                v._op if isinstance(v._op, CustomNode) else v.op,
+                v._data,
+                v._grad,
+                v._label,
+                v._param,
+                tuple(index[id(c)] for c in v._prev),
+            )
             for v in order
         ]
         return _graph_from_records, (records,)
 
 
-_Record = tuple[str, float, float, str, float, tuple[int, ...]]
+_Record = tuple[Union[str, CustomNode], float, float, str, float, tuple[int, ...]]
 
 
 def _graph_from_records(records: list[_Record]) -> Value:
@@ -651,7 +686,8 @@ def _graph_from_records(records: list[_Record]) -> Value:
     for op, data, grad, label, param, prev in records:
         v = Value.__new__(Value)
         v._data, v._grad, v._label = data, grad, label
-        v._op, v._prev, v._param = _OPS_BY_NAME.get(op, op), tuple(built[i] for i in prev), param
+        entry = op if isinstance(op, CustomNode) else _OPS_BY_NAME.get(op, op)
+        v._op, v._prev, v._param = entry, tuple(built[i] for i in prev), param
         built.append(v)
     return built[-1]
 
@@ -674,6 +710,20 @@ def dot(ws: Iterable[_Operand], xs: Iterable[_Operand]) -> Value:
         raise ValueError(f"dot() needs two sequences of the same length, got {len(w)} and {len(x)}")
     operands = w + x
     return Value._node(DOT, DOT.forward([v._data for v in operands]), tuple(operands))
+
+
+def _custom(
+    op: object, name: str, data: float, partials: list[float], operands: Iterable[object]
+) -> Value:
+    """A node of the custom op ``op`` (see ``ferrograd.custom_op``) with value ``data`` and the
+    partials its derivative gave, over ``operands`` (Values or numbers, as constants)."""
+    prev = tuple(_values(operands, name))
+    if len(partials) != len(prev):
+        raise ValueError(
+            f"custom op {name!r} takes {len(prev)} operands, so its derivative must give "
+            f"{len(prev)} partials, got {len(partials)}"
+        )
+    return Value._node(CustomNode(op, tuple(partials)), data, prev)
 
 
 # ------------------------------------------------------------------------------------------------
