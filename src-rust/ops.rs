@@ -21,6 +21,10 @@ use crate::scalar::{k, Lanes, Real, LANES};
 /// Leaky ReLU's slope when none is given.
 pub const DEFAULT_SLOPE: f64 = 0.01;
 
+/// The code of [`Code::Custom`], the row of every user-defined op: the one place its number is
+/// written (pinned like the others, since pickles store it).
+pub const CUSTOM_CODE: u8 = 21;
+
 /// The list of ops, handed to `$then!` (a macro that generates something from it), after
 /// any tokens given as `$extra` (`extra { … }`).
 ///
@@ -31,7 +35,8 @@ pub const DEFAULT_SLOPE: f64 = 0.01;
 /// Each entry: its code (pinned: never reuse or renumber one; a new op takes the next free
 /// number, today 22), its `Code` variant, its module and method name, its `Op` static and its
 /// name string, then forward and backward over `Real`. `Leaf` (0), `Sum` (18), `Dot` (19) and
-/// `Custom` (21, an op defined by the user, whose partials its nodes keep) are not in the list:
+/// `Custom` ([`CUSTOM_CODE`], the ops users define, whose nodes keep their partials) are not in
+/// the list:
 /// they have no fixed arity.
 macro_rules! with_op_list {
     ($then:ident $(, $($extra:tt)*)?) => {
@@ -226,7 +231,7 @@ macro_rules! define_formulas {
             /// The n-ary `dot`.
             Dot = 19,
             /// A user-defined op (`ferrograd.custom_op`): its partials are kept in the node.
-            Custom = 21,
+            Custom = CUSTOM_CODE,
         }
 
         /// How many codes there are: one more than the largest.
@@ -234,7 +239,7 @@ macro_rules! define_formulas {
             $(+ { let _ = $pcode; 1 })*;
 
         const _: () = assert!(
-            dense(&[0, 18, 19, 21, $($bcode,)* $($ucode,)* $($pcode,)*]),
+            dense(&[0, 18, 19, CUSTOM_CODE, $($bcode,)* $($ucode,)* $($pcode,)*]),
             "op codes must be 0, 1, 2, ... with none repeated"
         );
 
@@ -245,7 +250,7 @@ macro_rules! define_formulas {
                     0 => Some(Code::Leaf),
                     18 => Some(Code::Sum),
                     19 => Some(Code::Dot),
-                    21 => Some(Code::Custom),
+                    x if x == CUSTOM_CODE as u64 => Some(Code::Custom),
                     $($bcode => Some(Code::$BCode),)*
                     $($ucode => Some(Code::$UCode),)*
                     $($pcode => Some(Code::$PCode),)*

@@ -2,16 +2,16 @@
 
 >>> import math, ferrograd
 >>> @ferrograd.custom_op
-... def softplus(x):
-...     return math.log1p(math.exp(-abs(x))) + max(x, 0.0)
->>> @softplus.derivative
-... def softplus(x):
-...     return 1.0 / (1.0 + math.exp(-x))
+... def smooth_abs(x):
+...     return math.sqrt(x * x + 1.0)
+>>> @smooth_abs.derivative
+... def smooth_abs(x):
+...     return x / math.sqrt(x * x + 1.0)
 >>> x = ferrograd.Value(1.0)
->>> y = softplus(x)
+>>> y = smooth_abs(x)
 >>> y.backward()
 >>> y.op, round(y.data, 6), round(x.grad, 6)
-('softplus', 1.313262, 0.731059)
+('smooth_abs', 1.414214, 0.707107)
 
 The shape of JAX's ``custom_jvp``/``custom_vjp`` (a decorated primal function with its rule
 attached by a second decorator), and of torch's ``autograd.Function`` (a forward and a
