@@ -76,7 +76,7 @@ impl Anomaly {
         let operands = node.children();
         Anomaly {
             pass,
-            op: node.op().name,
+            op: node.op_name(),
             label,
             output,
             inputs: operands.iter().map(|v| (v.label(), v.grad())).collect(),

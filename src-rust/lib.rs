@@ -72,6 +72,8 @@
 pub mod anomaly;
 mod arith;
 mod backward;
+pub mod custom;
+pub mod grad_mode;
 #[cfg(test)]
 mod graph_tests;
 pub mod ops;
@@ -82,6 +84,8 @@ mod value;
 pub mod vmath;
 
 pub use anomaly::{set_detect_anomaly, Anomaly};
+pub use custom::Custom;
+pub use grad_mode::set_no_grad;
 pub use ops::{Code, OpError, OpInfo, DEFAULT_SLOPE, OP_TABLE};
 pub use scalar::{Dual, Real};
 pub use serial::{CorruptGraph, GraphTooLarge};

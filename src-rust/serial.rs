@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::custom::Custom;
 use crate::ops::{check_slope, Code};
 use crate::value::op_for;
 use crate::value::{Operands, Value};
@@ -86,6 +87,13 @@ impl Value {
 
     /// Rebuilds a graph written by `to_bytes` and returns its root (the last node).
     pub fn from_bytes(bytes: &[u8]) -> Result<Value, CorruptGraph> {
+        Value::from_bytes_with(bytes, Vec::new())
+    }
+
+    /// `from_bytes` of a graph with custom op nodes: `customs` gives each its op and partials,
+    /// in the order of [`Value::customs`] (the bytes hold only their operands and values).
+    pub fn from_bytes_with(bytes: &[u8], customs: Vec<Custom>) -> Result<Value, CorruptGraph> {
+        let mut customs = customs.into_iter();
         let mut at = 0usize;
         let mut take = |n: usize| -> Result<&[u8], CorruptGraph> {
             let end = at
@@ -115,7 +123,7 @@ impl Value {
             let n = u32::from_le_bytes(take(4)?.try_into().unwrap()) as usize;
             let ok = match code.arity() {
                 Some(k) => n == k,
-                None => code == Code::Sum || n.is_multiple_of(2),
+                None => matches!(code, Code::Sum | Code::Custom) || n.is_multiple_of(2),
             };
             if !ok {
                 return Err(CorruptGraph("wrong number of operands"));
@@ -136,6 +144,17 @@ impl Value {
                 Operands::from_vec(operands)
             };
             let v = Value::from_op(op_for(code), f[0], children);
+            if code == Code::Custom {
+                let custom = customs
+                    .next()
+                    .ok_or(CorruptGraph("a custom op's node without its op"))?;
+                if custom.partials.len() != v.node().children().len() {
+                    return Err(CorruptGraph(
+                        "a custom op's partials do not match its operands",
+                    ));
+                }
+                v.set_custom(custom);
+            }
             v.set_grad(f[1]);
             if code == Code::LeakyRelu {
                 v.set_param(check_slope(f[2]).map_err(|_| CorruptGraph("bad leaky_relu slope"))?);
@@ -145,6 +164,9 @@ impl Value {
         }
         if at != bytes.len() {
             return Err(CorruptGraph("trailing bytes"));
+        }
+        if customs.next().is_some() {
+            return Err(CorruptGraph("more custom ops than custom op nodes"));
         }
         nodes.pop().ok_or(CorruptGraph("empty graph"))
     }

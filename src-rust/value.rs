@@ -35,6 +35,8 @@ pub(crate) const EPOCH_SHIFT: u32 = 8;
 pub struct Extra {
     pub label: String,
     pub param: f64,
+    /// A custom op's name, op and partials (see `custom.rs`).
+    pub custom: Option<std::rc::Rc<crate::custom::Custom>>,
 }
 
 /// Operands stored inline for the common one- and two-operand ops.
@@ -204,7 +206,7 @@ impl Value {
 
     /// The op's name: "" for a leaf, else "+", "*", "tanh", ... (see `ops.rs`).
     pub fn op(&self) -> &'static str {
-        self.0.op().name
+        self.0.op_name()
     }
 
     /// The operands, in operand order (`a * a` has two).
@@ -344,6 +346,7 @@ macro_rules! graph_ops {
             let mut ops = [&LEAF; N_CODES];
             ops[Code::Sum as usize] = &SUM;
             ops[Code::Dot as usize] = &DOT;
+            ops[Code::Custom as usize] = &crate::custom::CUSTOM;
             $(ops[Code::$BCode as usize] = &$BOP;)*
             $(ops[Code::$UCode as usize] = &$UOP;)*
             $(ops[Code::$OCode as usize] = &$OOP;)*

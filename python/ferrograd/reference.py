@@ -28,7 +28,7 @@ import numbers
 import threading
 from collections.abc import Iterable
 from fractions import Fraction
-from typing import Callable, NamedTuple, Union
+from typing import Callable, NamedTuple, NoReturn, Union
 
 __all__ = ["Dual", "Value", "dot", "sum"]
 
@@ -536,6 +536,30 @@ def _dot_backward(xs: list[float], z: float, g: float) -> Iterable[tuple[int, fl
 SUM = NaryOp("sum", _sum_forward, lambda xs, z, g: ((i, g) for i in range(len(xs))))
 DOT = NaryOp("dot", _dot_forward, _dot_backward)
 
+
+def _custom_refused(*args: object) -> NoReturn:
+    raise TypeError("a custom op's node keeps its own op and partials (see CustomNode)")
+
+
+#: The table's row of every user-defined op (ferrograd.custom_op): a node of one holds a
+#: CustomNode instead, with the op's own name, forward and partials.
+CUSTOM = NaryOp("custom", _custom_refused, _custom_refused)
+
+
+class CustomNode(NamedTuple):
+    """What a node of a custom op (``ferrograd.custom_op``) keeps as its op: the op, and the
+    partials ``∂z/∂xᵢ`` its derivative gave at the node's operands when the node was built.
+    Backward is ``xᵢ += pᵢ · g``."""
+
+    op: object
+    partials: tuple[float, ...]
+
+    @property
+    def name(self) -> str:
+        """The custom op's own name."""
+        return str(getattr(self.op, "name", "custom"))
+
+
 #: Every op, in the order of its code in src-rust/ops.rs (a leaf, code 0, has no entry).
 OPS: tuple[BinaryOp | UnaryOp | NaryOp, ...] = (
     ADD,
@@ -589,6 +613,7 @@ OPS: tuple[BinaryOp | UnaryOp | NaryOp, ...] = (
     MAXIMUM,
     CLAMP_MIN,
     CLAMP_MAX,
+    CUSTOM,
 )
 _OPS_BY_NAME = {op.name: op for op in OPS}
 
@@ -672,7 +697,7 @@ def _values(items: Iterable[object], what: str) -> list[Value]:
 # The node.
 # ------------------------------------------------------------------------------------------------
 
-_Op = Union[BinaryOp, UnaryOp, NaryOp, str]
+_Op = Union[BinaryOp, UnaryOp, NaryOp, CustomNode, str]
 _Operand = Union["Value", int, float]
 
 
@@ -702,6 +727,9 @@ class Value:
         v._op, v._children, v._param = op, children, param
         if _anomaly_threads and _anomaly.on and not math.isfinite(data):
             raise FloatingPointError(_forward_anomaly(v))
+        if _no_grad_threads and _no_grad.on:
+            # no_grad: a leaf with the value (after the anomaly check, which names operands).
+            v._op, v._children, v._param = "", (), 0.0
         return v
 
     # -- state --------------------------------------------------------------------------------
@@ -1037,6 +1065,10 @@ class Value:
         """numpy's name for ``atan2()``: the same op."""
         return self.atan2(other)
 
+    def detach(self) -> Value:
+        """A new leaf with this node's value (grad 0.0, no label): gradients stop at it."""
+        return Value(self._data)
+
     # -- the reverse sweep --------------------------------------------------------------------
 
     def _topo_order(self) -> list[Value]:
@@ -1100,6 +1132,9 @@ class Value:
             children = self._children
             for i, d in op.backward([x._data for x in children], self._data, g):
                 children[i]._grad += d
+        elif isinstance(op, CustomNode):
+            for x, p in zip(self._children, op.partials):
+                x._grad += p * g
 
     # -- Python protocols ---------------------------------------------------------------------
 
@@ -1175,13 +1210,20 @@ class Value:
         order = self._topo_order()
         index = {id(v): i for i, v in enumerate(order)}
         records = [
-            (v.op, v._data, v._grad, v._label, v._param, tuple(index[id(c)] for c in v._children))
+            (
+                v._op if isinstance(v._op, CustomNode) else v.op,
+                v._data,
+                v._grad,
+                v._label,
+                v._param,
+                tuple(index[id(c)] for c in v._children),
+            )
             for v in order
         ]
         return _graph_from_records, (records,)
 
 
-_Record = tuple[str, float, float, str, float, tuple[int, ...]]
+_Record = tuple[Union[str, CustomNode], float, float, str, float, tuple[int, ...]]
 
 
 def _graph_from_records(records: list[_Record]) -> Value:
@@ -1194,11 +1236,8 @@ def _graph_from_records(records: list[_Record]) -> Value:
     for op, data, grad, label, param, children in records:
         v = Value.__new__(Value)
         v._data, v._grad, v._label = data, grad, label
-        v._op, v._children, v._param = (
-            _OPS_BY_NAME.get(op, op),
-            tuple(built[i] for i in children),
-            param,
-        )
+        entry = op if isinstance(op, CustomNode) else _OPS_BY_NAME.get(op, op)
+        v._op, v._children, v._param = entry, tuple(built[i] for i in children), param
         built.append(v)
     return built[-1]
 
@@ -1221,6 +1260,20 @@ def dot(ws: Iterable[_Operand], xs: Iterable[_Operand]) -> Value:
         raise ValueError(f"dot() needs two sequences of the same length, got {len(w)} and {len(x)}")
     operands = w + x
     return Value._node(DOT, DOT.forward([v._data for v in operands]), tuple(operands))
+
+
+def _custom(
+    op: object, name: str, data: float, partials: list[float], operands: Iterable[object]
+) -> Value:
+    """A node of the custom op ``op`` (see ``ferrograd.custom_op``) with value ``data`` and the
+    partials its derivative gave, over ``operands`` (Values or numbers, as constants)."""
+    prev = tuple(_values(operands, name))
+    if len(partials) != len(prev):
+        raise ValueError(
+            f"custom op {name!r} takes {len(prev)} operands, so its derivative must give "
+            f"{len(prev)} partials, got {len(partials)}"
+        )
+    return Value._node(CustomNode(op, tuple(partials)), data, prev)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1506,8 +1559,66 @@ class Dual:
         """numpy's name for ``atan2()``: the same op."""
         return self.atan2(other)
 
+    # A Dual is refused wherever a plain number is expected, as a Value is: the number would
+    # carry no tangent, and the derivative through it would be cut silently.
+
+    def __float__(self) -> float:
+        """Refused: ``TypeError`` saying what to use (``d.data``, ``d.exp()``, ...)."""
+        raise _no_dual_number("float(d)")
+
+    def __int__(self) -> int:
+        """Refused, as ``float()``."""
+        raise _no_dual_number("int(d)")
+
+    def __index__(self) -> int:
+        """Refused, as ``float()`` (an index is a plain number too)."""
+        raise _no_dual_number("int(d)")
+
+    def __bool__(self) -> bool:
+        """Refused: ``if d:`` would branch on a number that carries no tangent."""
+        raise _no_dual_number("bool(d)")
+
+    def __round__(self, ndigits: object = None) -> int:
+        """Refused, as ``float()``."""
+        raise _no_dual_number("round(d)")
+
+    def __lt__(self, other: object) -> bool:
+        """Refused: an ordering compares numbers that carry no tangent."""
+        raise _no_dual_number("d < e")
+
+    def __le__(self, other: object) -> bool:
+        """Refused, as ``<``."""
+        raise _no_dual_number("d <= e")
+
+    def __gt__(self, other: object) -> bool:
+        """Refused, as ``<``."""
+        raise _no_dual_number("d > e")
+
+    def __ge__(self, other: object) -> bool:
+        """Refused, as ``<``."""
+        raise _no_dual_number("d >= e")
+
+    def item(self) -> float:
+        """``data``, the value, as a float: the number, without its tangent."""
+        return self._data
+
+    def __format__(self, spec: str) -> str:
+        """``format(d.data, spec)``, so f-strings work; an empty spec is ``str(d)``."""
+        return format(self._data, spec) if spec else repr(self)
+
     def __repr__(self) -> str:
         return f"Dual(data={self._data!r}, tangent={self._tangent!r})"
+
+
+def _no_dual_number(what: str) -> TypeError:
+    """The ``TypeError`` for ``float(d)``, ``int(d)``, ``bool(d)``, ``math.exp(d)`` and ``d < e``
+    on a Dual: the same text as the Rust engine's."""
+    return TypeError(
+        f"{what}: the Dual would become a plain number that carries no tangent, cutting "
+        "the derivative through it without a word (math.exp(d), float(d), int(d), bool(d), "
+        "`if d:` and d < e all do this); use d.data or d.item() for the number, d.exp() or "
+        "ferrograd.exp(d) for the op, d.data < 0 for a branch"
+    )
 
 
 _DualOperand = Union[Dual, int, float]
@@ -1551,6 +1662,31 @@ def _set_detect_anomaly(on: bool) -> bool:
         previous, _anomaly.on = _anomaly.on, bool(on)
         _anomaly_threads += _anomaly.on - previous
     return previous
+
+
+# no_grad (ferrograd.no_grad): per thread, off by default, kept as anomaly mode is.
+
+
+class _NoGradMode(threading.local):
+    on = False
+
+
+_no_grad = _NoGradMode()
+_no_grad_threads = 0  # how many threads have the mode on
+
+
+def _set_no_grad(on: bool) -> bool:
+    """Turns no_grad on or off for this thread; returns the previous setting."""
+    global _no_grad_threads
+    with _anomaly_lock:
+        previous, _no_grad.on = _no_grad.on, bool(on)
+        _no_grad_threads += _no_grad.on - previous
+    return previous
+
+
+def _no_grad_on() -> bool:
+    """Whether no_grad is on for this thread."""
+    return _no_grad.on
 
 
 def _operand_text(v: Value, with_grad: bool) -> str:

@@ -37,6 +37,7 @@ import numpy as np
 from ferrograd import _checks
 from ferrograd._core import Tape as _RustTape
 from ferrograd._core import Value
+from ferrograd._grad_mode import enable_grad
 
 __all__ = ["PathChangedError", "Tape", "compile"]
 
@@ -47,7 +48,8 @@ class PathChangedError(RuntimeError):
 
 def _trace(f: Callable[..., object], point: Sequence[float]) -> _RustTape:
     inputs = [Value(x, f"x{i}") for i, x in enumerate(point)]
-    output = f(*inputs)
+    with enable_grad():  # the tape records f's graph whatever the setting outside compile()
+        output = f(*inputs)
     if isinstance(output, Value):
         return _RustTape.record(inputs, output)
     return _RustTape.record_many(inputs, _output_list(output))

@@ -3,12 +3,14 @@
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyFloat, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyList, PyString, PyTuple};
 
 use super::convert::{
     gelu_code, label_str, no_modulus, no_number, real_number, require_real, type_name,
 };
 use crate::anomaly::{detect_anomaly_enabled, Anomaly};
+use crate::custom::{intern, Custom};
+use crate::grad_mode::no_grad_enabled;
 use crate::ops::{log, with_op_list, Code, DEFAULT_SLOPE};
 use crate::value::Value;
 
@@ -151,7 +153,23 @@ unsafe impl Sync for PyValue {}
 /// The one place a new node becomes a Python object; in anomaly mode, the forward check.
 pub(super) fn checked(py: Python<'_>, inner: Value) -> PyResult<Py<PyValue>> {
     check_forward(&inner)?;
-    untracked(Py::new(py, PyValue { inner })?)
+    untracked(Py::new(
+        py,
+        PyValue {
+            inner: recorded(inner),
+        },
+    )?)
+}
+
+/// A new node as `no_grad` wants it: a leaf with its value while the mode is on for this
+/// thread (checked after the anomaly check, whose message names the operands), else as it is.
+#[inline]
+pub(super) fn recorded(inner: Value) -> Value {
+    if no_grad_enabled() {
+        inner.unrecorded()
+    } else {
+        inner
+    }
 }
 
 /// In anomaly mode, the forward check of a new node; nothing otherwise.
@@ -375,6 +393,11 @@ with_op_list! { py_value_methods,
         }
     }
 
+    /// A new leaf with this node's value (grad 0.0, no label): gradients stop at it.
+    fn detach(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
+        untracked(Py::new(py, PyValue { inner: self.inner.detach() })?)
+    }
+
     /// Refused: a plain number carries no gradient (`TypeError` saying what to use).
     fn __float__(&self) -> PyResult<f64> {
         Err(no_number("float(v)"))
@@ -457,14 +480,27 @@ with_op_list! { py_value_methods,
         Ok(PyBool::new(py, same == equal).to_owned().into_any().unbind())
     }
 
-    /// Pickles the whole graph behind this node (operands, grads, labels).
+    /// Pickles the whole graph behind this node (operands, grads, labels); a custom op's node
+    /// carries its op (pickled by reference) and its partials beside the bytes.
     fn __reduce__<'py>(
         &self,
         py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let rebuild = py.import("ferrograd._core")?.getattr("_value_from_bytes")?;
-        let bytes = self.inner.to_bytes()?;
-        Ok((rebuild, (PyBytes::new(py, &bytes),)))
+        let bytes = PyBytes::new(py, &self.inner.to_bytes()?).into_any();
+        let customs = self.inner.customs();
+        if customs.is_empty() {
+            return Ok((rebuild, PyTuple::new(py, [bytes])?));
+        }
+        let list = PyList::empty(py);
+        for custom in &customs {
+            let op = match custom.handle.downcast_ref::<OpHandle>() {
+                Some(handle) => handle.0.clone_ref(py).into_bound(py),
+                None => py.None().into_bound(py),
+            };
+            list.append((op, PyTuple::new(py, custom.partials.iter())?))?;
+        }
+        Ok((rebuild, PyTuple::new(py, [bytes, list.into_any()])?))
     }
 
     fn __hash__(&self) -> u64 {
@@ -472,12 +508,29 @@ with_op_list! { py_value_methods,
     }
 }
 
-/// Rebuilds a pickled graph and returns its root.
+/// Rebuilds a pickled graph and returns its root; `customs` holds each custom op node's
+/// `(op, partials)`, in the order `__reduce__` wrote them.
 #[pyfunction]
-pub(super) fn _value_from_bytes(data: &[u8]) -> PyResult<PyValue> {
-    let inner = Value::from_bytes(data)?;
+#[pyo3(signature = (data, customs = None))]
+pub(super) fn _value_from_bytes(
+    data: &[u8],
+    customs: Option<Vec<(Py<PyAny>, Vec<f64>)>>,
+) -> PyResult<PyValue> {
+    let mut rebuilt = Vec::new();
+    for (op, partials) in customs.unwrap_or_default() {
+        let name: String = Python::attach(|py| op.bind(py).getattr("name")?.extract())?;
+        rebuilt.push(Custom {
+            name: intern(&name),
+            handle: std::rc::Rc::new(OpHandle(op)),
+            partials: partials.into_boxed_slice(),
+        });
+    }
+    let inner = Value::from_bytes_with(data, rebuilt)?;
     Ok(PyValue { inner })
 }
+
+/// A custom op's Python object, as its nodes keep it (see `crate::custom::Custom::handle`).
+pub(super) struct OpHandle(pub(super) Py<PyAny>);
 
 /// `f(other)` as a new Python Value where `other` is a Value or a number, else NotImplemented
 /// (so Python tries the reflected operator, then raises `TypeError`). A Value operand is lent

@@ -66,6 +66,7 @@ fn record_one(
     let operand = |j: usize| slots[&node.children[j].id()];
     let instr = match node.op().code {
         Code::Leaf => Instr::Const(node.data()),
+        Code::Custom => return Err(TapeError::CustomOp(node.op_name())),
         Code::Sum | Code::Dot => {
             let start = slot(pool.len())?;
             pool.extend(node.children.as_slice().iter().map(|v| slots[&v.id()]));
