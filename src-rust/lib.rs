@@ -90,7 +90,7 @@ pub use ops::{Code, OpError, OpInfo, DEFAULT_SLOPE, OP_TABLE};
 pub use scalar::{Dual, Real};
 pub use serial::{CorruptGraph, GraphTooLarge};
 pub use tape::{Tape, TapeError};
-pub use value::{Node, Op, Operands, Value};
+pub use value::{Node, Op, Operands, Side, Value};
 
 #[cfg(feature = "python")]
 mod python;

@@ -38,8 +38,9 @@ _DualOperand: TypeAlias = Dual | int | float
 class Value:
     """A scalar in a differentiable expression graph (a node held by the Rust core).
 
-    Numbers combined with a Value become constant leaf nodes. Two handles of the same node
-    (for example one taken from ``children``) compare equal and hash alike.
+    A number combined with a Value by an operator is kept in the new node, not in a leaf node
+    of its own; ``children`` shows it as a fresh leaf. Two handles of the same node (for
+    example one taken from ``children``) compare equal and hash alike.
     """
 
     def __new__(cls, data: _Number, label: str = "") -> Value:
@@ -69,11 +70,13 @@ class Value:
         """The op that made this node: "" for a leaf, else "+", "*", "**", "tanh", ..."""
     @property
     def children(self) -> tuple[Value, ...]:
-        """The operands, in operand order (``a * a`` has two)."""
+        """The operands, in operand order (``a * a`` has two); they share the graph's state. A
+        number operand (``x + 2.0``) comes as a new leaf holding it on each read, outside the
+        graph: its grad stays 0.0 and changing it changes nothing."""
     def __add__(self, other: _Operand, /) -> Value:
-        """``self + other``; a number becomes a constant leaf."""
+        """``self + other``; a number is kept in the node."""
     def __radd__(self, other: _Operand, /) -> Value:
-        """``other + self``; a number becomes a constant leaf."""
+        """``other + self``; a number is kept in the node."""
     def __sub__(self, other: _Operand, /) -> Value:
         """``self - other``."""
     def __rsub__(self, other: _Operand, /) -> Value:

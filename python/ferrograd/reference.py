@@ -683,6 +683,14 @@ def _method_operand(obj: object, what: str) -> Value:
     return o
 
 
+def _binary_operand(obj: object) -> Value | float | None:
+    """A binary op's operand: a Value as it is, a number as a float (kept in the node, not a leaf
+    node of its own), anything else None."""
+    if isinstance(obj, Value):
+        return obj
+    return _real_number(obj)
+
+
 def _values(items: Iterable[object], what: str) -> list[Value]:
     out = []
     for item in items:
@@ -706,6 +714,9 @@ class Value:
 
     ``data`` is the forward value, ``grad`` the accumulated adjoint; ``children`` are the operands
     in operand order and ``op`` the name of the op that made the node ("" for a leaf).
+
+    A binary op's operand that is a plain number (``x + 2.0``) is kept in ``_children`` as the float
+    itself, not as a leaf node: it gets no adjoint, and ``children`` shows it as a new leaf.
     """
 
     __slots__ = ("__weakref__", "_children", "_data", "_grad", "_label", "_op", "_param")
@@ -715,13 +726,15 @@ class Value:
         self._data = _require_real(data, "Value()")
         self._grad = 0.0
         self._op: _Op = ""
-        self._children: tuple[Value, ...] = ()
+        self._children: tuple[Value | float, ...] = ()
         self._param = 0.0
         # None is no label, as in the Rust engine (where an omitted and a None argument are one)
         self.label = "" if label is None else label
 
     @classmethod
-    def _node(cls, op: _Op, data: float, children: tuple[Value, ...], param: float = 0.0) -> Value:
+    def _node(
+        cls, op: _Op, data: float, children: tuple[Value | float, ...], param: float = 0.0
+    ) -> Value:
         v = cls.__new__(cls)
         v._data, v._grad, v._label = data, 0.0, ""
         v._op, v._children, v._param = op, children, param
@@ -772,61 +785,65 @@ class Value:
 
     @property
     def children(self) -> tuple[Value, ...]:
-        """The operands, in operand order (``a * a`` has two)."""
-        return self._children
+        """The operands, in operand order (``a * a`` has two). A plain-number operand
+        (``x + 2.0``) comes as a new leaf holding the number on each read: it is not part of the
+        graph, so its grad stays 0.0 and changing it changes nothing."""
+        return tuple(Value(c) if isinstance(c, float) else c for c in self._children)
 
     # -- linking nodes ------------------------------------------------------------------------
 
-    def _binary(self, op: BinaryOp, x: Value, y: Value) -> Value:
-        return Value._node(op, op.forward(x._data, y._data), (x, y))
+    def _binary(self, op: BinaryOp, x: Value | float, y: Value | float) -> Value:
+        xd = x if isinstance(x, float) else x._data
+        yd = y if isinstance(y, float) else y._data
+        return Value._node(op, op.forward(xd, yd), (x, y))
 
     def _unary(self, op: UnaryOp, param: float = 0.0) -> Value:
         return Value._node(op, op.forward(self._data, param), (self,), param)
 
     def __add__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(ADD, self, o)
 
     def __radd__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(ADD, o, self)
 
     def __sub__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(SUB, self, o)
 
     def __rsub__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(SUB, o, self)
 
     def __mul__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(MUL, self, o)
 
     def __rmul__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(MUL, o, self)
 
     def __truediv__(self, other: _Operand) -> Value:
         """IEEE division: ``x / 0`` is ±inf, ``0 / 0`` is nan."""
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(DIV, self, o)
 
     def __rtruediv__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(DIV, o, self)
 
     def __pow__(self, exponent: _Operand, modulo: None = None) -> Value:
         """IEEE ``pow``; the exponent may be a Value. ``(-8) ** (1/3)`` is nan."""
         if modulo is not None:
             raise TypeError("pow() with a modulus is not defined for Value")
-        o = _operand(exponent)
+        o = _binary_operand(exponent)
         return NotImplemented if o is None else self._binary(POW, self, o)
 
     def __rpow__(self, base: _Operand, modulo: None = None) -> Value:
         if modulo is not None:
             raise TypeError("pow() with a modulus is not defined for Value")
-        o = _operand(base)
+        o = _binary_operand(base)
         return NotImplemented if o is None else self._binary(POW, o, self)
 
     def __neg__(self) -> Value:
@@ -1086,6 +1103,8 @@ class Value:
             if i < len(node._children):
                 stack[-1] = (node, i + 1)
                 child = node._children[i]
+                if isinstance(child, float):
+                    continue  # a plain-number operand, not a node
                 if id(child) not in seen:
                     seen.add(id(child))
                     if child._children or child._op:
@@ -1122,19 +1141,30 @@ class Value:
         op, g = self._op, self._grad
         if isinstance(op, BinaryOp):
             x, y = self._children
-            dx, dy = op.backward(x._data, y._data, self._data, g)
-            x._grad += dx
-            y._grad += dy
+            if isinstance(y, float):  # x op k: k gets no adjoint
+                assert isinstance(x, Value)
+                x._grad += op.backward(x._data, y, self._data, g)[0]
+            elif isinstance(x, float):  # k op y
+                y._grad += op.backward(x, y._data, self._data, g)[1]
+            else:
+                dx, dy = op.backward(x._data, y._data, self._data, g)
+                x._grad += dx
+                y._grad += dy
         elif isinstance(op, UnaryOp):
             (x,) = self._children
+            assert isinstance(x, Value)
             x._grad += op.backward(x._data, self._data, g, self._param)
         elif isinstance(op, NaryOp):
-            children = self._children
+            children = self._nodes()
             for i, d in op.backward([x._data for x in children], self._data, g):
                 children[i]._grad += d
         elif isinstance(op, CustomNode):
-            for x, p in zip(self._children, op.partials):
+            for x, p in zip(self._nodes(), op.partials):
                 x._grad += p * g
+
+    def _nodes(self) -> list[Value]:
+        """The operands that are nodes (every operand but a plain number), in operand order."""
+        return [c for c in self._children if not isinstance(c, float)]
 
     # -- Python protocols ---------------------------------------------------------------------
 
@@ -1209,6 +1239,7 @@ class Value:
         engine does: flattened into a list, so a graph of any depth pickles without recursion."""
         order = self._topo_order()
         index = {id(v): i for i, v in enumerate(order)}
+        # An operand is its node's index in the list, or the plain number itself.
         records = [
             (
                 v._op if isinstance(v._op, CustomNode) else v.op,
@@ -1216,14 +1247,14 @@ class Value:
                 v._grad,
                 v._label,
                 v._param,
-                tuple(index[id(c)] for c in v._children),
+                tuple(c if isinstance(c, float) else index[id(c)] for c in v._children),
             )
             for v in order
         ]
         return _graph_from_records, (records,)
 
 
-_Record = tuple[Union[str, CustomNode], float, float, str, float, tuple[int, ...]]
+_Record = tuple[Union[str, CustomNode], float, float, str, float, tuple[Union[int, float], ...]]
 
 
 def _graph_from_records(records: list[_Record]) -> Value:
@@ -1231,13 +1262,16 @@ def _graph_from_records(records: list[_Record]) -> Value:
 
     Restoring runs no op, so anomaly mode does not check it (as in the Rust engine): a graph
     that holds a NaN unpickles, and the anomaly is reported where an op computes with it.
+    An operand is an index into the records or, for a plain-number operand, a float (records
+    written before numbers were kept in nodes hold indices only, and read back as they were).
     """
     built: list[Value] = []
     for op, data, grad, label, param, children in records:
         v = Value.__new__(Value)
         v._data, v._grad, v._label = data, grad, label
         entry = op if isinstance(op, CustomNode) else _OPS_BY_NAME.get(op, op)
-        v._op, v._children, v._param = entry, tuple(built[i] for i in children), param
+        operands = tuple(i if isinstance(i, float) else built[i] for i in children)
+        v._op, v._children, v._param = entry, operands, param
         built.append(v)
     return built[-1]
 
@@ -1695,16 +1729,16 @@ def _operand_text(v: Value, with_grad: bool) -> str:
 
 
 def _forward_anomaly(z: Value) -> str:
-    inputs = ", ".join(_operand_text(v, False) for v in z._children)
+    inputs = ", ".join(_operand_text(v, False) for v in z.children)
     return f"op {z.op!r} produced {z._data!r} in its forward pass from inputs ({inputs})"
 
 
 def _backward_anomaly(z: Value) -> str:
     """The message when ``z``'s backward left NaN or inf in an operand's grad, else ""."""
-    if all(math.isfinite(v._grad) for v in z._children):
+    if all(math.isfinite(v._grad) for v in z._nodes()):
         return ""
     label = f" {z._label!r}" if z._label else ""
-    operands = ", ".join(_operand_text(v, True) for v in z._children)
+    operands = ", ".join(_operand_text(v, True) for v in z.children)
     return (
         f"op {z.op!r}{label} produced a non-finite gradient in its backward pass "
         f"(its own grad {z._grad!r}); operands: ({operands})"

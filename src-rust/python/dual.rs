@@ -5,9 +5,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyString};
 
-use super::convert::{
-    gelu_code, no_dual_number, no_modulus, real_number, require_real, type_name,
-};
+use super::convert::{gelu_code, no_dual_number, no_modulus, real_number, require_real, type_name};
 use crate::ops::{binary_forward, check_slope, unary_forward, with_op_list, Code, DEFAULT_SLOPE};
 use crate::scalar::{Dual, Real};
 

@@ -12,7 +12,7 @@ use crate::anomaly::{detect_anomaly_enabled, Anomaly};
 use crate::custom::{intern, Custom};
 use crate::grad_mode::no_grad_enabled;
 use crate::ops::{log, with_op_list, Code, DEFAULT_SLOPE};
-use crate::value::Value;
+use crate::value::{Side, Value};
 
 /// The `#[pymethods]` of `Value`: one method per plain unary op of the list (`x.tanh()`) and
 /// one per alias of it (`x.arcsin()`), one per binary method (`y.atan2(x)`) and its aliases,
@@ -196,35 +196,35 @@ pub(super) fn wrap(py: Python<'_>, inner: Value) -> PyResult<Py<PyAny>> {
 
 with_op_list! { py_value_methods,
     fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| self.inner.add(o))
+        with_operand(py, other, |o| self.inner.add(o), self.scalar(Code::Add, Side::Right))
     }
 
     fn __radd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| o.add(&self.inner))
+        with_operand(py, other, |o| o.add(&self.inner), self.scalar(Code::Add, Side::Left))
     }
 
     fn __sub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| self.inner.sub(o))
+        with_operand(py, other, |o| self.inner.sub(o), self.scalar(Code::Sub, Side::Right))
     }
 
     fn __rsub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| o.sub(&self.inner))
+        with_operand(py, other, |o| o.sub(&self.inner), self.scalar(Code::Sub, Side::Left))
     }
 
     fn __mul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| self.inner.mul(o))
+        with_operand(py, other, |o| self.inner.mul(o), self.scalar(Code::Mul, Side::Right))
     }
 
     fn __rmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| o.mul(&self.inner))
+        with_operand(py, other, |o| o.mul(&self.inner), self.scalar(Code::Mul, Side::Left))
     }
 
     fn __truediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| self.inner.div(o))
+        with_operand(py, other, |o| self.inner.div(o), self.scalar(Code::Div, Side::Right))
     }
 
     fn __rtruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| o.div(&self.inner))
+        with_operand(py, other, |o| o.div(&self.inner), self.scalar(Code::Div, Side::Left))
     }
 
     fn __neg__(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
@@ -288,7 +288,8 @@ with_op_list! { py_value_methods,
         self.inner.op()
     }
 
-    /// The operands, in operand order (`a * a` has two); they share the graph's state.
+    /// The operands, in operand order (`a * a` has two); they share the graph's state. A
+    /// number operand (`x + 2.0`) comes as a new leaf holding it on each read, outside the graph.
     #[getter]
     fn children<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let children = self.inner.children();
@@ -310,7 +311,7 @@ with_op_list! { py_value_methods,
         modulo: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         no_modulus(modulo, "Value")?;
-        with_operand(py, exponent, |e| self.inner.pow(e))
+        with_operand(py, exponent, |e| self.inner.pow(e), self.scalar(Code::Pow, Side::Right))
     }
 
     fn __rpow__(
@@ -320,7 +321,7 @@ with_op_list! { py_value_methods,
         modulo: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         no_modulus(modulo, "Value")?;
-        with_operand(py, base, |b| b.pow(&self.inner))
+        with_operand(py, base, |b| b.pow(&self.inner), self.scalar(Code::Pow, Side::Left))
     }
 
     /// `x` where positive, else `slope * x` (slope 0.01 when None).
@@ -508,6 +509,13 @@ with_op_list! { py_value_methods,
     }
 }
 
+impl PyValue {
+    /// `self op k` (or `k op self` for `Side::Left`): a number operand kept in the node.
+    fn scalar(&self, code: Code, side: Side) -> impl FnOnce(f64) -> Value + '_ {
+        move |k| self.inner.with_scalar(code, k, side)
+    }
+}
+
 /// Rebuilds a pickled graph and returns its root; `customs` holds each custom op node's
 /// `(op, partials)`, in the order `__reduce__` wrote them.
 #[pyfunction]
@@ -532,19 +540,21 @@ pub(super) fn _value_from_bytes(
 /// A custom op's Python object, as its nodes keep it (see `crate::custom::Custom::handle`).
 pub(super) struct OpHandle(pub(super) Py<PyAny>);
 
-/// `f(other)` as a new Python Value where `other` is a Value or a number, else NotImplemented
-/// (so Python tries the reflected operator, then raises `TypeError`). A Value operand is lent
-/// to `f` as it is, so the node `f` builds holds the only new handle to it.
+/// `f(other)` as a new Python Value where `other` is a Value, `scalar(other)` where it is a
+/// number (kept in the node, not a leaf of its own), else NotImplemented (so Python tries the
+/// reflected operator, then raises `TypeError`). A Value operand is lent to `f` as it is, so
+/// the node `f` builds holds the only new handle to it.
 fn with_operand(
     py: Python<'_>,
     other: &Bound<'_, PyAny>,
     f: impl FnOnce(&Value) -> Value,
+    scalar: impl FnOnce(f64) -> Value,
 ) -> PyResult<Py<PyAny>> {
     if let Ok(v) = other.cast::<PyValue>() {
         return wrap(py, f(&v.get().inner));
     }
     match real_number(other)? {
-        Some(x) => wrap(py, f(&Value::new(x))),
+        Some(x) => wrap(py, scalar(x)),
         None => Ok(py.NotImplemented()),
     }
 }
