@@ -112,6 +112,9 @@ impl Plan {
     }
 }
 
+/// One job of `grad_batch_into`: rows, their values and their gradients.
+type Job3<'a> = ((&'a [f64], &'a mut [f64]), &'a mut [f64]);
+
 /// One thread's scratch space for batches: every slot's values (and adjoints) across the lanes.
 pub(super) struct Block {
     pub(super) vals: Vec<Lanes>,
@@ -257,8 +260,7 @@ impl Tape {
         let (n, k, outs) = (self.n_inputs, self.n_outputs(), &self.plan.outputs);
         let rows = self.batch_rows(xs)?;
         check_out(values.len(), rows.saturating_mul(k))?;
-        let work = |xs: &[f64], values: &mut [f64]| {
-            let mut block = self.block(false)?;
+        let work = |block: &mut Block, (xs, values): (&[f64], &mut [f64])| {
             for (xs, values) in xs.chunks(LANES * n).zip(values.chunks_mut(LANES * k)) {
                 block.load(xs, n);
                 self.plan.forward_lanes(&ops, &mut block.vals);
@@ -268,19 +270,11 @@ impl Tape {
                     }
                 }
             }
-            self.keep(block);
             Ok(())
         };
-        let per = self.rows_per_thread(rows, threads);
-        std::thread::scope(|scope| {
-            let mut chunks = xs.chunks(per * n).zip(values.chunks_mut(per * k));
-            let first = chunks.next();
-            let others: Vec<_> = chunks
-                .map(|(xs, values)| scope.spawn(move || work(xs, values)))
-                .collect();
-            let first = first.map_or(Ok(()), |(xs, values)| work(xs, values));
-            joined(first, others)
-        })
+        let (threads, per) = self.split(rows, threads);
+        let jobs = xs.chunks(per * n).zip(values.chunks_mut(per * k));
+        self.run_jobs(jobs, threads, false, work)
     }
 
     /// `grad_batch` writing into `values` (one per row) and `grads` (row-major), in
@@ -299,8 +293,7 @@ impl Tape {
         let rows = self.batch_rows(xs)?;
         check_out(values.len(), rows)?;
         check_out(grads.len(), rows * n)?;
-        let work = |xs: &[f64], values: &mut [f64], grads: &mut [f64]| {
-            let mut block = self.block(true)?;
+        let work = |block: &mut Block, ((xs, values), grads): Job3<'_>| {
             let blocks = xs
                 .chunks(LANES * n)
                 .zip(values.chunks_mut(LANES))
@@ -317,22 +310,14 @@ impl Tape {
                 }
                 block.clear_inputs(0..n);
             }
-            self.keep(block);
             Ok(())
         };
-        let per = self.rows_per_thread(rows, threads);
-        std::thread::scope(|scope| {
-            let mut chunks = xs
-                .chunks(per * n)
-                .zip(values.chunks_mut(per))
-                .zip(grads.chunks_mut(per * n));
-            let first = chunks.next();
-            let others: Vec<_> = chunks
-                .map(|((xs, values), grads)| scope.spawn(move || work(xs, values, grads)))
-                .collect();
-            let first = first.map_or(Ok(()), |((xs, values), grads)| work(xs, values, grads));
-            joined(first, others)
-        })
+        let (threads, per) = self.split(rows, threads);
+        let jobs = xs
+            .chunks(per * n)
+            .zip(values.chunks_mut(per))
+            .zip(grads.chunks_mut(per * n));
+        self.run_jobs(jobs, threads, true, work)
     }
 
     /// The output at every row and the gradient summed over the rows, for a batch whose first
@@ -440,6 +425,66 @@ impl Tape {
             });
         }
         Ok(len / d)
+    }
+
+    /// How many threads a batch of `rows` runs on, and the rows of each job they share out:
+    /// whole lane blocks, about eight jobs per thread, so that a thread the machine starts
+    /// late (another program has its core) takes fewer jobs instead of holding the batch up.
+    /// One thread and one job when the batch is too small for a thread to pay for itself.
+    /// Threads above the core count are clamped to it, so scratch memory stays at most
+    /// `cores × plan_len × 512` bytes (256 without adjoints) however many are asked for.
+    pub(super) fn split(&self, rows: usize, threads: usize) -> (usize, usize) {
+        let threads = threads.clamp(1, cores()).min(rows.div_ceil(LANES).max(1));
+        if threads == 1 || rows * self.plan.n_slots() < 200_000 {
+            (1, rows.max(1))
+        } else {
+            (threads, rows.div_ceil(8 * threads).next_multiple_of(LANES))
+        }
+    }
+
+    /// Runs `work` on every job of `jobs` on `threads` threads, the calling one among them:
+    /// each takes the next job left until there is none, with one block of its own (taken
+    /// from the tape's kept ones, `adjoints` as `Block::new`, only once it has a job) that it
+    /// gives back at the end. Every row is computed the same way whichever thread runs it.
+    /// The first error, after every thread has stopped.
+    pub(super) fn run_jobs<I>(
+        &self,
+        jobs: I,
+        threads: usize,
+        adjoints: bool,
+        work: impl Fn(&mut Block, I::Item) -> Result<(), TapeError> + Sync,
+    ) -> Result<(), TapeError>
+    where
+        I: Iterator + Send,
+    {
+        let queue = std::sync::Mutex::new(jobs);
+        let next = || {
+            queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .next()
+        };
+        let worker = || -> Result<(), TapeError> {
+            let mut block: Option<Block> = None;
+            while let Some(job) = next() {
+                let b = match &mut block {
+                    Some(b) => b,
+                    None => block.insert(self.block(adjoints)?),
+                };
+                work(b, job)?;
+            }
+            if let Some(b) = block {
+                self.keep(b);
+            }
+            Ok(())
+        };
+        if threads <= 1 {
+            return worker();
+        }
+        std::thread::scope(|scope| {
+            let others: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
+            joined(worker(), others)
+        })
     }
 
     /// Rows per thread: one chunk per thread (a whole number of lane blocks), but a single
