@@ -35,12 +35,14 @@ def test_a_short_last_block_ignores_stale_lanes_of_an_earlier_call() -> None:
     bad = np.column_stack([np.zeros(64), np.linspace(-2, 2, 64)])
     _, grad = _grad_sum(tape, shared, bad)
     assert math.isinf(grad[0])
-    # ... then 5 rows: the block's other lanes still hold the rows above.
-    good = np.random.default_rng(1).uniform(0.5, 2.0, size=(5, 2))
-    values, grad = _grad_sum(tape, shared, good)
-    assert np.all(np.isfinite(grad))
-    np.testing.assert_allclose(grad, _sum_oracle(tape, shared, good), rtol=1e-14)
-    assert values.tolist() == [tape(np.r_[shared, row]) for row in good]
+    # ... then 20 rows (a short lane block) and 5 (run one point at a time) and 45 (a whole
+    # block and a short one): the block's unused lanes still hold the rows above.
+    for rows in (20, 5, 45):
+        good = np.random.default_rng(rows).uniform(0.5, 2.0, size=(rows, 2))
+        values, grad = _grad_sum(tape, shared, good)
+        assert np.all(np.isfinite(grad))
+        np.testing.assert_allclose(grad, _sum_oracle(tape, shared, good), rtol=1e-14)
+        assert values.tolist() == [tape(np.r_[shared, row]) for row in good]
 
 
 def test_the_same_call_gives_the_same_bits_whatever_ran_before() -> None:

@@ -164,6 +164,10 @@ impl Block {
 #[derive(Default)]
 pub(super) struct Scratch(std::sync::Mutex<Vec<Block>>);
 
+/// `grad_sum_into` runs up to this many rows past a thread's last whole lane block one point at
+/// a time (bit for bit what lanes give each row), instead of in a block of `LANES` lanes.
+const POINT_TAIL: usize = 8;
+
 /// The largest block (values and adjoints) a tape keeps between calls.
 const KEEP_BYTES: usize = 4 << 20;
 
@@ -329,9 +333,10 @@ impl Tape {
     /// The shared inputs are loaded once per thread, not once per row, and no per-row gradient
     /// leaves the lanes. Each thread's sweeps add row `r`'s gradient into lane `r % LANES` of
     /// the shared inputs' adjoints, which are not cleared between its lane blocks (its last,
-    /// shorter block first, then the others in order); the sum is then taken thread by thread,
-    /// lane by lane, in order, so the same rows on the same number of threads give the same
-    /// bits.
+    /// shorter block first, then the others in order); up to `POINT_TAIL` rows past its last
+    /// whole block run one point at a time instead, summed in row order. The sum is then taken
+    /// thread by thread (lane by lane in order, then those rows), so the same rows on the same
+    /// number of threads give the same bits.
     pub fn grad_sum_into(
         &self,
         shared: &[f64],
@@ -347,7 +352,30 @@ impl Tape {
         let d = self.n_inputs - k;
         check_out(values.len(), rows)?;
         check_out(grad.len(), k)?;
-        let work = |xs: &[f64], values: &mut [f64]| -> Result<Block, TapeError> {
+        let work = |xs: &[f64], values: &mut [f64]| -> Result<(Block, Vec<f64>), TapeError> {
+            // A few rows past the last whole lane block run one point at a time: a block of
+            // their own would cost more than they do.
+            let tail = values.len() % LANES;
+            let points = if tail <= POINT_TAIL { tail } else { 0 };
+            let (xs, point_xs) = xs.split_at(xs.len() - points * d);
+            let (values, point_values) = values.split_at_mut(values.len() - points);
+            let mut point_sums = Vec::new();
+            if points > 0 {
+                point_sums = filled(k, 0.0, "a batch's gradient sums")?;
+                let mut point = Vec::with_capacity(self.n_inputs);
+                let (mut point_vals, mut point_adj) = (Vec::new(), Vec::new());
+                for (row, value) in point_xs.chunks_exact(d).zip(point_values) {
+                    point.clear();
+                    point.extend_from_slice(shared);
+                    point.extend_from_slice(row);
+                    self.plan.forward(&point, &mut point_vals);
+                    self.plan.reverse(&point_vals, &mut point_adj);
+                    *value = point_vals[out];
+                    for (s, a) in point_sums.iter_mut().zip(&point_adj) {
+                        *s += a;
+                    }
+                }
+            }
             let mut block = self.block(true)?;
             let Block { vals, adj } = &mut block;
             for (slot, &p) in vals.iter_mut().zip(shared) {
@@ -377,7 +405,7 @@ impl Tape {
                 values.copy_from_slice(&vals[out][..len]);
                 adj[k..self.n_inputs].as_flattened_mut().fill(0.0);
             }
-            Ok(block)
+            Ok((block, point_sums))
         };
         let per = self.rows_per_thread(rows, threads);
         let blocks = std::thread::scope(|scope| {
@@ -397,11 +425,14 @@ impl Tape {
             blocks.into_iter().flatten().collect::<Result<Vec<_>, _>>()
         })?;
         grad.fill(0.0);
-        for block in blocks {
+        for (block, point_sums) in blocks {
             for (g, a) in grad.iter_mut().zip(&block.adj) {
                 for x in a {
                     *g += x;
                 }
+            }
+            for (g, s) in grad.iter_mut().zip(point_sums) {
+                *g += s;
             }
             self.keep(block);
         }
