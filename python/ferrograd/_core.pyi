@@ -544,10 +544,17 @@ class Tape:
         released; threads and precision as ``eval_batch_bytes``, ``512 × plan_len`` bytes of
         scratch each."""
     def grad_sum_bytes(
-        self, shared: bytes, xs: bytes, threads: int | None = None
+        self,
+        shared: bytes,
+        xs: bytes,
+        threads: int | None = None,
+        scale: float = 1.0,
+        l2: float = 0.0,
     ) -> tuple[bytearray, bytearray]:
         """The output at each row and the gradient with respect to the shared inputs summed
-        over the rows, as float64 bytes; GIL released; threads as ``grad_batch_bytes``.
+        over the rows, as float64 bytes; GIL released; threads as ``grad_batch_bytes``. The
+        sum ``g`` comes back as ``g * scale + (2 * l2) * shared``, each operation rounded once
+        in that order (a mean over the rows and an L2 penalty's gradient).
 
         ``shared`` holds the first inputs, the same at every row (loaded once per thread);
         ``xs`` the others, row-major. Each thread adds row ``r`` into lane ``r % 32`` of its

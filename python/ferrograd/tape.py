@@ -323,7 +323,9 @@ class Tape:
         it, not refused; small batches stay on one). Scratch memory is bounded by the threads
         used, not by ``m``: ``256 × plan_len`` bytes per thread here, ``512 × plan_len`` for
         :meth:`grad_batch` (32 rows of every slot's value, and adjoint), besides the input and
-        the result. An allocation that fails raises ``MemoryError`` naming its size. Any real
+        the result; the tape keeps those blocks for its next batch call (one per core at most,
+        and only blocks up to 4 MiB), so a loop of small batches allocates nothing after its
+        first call. An allocation that fails raises ``MemoryError`` naming its size. Any real
         dtype and memory order is accepted; rows with NaN or inf give the IEEE results the graph
         would.
 

@@ -77,6 +77,8 @@ pub struct Tape {
     outputs: Vec<u32>,
     vector: bool,
     plan: Plan,
+    /// Lane blocks kept from one batch call to the next (see `lanes::Scratch`).
+    scratch: lanes::Scratch,
 }
 
 impl PartialEq for Tape {
@@ -246,6 +248,7 @@ impl Tape {
             outputs,
             vector,
             plan: Plan::default(),
+            scratch: lanes::Scratch::default(),
         };
         tape.plan = Plan::new(&tape)?;
         Ok(tape)
