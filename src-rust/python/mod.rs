@@ -32,9 +32,11 @@ type OpRow = (
     &'static str,
 );
 
-/// Every op, by code: `(name, code, arity, param, method)`, with `arity` None for the n-ary
-/// `sum` and `dot`, `param` the name of the op's parameter (or None), `method` the `Value`
-/// method or operator dunder that builds it ("" for a leaf and for `+ - * / **`).
+/// Every op, by code: `(name, code, arity, param, method)`.
+///
+/// `arity` is None for the n-ary `sum` and `dot`; `param` names the op's parameter (`"slope"`)
+/// or is None; `method` is the `Value` method or operator dunder that builds the op ("" for a
+/// leaf and for `+ - * / **`). Codes are pinned: pickles store them.
 #[pyfunction]
 fn op_table() -> Vec<OpRow> {
     OP_TABLE
@@ -49,8 +51,9 @@ fn _set_detect_anomaly(on: bool) -> bool {
     set_detect_anomaly(on)
 }
 
-/// `gil_used = true`: the soundness of sharing Values between threads rests on the GIL (see the
-/// SAFETY note on `PyValue`), so a free-threaded interpreter must keep it on for this module.
+/// The compiled core of ferrograd. Import from `ferrograd`, not here.
+// `gil_used = true`: the soundness of sharing Values between threads rests on the GIL (see the
+// SAFETY note on `PyValue`), so a free-threaded interpreter must keep it on for this module.
 #[pymodule(gil_used = true)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyValue>()?;

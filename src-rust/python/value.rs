@@ -37,7 +37,10 @@ macro_rules! py_value_methods {
     };
 }
 
-/// A scalar in a differentiable expression graph.
+/// A scalar in a differentiable expression graph (a node held by the Rust core).
+///
+/// Numbers combined with a Value become constant leaf nodes. Two handles of the same node
+/// (for example one taken from `children`) compare equal and hash alike.
 #[pyclass(name = "Value", module = "ferrograd", frozen, weakref)]
 pub struct PyValue {
     pub(super) inner: Value,
@@ -122,8 +125,9 @@ with_op_list! { py_value_methods,
         checked(py, self.inner.abs())
     }
 
+    // A slot: its docstring is in `_core.pyi` only. `label=None` is no label, as `""` (both
+    // engines); any other non-str is `TypeError`.
     #[new]
-    /// `label=None` is no label, as `""` (both engines); any other non-str is `TypeError`.
     #[pyo3(signature = (data, label = None), text_signature = "(data, label='')")]
     fn py_new(data: &Bound<'_, PyAny>, label: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let inner = Value::new(require_real(data, "Value()")?);
@@ -157,7 +161,7 @@ with_op_list! { py_value_methods,
         Ok(())
     }
 
-    /// A name shown by pictures and error messages; "" when unset.
+    /// A name shown by pictures and error messages; "" when unset. Settable to a str.
     #[getter]
     fn label(&self) -> String {
         self.inner.label()
@@ -210,7 +214,7 @@ with_op_list! { py_value_methods,
         with_operand(py, base, |b| b.pow(&self.inner))
     }
 
-    /// `x` where positive, else `slope * x` (slope 0.01 when None).
+    /// `x` where positive, else `slope * x`; `slope` None means 0.01 (`DEFAULT_SLOPE`).
     ///
     /// `ValueError` unless the slope is finite and >= 0.
     #[pyo3(signature = (slope = None))]
@@ -239,22 +243,23 @@ with_op_list! { py_value_methods,
         }
     }
 
-    /// Refused: a plain number carries no gradient (`TypeError` saying what to use).
+    // Slots from here to `__bool__`: their docstrings are in `_core.pyi` only.
+    // Refused: a plain number carries no gradient (`TypeError` saying what to use).
     fn __float__(&self) -> PyResult<f64> {
         Err(no_number("float(v)"))
     }
 
-    /// Refused, as `float()`.
+    // Refused, as `float()`.
     fn __int__(&self) -> PyResult<i64> {
         Err(no_number("int(v)"))
     }
 
-    /// Refused, as `float()` (an index is a plain number too).
+    // Refused, as `float()` (an index is a plain number too).
     fn __index__(&self) -> PyResult<i64> {
         Err(no_number("int(v)"))
     }
 
-    /// Refused: `if v:` would branch on a number that carries no gradient.
+    // Refused: `if v:` would branch on a number that carries no gradient.
     fn __bool__(&self) -> PyResult<bool> {
         Err(no_number("bool(v)"))
     }
@@ -298,8 +303,9 @@ with_op_list! { py_value_methods,
         })
     }
 
-    /// `==`/`!=` by node identity; `<`, `<=`, `>`, `>=` are refused (`TypeError`): they would
-    /// compare numbers that carry no gradient.
+    // A slot (the stub documents `__eq__`, `__lt__`, ...): `==`/`!=` by node identity; `<`,
+    // `<=`, `>`, `>=` are refused (`TypeError`): they would compare numbers that carry no
+    // gradient.
     fn __richcmp__(
         &self,
         py: Python<'_>,
