@@ -43,7 +43,7 @@ class Value:
     """
 
     def __new__(cls, data: _Number, label: str = "") -> Value:
-        """A leaf holding `float(data)`, named `label` (None is no label, as "").
+        """A leaf holding `float(data)`, named `label` (None is no label, as `""`).
 
         Raises `TypeError` naming the type when `data` is not a real number (str, None,
         complex, containers, a Value) or `label` is neither a str nor None.
@@ -61,12 +61,12 @@ class Value:
     def grad(self, value: _Number) -> None: ...
     @property
     def label(self) -> str:
-        """A name shown by pictures and error messages; "" when unset. Settable to a str."""
+        """A name shown by pictures and error messages; `""` when unset. Settable to a str."""
     @label.setter
     def label(self, value: str) -> None: ...
     @property
     def op(self) -> str:
-        """The op that made this node: "" for a leaf, else "+", "*", "**", "tanh", ..."""
+        """The op that made this node: `""` for a leaf, else `"+"`, `"*"`, `"**"`, `"tanh"`, ..."""
     @property
     def children(self) -> tuple[Value, ...]:
         """The operands, in operand order (`a * a` has two); they share the graph's state."""

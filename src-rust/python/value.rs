@@ -161,7 +161,7 @@ with_op_list! { py_value_methods,
         Ok(())
     }
 
-    /// A name shown by pictures and error messages; "" when unset. Settable to a str.
+    /// A name shown by pictures and error messages; `""` when unset. Settable to a str.
     #[getter]
     fn label(&self) -> String {
         self.inner.label()
@@ -173,7 +173,7 @@ with_op_list! { py_value_methods,
         Ok(())
     }
 
-    /// The op that made this node: "" for a leaf, else "+", "*", "**", "tanh", ...
+    /// The op that made this node: `""` for a leaf, else `"+"`, `"*"`, `"**"`, `"tanh"`, ...
     #[getter]
     fn op(&self) -> &'static str {
         self.inner.op()
