@@ -118,9 +118,11 @@ macro_rules! py_dual_methods {
     };
 }
 
-/// A number with a tangent, for forward-mode derivatives without a graph: every op of
-/// `Value` (same names, same formulas), carrying `d(result)/dt` along. Refused, as a `Value`
-/// is, wherever a plain number is expected: the number would carry no tangent.
+/// A number with a tangent: forward-mode derivatives without a graph.
+///
+/// Has every op of `Value` (same names, same formulas); `tangent` carries the derivative,
+/// `d(result)/dt`, along. Duals are immutable and compare by identity, and are refused, as a
+/// `Value` is, wherever a plain number is expected: the number would carry no tangent.
 #[pyclass(name = "Dual", module = "ferrograd", frozen)]
 pub struct PyDual {
     dual: Dual,
@@ -265,7 +267,10 @@ with_op_list! { py_dual_methods,
         self.binary(py, base, Code::Pow, true)
     }
 
-    /// `x` where positive, else `slope * x` (slope 0.01 when None), with its tangent.
+    /// `x` where positive, else `slope * x`, with its tangent; `slope` None means 0.01
+    /// (`DEFAULT_SLOPE`).
+    ///
+    /// `ValueError` unless the slope is finite and >= 0.
     #[pyo3(signature = (slope = None))]
     fn leaky_relu(&self, slope: Option<&Bound<'_, PyAny>>) -> PyResult<PyDual> {
         let slope = match slope {

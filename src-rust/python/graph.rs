@@ -10,13 +10,13 @@ use super::value::{check_forward, checked, recorded, untracked, PyValue};
 use crate::custom::{intern, Custom};
 use crate::value::Value;
 
-/// `values[0] + values[1] + …` as a single graph node.
+/// `values[0] + values[1] + …` as one graph node.
 #[pyfunction]
 pub(super) fn sum(values: &Bound<'_, PyAny>) -> PyResult<Py<PyValue>> {
     checked(values.py(), Value::sum_owned(values_from(values, "sum()")?))
 }
 
-/// `ws[0]*xs[0] + ws[1]*xs[1] + …` as a single graph node.
+/// `ws[0]*xs[0] + ws[1]*xs[1] + …` as one graph node; `ValueError` on unequal lengths.
 #[pyfunction]
 pub(super) fn dot(ws: &Bound<'_, PyAny>, xs: &Bound<'_, PyAny>) -> PyResult<Py<PyValue>> {
     let mut operands = values_from(ws, "dot()")?;
@@ -27,7 +27,10 @@ pub(super) fn dot(ws: &Bound<'_, PyAny>, xs: &Bound<'_, PyAny>) -> PyResult<Py<P
 
 /// One dense layer of neurons in a single call: for each neuron `i`, the nodes
 /// `dot(weights[i], x)`, `+ biases[i]` and, where `nonlins[i]`, `relu` — the very graph that
-/// `ferrograd.nn` builds one op at a time, without a Python object for the inner nodes.
+/// building them one op at a time gives, without a Python object for the inner nodes.
+///
+/// `ValueError` when the rows, biases and flags differ in number or a row's length differs
+/// from `x`'s.
 #[pyfunction]
 pub(super) fn _dense(
     py: Python<'_>,

@@ -134,7 +134,11 @@ macro_rules! py_value_methods {
     };
 }
 
-/// A scalar in a differentiable expression graph.
+/// A scalar in a differentiable expression graph (a node held by the Rust core).
+///
+/// A number combined with a Value by an operator is kept in the new node, not in a leaf node
+/// of its own; `children` shows it as a fresh leaf. Two handles of the same node (for example
+/// one taken from `children`) compare equal and hash alike.
 #[pyclass(name = "Value", module = "ferrograd", frozen, weakref)]
 pub struct PyValue {
     pub(super) inner: Value,
@@ -235,8 +239,9 @@ with_op_list! { py_value_methods,
         checked(py, self.inner.abs())
     }
 
+    // A slot: its docstring is in `_core.pyi` only. `label=None` is no label, as `""` (both
+    // engines); any other non-str is `TypeError`.
     #[new]
-    /// `label=None` is no label, as `""` (both engines); any other non-str is `TypeError`.
     #[pyo3(signature = (data, label = None), text_signature = "(data, label='')")]
     fn py_new(data: &Bound<'_, PyAny>, label: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let inner = Value::new(require_real(data, "Value()")?);
@@ -270,7 +275,7 @@ with_op_list! { py_value_methods,
         Ok(())
     }
 
-    /// A name shown by pictures and error messages; "" when unset.
+    /// A name shown by pictures and error messages; `""` when unset. Settable to a str.
     #[getter]
     fn label(&self) -> String {
         self.inner.label()
@@ -282,14 +287,15 @@ with_op_list! { py_value_methods,
         Ok(())
     }
 
-    /// The op that made this node: "" for a leaf, else "+", "*", "**", "tanh", ...
+    /// The op that made this node: `""` for a leaf, else `"+"`, `"*"`, `"**"`, `"tanh"`, ...
     #[getter]
     fn op(&self) -> &'static str {
         self.inner.op()
     }
 
     /// The operands, in operand order (`a * a` has two); they share the graph's state. A
-    /// number operand (`x + 2.0`) comes as a new leaf holding it on each read, outside the graph.
+    /// number operand (`x + 2.0`) comes as a new leaf holding it on each read, outside the
+    /// graph: its grad stays 0.0 and changing it changes nothing.
     #[getter]
     fn children<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let children = self.inner.children();
@@ -324,7 +330,7 @@ with_op_list! { py_value_methods,
         with_operand(py, base, |b| b.pow(&self.inner), self.scalar(Code::Pow, Side::Left))
     }
 
-    /// `x` where positive, else `slope * x` (slope 0.01 when None).
+    /// `x` where positive, else `slope * x`; `slope` None means 0.01 (`DEFAULT_SLOPE`).
     ///
     /// `ValueError` unless the slope is finite and >= 0.
     #[pyo3(signature = (slope = None))]
@@ -399,22 +405,23 @@ with_op_list! { py_value_methods,
         untracked(Py::new(py, PyValue { inner: self.inner.detach() })?)
     }
 
-    /// Refused: a plain number carries no gradient (`TypeError` saying what to use).
+    // Slots from here to `__bool__`: their docstrings are in `_core.pyi` only.
+    // Refused: a plain number carries no gradient (`TypeError` saying what to use).
     fn __float__(&self) -> PyResult<f64> {
         Err(no_number("float(v)"))
     }
 
-    /// Refused, as `float()`.
+    // Refused, as `float()`.
     fn __int__(&self) -> PyResult<i64> {
         Err(no_number("int(v)"))
     }
 
-    /// Refused, as `float()` (an index is a plain number too).
+    // Refused, as `float()` (an index is a plain number too).
     fn __index__(&self) -> PyResult<i64> {
         Err(no_number("int(v)"))
     }
 
-    /// Refused: `if v:` would branch on a number that carries no gradient.
+    // Refused: `if v:` would branch on a number that carries no gradient.
     fn __bool__(&self) -> PyResult<bool> {
         Err(no_number("bool(v)"))
     }
@@ -458,8 +465,9 @@ with_op_list! { py_value_methods,
         })
     }
 
-    /// `==`/`!=` by node identity; `<`, `<=`, `>`, `>=` are refused (`TypeError`): they would
-    /// compare numbers that carry no gradient.
+    // A slot (the stub documents `__eq__`, `__lt__`, ...): `==`/`!=` by node identity; `<`,
+    // `<=`, `>`, `>=` are refused (`TypeError`): they would compare numbers that carry no
+    // gradient.
     fn __richcmp__(
         &self,
         py: Python<'_>,
