@@ -601,9 +601,9 @@ def _dense(
     nonlins: Sequence[bool],
     x: Iterable[_Operand],
 ) -> list[Value]:
-    """One dense layer of neurons in a single call: for each neuron `i`, the nodes
-    `dot(weights[i], x)`, `+ biases[i]` and, where `nonlins[i]`, `relu` — the very graph that
-    building them one op at a time gives, without a Python object for the inner nodes.
+    """One dense layer of neurons in a single call (see `Value::dense`): for each neuron `i`, the
+    nodes `dot(weights[i], x)`, `+ biases[i]` and, where `nonlins[i]`, `relu` — the very graph
+    that building them one op at a time gives, without a Python object for the inner nodes.
 
     `ValueError` when the rows, biases and flags differ in number or a row's length differs
     from `x`'s.
