@@ -159,8 +159,10 @@ def test_the_engines_hypot_is_libms_and_math_hypot_is_within_one_ulp() -> None:
         b = rng.uniform(-1, 1) * 10.0 ** rng.randint(-8, 8)
         rust = ferrograd.Value(a).hypot(b).data
         assert reference.Value(a).hypot(b).data == rust
-        # The fallback where no C library can be reached: within 1 ulp.
-        assert abs(math.hypot(a, b) - rust) <= math.ulp(rust)
+        # The fallback where no C library can be reached: within 1 ulp (2 on Python 3.9, whose
+        # math.hypot is an older algorithm).
+        ulps = 1 if sys.version_info >= (3, 10) else 2
+        assert abs(math.hypot(a, b) - rust) <= ulps * math.ulp(rust)
     if sys.platform.startswith(("linux", "darwin")):
         assert reference._hypot is not math.hypot
 

@@ -215,7 +215,20 @@ def _exp2(x: float) -> float:
         return _INF
 
 
-_MATH_EXP2: Callable[[float], float] = getattr(math, "exp2", _exp2_fallback)
+def _libm_exp2() -> Callable[[float], float]:
+    """libm's ``exp2``, the one the Rust engine calls: ``math.exp2`` where Python has it (3.11
+    on), else C's through ctypes, else ``2 ** x`` by ``pow`` (within 1 ulp of it)."""
+    if hasattr(math, "exp2"):
+        return math.exp2  # type: ignore[no-any-return, unused-ignore]
+    try:
+        f = ctypes.CDLL(None).exp2
+    except (OSError, AttributeError, TypeError):  # no C library to reach (Windows)
+        return _exp2_fallback
+    f.restype, f.argtypes = ctypes.c_double, (ctypes.c_double,)
+    return f
+
+
+_MATH_EXP2: Callable[[float], float] = _libm_exp2()
 _CBRT_NEAR: Callable[[float], float] = getattr(math, "cbrt", _cbrt_near)
 
 # The constants of src-rust/ops.rs, as Rust's std::f64::consts spells them (correctly rounded).
@@ -254,7 +267,8 @@ def _libm_hypot() -> Callable[[float, float], float]:
 
 
 #: ``sqrt(x² + y²)`` without overflow; ``hypot(inf, nan)`` is inf. libm's where Python reaches
-#: it, so the engines agree to the last bit; else ``math.hypot``, within 1 ulp of it.
+#: it, so the engines agree to the last bit; else ``math.hypot``, within 1 ulp of it (2 on
+#: Python 3.9).
 _hypot = _libm_hypot()
 
 # ------------------------------------------------------------------------------------------------
