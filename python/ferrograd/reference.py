@@ -1268,6 +1268,13 @@ class Dual:
 
     def _binary(self, op: BinaryOp, x: Dual, y: Dual) -> Dual:
         z = op.forward(x._data, y._data)
+        if op is DIV:
+            # The quotient rule as the core's dual numbers round it, (tx - ty·z) / y, so the
+            # two Duals (and Tape.jvp) agree bit for bit; a zero tangent stays zero.
+            if x._tangent == 0.0 and y._tangent == 0.0:
+                return Dual._make(z, 0.0)
+            ty_z = y._tangent * z if y._tangent != 0.0 else 0.0
+            return Dual._make(z, _div(x._tangent - ty_z, y._data))
         tx = op.backward(x._data, y._data, z, x._tangent)[0] if x._tangent != 0.0 else 0.0
         ty = op.backward(x._data, y._data, z, y._tangent)[1] if y._tangent != 0.0 else 0.0
         return Dual._make(z, tx + ty)
@@ -1275,7 +1282,9 @@ class Dual:
     def _unary(self, op: UnaryOp, param: float = 0.0) -> Dual:
         x, t = self._data, self._tangent
         z = op.forward(x, param)
-        return Dual._make(z, op.backward(x, z, t, param) if t != 0.0 else 0.0)
+        # The slope at x (the op's backward with g = 1) times the tangent, as ferrograd.Dual
+        # computes it: backward with g = t would round g / x differently from (1 / x) * t.
+        return Dual._make(z, op.backward(x, z, 1.0, param) * t if t != 0.0 else 0.0)
 
     def __add__(self, other: _DualOperand) -> Dual:
         o = _dual_operand(other)

@@ -69,12 +69,12 @@ macro_rules! py_dual_methods {
                 /// `ln(self) / ln(base)` to that base.
                 #[pyo3(signature = (base = None))]
                 fn log(&self, base: Option<&Bound<'_, PyAny>>) -> PyResult<PyDual> {
-                    let ln = unary_forward(Code::Log, self.dual, 0.0);
+                    let ln = self.dual.unary_op(Code::Log, 0.0);
                     let Some(base) = base else {
                         return Ok(PyDual { dual: ln });
                     };
                     let ln_base = match base.cast::<PyDual>() {
-                        Ok(b) => unary_forward(Code::Log, b.get().dual, 0.0),
+                        Ok(b) => b.get().dual.unary_op(Code::Log, 0.0),
                         Err(_) => Dual::lift(unary_forward(
                             Code::Log,
                             require_real(base, "log() base")?,
@@ -145,7 +145,7 @@ fn method_dual(other: &Bound<'_, PyAny>, what: &str) -> PyResult<Dual> {
 impl PyDual {
     fn unary(&self, code: Code, p: f64) -> PyDual {
         PyDual {
-            dual: unary_forward(code, self.dual, p),
+            dual: self.dual.unary_op(code, p),
         }
     }
 
