@@ -448,10 +448,18 @@ def _gelu_op(approximate: object) -> UnaryOp:
 # The binary methods (``y.atan2(x)``, ...): their partial derivatives, then their entries.
 
 
+def _over_hypot(a: float, r: float, b: float) -> float:
+    # a / r for r = hypot(a, b), and its limit ±1 where a is infinite and b finite (not the nan
+    # of inf / inf), so atan2's and hypot's slopes at an infinity are their limits.
+    if math.isinf(a) and math.isfinite(b):
+        return math.copysign(1.0, a)
+    return _div(a, r)
+
+
 def _atan2_backward(x: float, y: float, z: float, g: float) -> tuple[float, float]:
     # (y, -x) / (x² + y²), dividing by the hypotenuse twice so that no square overflows.
     r = _hypot(x, y)
-    return _div(_div(y, r), r) * g, -_div(_div(x, r), r) * g
+    return _div(_over_hypot(y, r, x), r) * g, -_div(_over_hypot(x, r, y), r) * g
 
 
 def _minimum(x: float, y: float) -> float:
@@ -489,7 +497,9 @@ def _maximum_backward(x: float, y: float, z: float, g: float) -> tuple[float, fl
 
 
 ATAN2 = BinaryOp("atan2", math.atan2, _atan2_backward)
-HYPOT = BinaryOp("hypot", _hypot, lambda x, y, z, g: (_div(x, z) * g, _div(y, z) * g))
+HYPOT = BinaryOp(
+    "hypot", _hypot, lambda x, y, z, g: (_over_hypot(x, z, y) * g, _over_hypot(y, z, x) * g)
+)
 MINIMUM = BinaryOp("minimum", _minimum, _minimum_backward)
 MAXIMUM = BinaryOp("maximum", _maximum, _maximum_backward)
 # torch's gradient at the bound: to x where x >= lo (x <= hi), to the bound where x < lo (x > hi).
