@@ -592,10 +592,13 @@ def _erf_slope(x: Any, z: Any) -> Any:
 
 
 def _share(x: Any, y: Any, below: bool) -> tuple[float, float]:
-    # torch's shares of minimum's (below) or maximum's gradient: half each at a tie.
+    # torch's shares of minimum's (below) or maximum's gradient: half each at a tie, all to
+    # each where one is nan (no comparison holds), as the op table's backward gives them.
     a, b = x.data, y.data
     if a == b:
         return 0.5, 0.5
+    if math.isnan(a) or math.isnan(b):
+        return 1.0, 1.0
     first = a < b if below else a > b
     return (1.0, 0.0) if first else (0.0, 1.0)
 

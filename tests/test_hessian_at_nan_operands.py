@@ -1,0 +1,36 @@
+"""The Hessian of ``minimum``/``maximum`` where one operand is nan: the gradient gives ``g`` to
+each operand there (torch's rule, the op table's), so the Hessian is the sum of both operands'
+second derivatives, on both engines, checked against central differences of the gradient."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import ferrograd
+from ferrograd import reference
+
+CASES: dict[str, Callable[[Any], Any]] = {
+    "minimum(nan, z*z)": lambda v: (v[0] - 5.0).log().minimum(v[0] * v[0]),
+    "minimum(z*z, nan)": lambda v: (v[0] * v[0]).minimum((v[0] - 5.0).log()),
+    "maximum(nan, z*z)": lambda v: (v[0] - 5.0).log().maximum(v[0] * v[0]),
+    "maximum(z*z, nan)": lambda v: (v[0] * v[0]).maximum((v[0] - 5.0).log()),
+}
+
+
+def _gradient(f: Callable[[Any], Any], z: float) -> float:
+    x = reference.Value(z)
+    f([x]).backward()
+    return x.grad
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("engine", ["rust", "reference"])
+def test_the_hessian_is_the_derivative_of_the_gradient(name: str, engine: str) -> None:
+    f, z, h = CASES[name], -0.58, 1e-5
+    assert np.isnan(f([reference.Value(z)]).data)  # the nan operand is the point of the case
+    want = (_gradient(f, z + h) - _gradient(f, z - h)) / (2 * h)
+    got = float(np.asarray(ferrograd.func.hessian(f, engine=engine)([z])).ravel()[0])
+    assert got == pytest.approx(want, rel=1e-7), (engine, got, want)
