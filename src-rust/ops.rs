@@ -294,7 +294,9 @@ macro_rules! with_op_list {
                         1.0 / ((1.0 - x) * (1.0 + x))
                     }),
                     backward |x, z, g, p| if x.re().abs() > 1.0 {
-                        k(f64::NAN)
+                        // nan that moves with x, so that forward over reverse (a Hessian) is
+                        // nan here too, not the 0 of a constant.
+                        x * k(f64::NAN)
                     } else {
                         g / ((k::<T>(1.0) - x) * (k::<T>(1.0) + x))
                     };

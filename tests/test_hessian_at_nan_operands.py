@@ -34,3 +34,20 @@ def test_the_hessian_is_the_derivative_of_the_gradient(name: str, engine: str) -
     want = (_gradient(f, z + h) - _gradient(f, z - h)) / (2 * h)
     got = float(np.asarray(ferrograd.func.hessian(f, engine=engine)([z])).ravel()[0])
     assert got == pytest.approx(want, rel=1e-7), (engine, got, want)
+
+
+@pytest.mark.parametrize("engine", ["rust", "reference"])
+@pytest.mark.parametrize("x", [-3.0, -1.5, 1.5, 3.0, 800.0])
+def test_atanh_outside_its_domain_has_a_nan_hessian_as_its_gradient_is(
+    engine: str, x: float
+) -> None:
+    # atanh(x) is nan for |x| > 1 and so is its slope; a Hessian of 0 (a constant nan slope)
+    # or of the formula's continuation would be a number where there is none.
+    for f in (lambda v: v[0].atanh(), lambda v: v[0].atanh().sin() + v[0] * v[0]):
+        x_ = reference.Value(x)
+        f([x_]).backward()
+        assert np.isnan(x_.grad)
+        h = float(np.asarray(ferrograd.func.hessian(f, engine=engine)([x])).ravel()[0])
+        assert np.isnan(h), (engine, x, h)
+    tape = ferrograd.compile(lambda t: t.atanh(), 1)
+    assert np.isnan(tape.hessian([x])[0, 0])

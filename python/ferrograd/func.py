@@ -630,7 +630,8 @@ _SLOPES: dict[str, Callable[[Any, Any], Any]] = {
     "cosh": lambda x, z: x.sinh(),
     "asinh": lambda x, z: 1.0 / (1.0 + x * x).sqrt(),
     "acosh": lambda x, z: 1.0 / _sqrt_sq_minus_1(x),
-    "atanh": lambda x, z: 1.0 / ((1.0 - x) * (1.0 + x)),
+    # nan outside [-1, 1], as the gradient, and moving with x, so the Hessian is nan there too.
+    "atanh": lambda x, z: 1.0 / ((1.0 - x) * (1.0 + x)) if abs(x.data) <= 1.0 else x * math.nan,
     "log1p": lambda x, z: 1.0 / (x + 1.0),
     "expm1": lambda x, z: x.exp(),
     "log2": lambda x, z: 1.0 / (x * _R._LN_2),
