@@ -44,4 +44,4 @@ def test_a_bad_second_operand_is_named_by_the_function(name: str, bad: object) -
 
 def test_two_fractions_give_the_values_number() -> None:
     assert ferrograd.atan2(Fraction(1, 3), Decimal("0.5")) == math.atan2(1 / 3, 0.5)
-    assert ferrograd.clamp(Fraction(5, 2), Decimal("0"), 1) == 1.0
+    assert ferrograd.clamp(Fraction(5, 2), Decimal(0), 1) == 1.0
