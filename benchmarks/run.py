@@ -8,16 +8,25 @@ Workloads (see workloads.py):
       ns per node and peak bytes per node, or how the engine failed (a crash is named by its
       signal)
   W4  a 10-input function with its gradient at many points: us per point
+  W4/W5 on batches (tape_batches.py): the compiled tape's grad_batch against JAX's
+      jit(vmap(value_and_grad)) and CasADi's Function.map, 10,000 and 1,000,000 points, on one
+      thread and on all cores, each setting in its own child interpreter
 Every figure is the median of at least five repetitions; "vs micrograd" is micrograd's time
 divided by the engine's (above 1 is faster). "agrees" compares an engine's results (W1 root and
 leaf grads, W2 loss at step 1, W4 grads) with the first engine's, to 1e-9 relative. An engine
 that lacks an op a workload needs is listed with the reason instead of a time.
-Results also go to benchmarks/results.json. The pure-Rust rows come from
+Results also go to benchmarks/results.json (--out); the tables are printed by report.py, which
+renders any results file. The pure-Rust rows come from
 ``cargo run --release --example bench_core`` (benchmarks/core.rs).
 
+The README's table and the documentation's chart come from one full run, published with
+  python benchmarks/run.py --publish
+which writes docs/data/benchmark-results.json and, from it, the README's table (between its
+markers) and docs/images/benchmark_ratios.png; nothing there is edited by hand.
+
 The peers are optional; each one not installed is reported as not measured:
-  pip install micrograd==0.1.0 autograd     (or: pip install -e ".[bench]")
-  pip install micrograd-rust oxigrad torch  (Rust-backed micrograd ports, PyTorch scalars)
+  pip install micrograd==0.1.0 autograd jax casadi   (or: pip install -e ".[bench]")
+  pip install micrograd-rust oxigrad torch           (Rust-backed micrograd ports, PyTorch)
 micrograd-rust and oxigrad publish no Linux wheels: there pip builds them from their source
 distributions, which needs a Rust toolchain (as building ferrograd does).
 """
@@ -41,6 +50,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import report
 import workloads as wl
 from engines import (
     GraphEngine,
@@ -66,6 +76,8 @@ def config(quick: bool) -> dict[str, Any]:
             "w3_depths": [1_000, 10_000, 100_000, 1_000_000],
             "w3_time_budget_s": 15.0,
             "w4_points": 1_000,
+            "batch_sizes": [10_000, 100_000],
+            "batch_repeats": 3,
         }
     return {
         "repeats": 5,
@@ -75,71 +87,15 @@ def config(quick: bool) -> dict[str, Any]:
         "w3_depths": [1_000, 10_000, 100_000, 1_000_000, 10_000_000],
         "w3_time_budget_s": 300.0,
         "w4_points": 10_000,
+        "batch_sizes": [10_000, 1_000_000],
+        "batch_repeats": 5,
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# Printing
-# ---------------------------------------------------------------------------------------------
-
-
-def fmt(x: float | None, digits: int = 3) -> str:
-    if x is None:
-        return "-"
-    if x >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
-
-
-def ratio_text(base: float | None, x: float | None) -> str:
-    if base is None or x is None or x <= 0:
-        return "-"
-    r = base / x
-    return f"{r:,.0f}x" if r >= 100 else f"{r:.3g}x"
-
-
-def print_table(
-    title: str, header: list[str], rows: list[list[str]], notes: list[str] | None = None
-) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print(f"\n{title}")
-    print(
-        "  ".join(
-            h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths))
-        )
-    )
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
-            )
-        )
-    for note in notes or []:
-        print(f"  {note}")
-
-
-def measured_first(rows: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The rows in engine order, those not measured last."""
-    return sorted(rows.items(), key=lambda kv: "skipped" in kv[1])
-
-
-def skipped_cell(name: str, reason: str, notes: list[str]) -> str:
-    """The short reason (up to its first colon) for the table; the whole one goes in ``notes``."""
-    short, _, rest = reason.partition(":")
-    if rest:
-        notes.append(f"{name}: {reason}")
-    return "not measured: " + short
 
 
 def agree(a: list[float], b: list[float], tol: float = 1e-9) -> bool:
     return len(a) == len(b) and all(
         abs(x - y) <= tol * max(1.0, abs(x), abs(y)) for x, y in zip(a, b)
     )
-
-
-def yes_no(ok: bool | None) -> str:
-    return "-" if ok is None else "yes" if ok else "NO"
 
 
 #: W1's op mixes: (key in results.json, ops, table label).
@@ -225,13 +181,19 @@ def run_w2(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
             "fused_ops": e.dot is not None,
         }
     # Through the tape: the loss compiled once, then one call into Rust per step (the rows in
-    # lanes, summed in Rust; or the whole-dataset tape). Its steps are
-    # a few microseconds, so it takes 40 times as many for a median as steady as the others'.
+    # lanes, summed in Rust; or the whole-dataset tape). Its steps take tens of microseconds, and
+    # a collection before each evicts the caches such a step lives in: these rows (and
+    # autograd's, for the same footing) time runs of consecutive steps, as a training loop runs
+    # them ("loop"), and, apart, single steps right after a collection ("cold", the graph rows'
+    # protocol).
     for method, name in (("examples", "ferrograd tape"), ("dataset", "ferrograd tape, dataset")):
         print(f"  W2: {name} ...", file=sys.stderr, flush=True)
-        times, first, compile_s = wl.w2_tape(x, y, 1337, 40 * cfg["w2_steps"], method)
+        times, first, compile_s = wl.w2_tape(x, y, 1337, 4 * cfg["w2_steps"], method, run=50)
+        cold, _, _ = wl.w2_tape(x, y, 1337, 40 * cfg["w2_steps"], method)
         rows[name] = {
             "ms_per_step": statistics.median(times) * 1e3,
+            "ms_per_step_cold": statistics.median(cold) * 1e3,
+            "timing": "loop",
             "first_loss": first,
             "loss_matches_first_engine": None if check is None else agree([check], [first]),
             "model": "compile_loss " + method,
@@ -239,9 +201,12 @@ def run_w2(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
         }
     if autograd_ok:
         print("  W2: autograd ...", file=sys.stderr, flush=True)
-        times, first = wl.w2_autograd(x, y, 1337, cfg["w2_steps"])
+        times, first = wl.w2_autograd(x, y, 1337, cfg["w2_steps"], run=10)
+        cold, _ = wl.w2_autograd(x, y, 1337, cfg["w2_steps"])
         rows[AUTOGRAD + " (numpy matrices)"] = {
             "ms_per_step": statistics.median(times) * 1e3,
+            "ms_per_step_cold": statistics.median(cold) * 1e3,
+            "timing": "loop",
             "first_loss": first,
             "loss_matches_first_engine": None if check is None else agree([check], [first]),
             "model": "numpy matrices",
@@ -410,142 +375,27 @@ def run_rust(cfg: dict[str, Any]) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-# ---------------------------------------------------------------------------------------------
-# Report
-# ---------------------------------------------------------------------------------------------
+def run_batches(cfg: dict[str, Any]) -> dict[str, Any]:
+    """W4 and W5 over batches against JAX and CasADi (tape_batches.py), each thread setting in
+    its own child interpreter."""
+    import tape_batches
+
+    args = argparse.Namespace(
+        sizes=cfg["batch_sizes"], repeats=cfg["batch_repeats"], workloads=["w4", "w5"]
+    )
+    return tape_batches.collect(args, list(tape_batches.SETTINGS))
 
 
-def report(results: dict[str, Any], missing: list[Missing]) -> None:
-    w1 = results.get("w1")
-    rust = results.get("rust", {})
-    if w1:
-        for variant, _, label in W1_VARIANTS:
-            if variant not in w1:
-                continue
-            data = w1[variant]
-            rows = data["engines"]
-            base = rows.get(MICROGRAD, {})
-            table = []
-            notes: list[str] = []
-            for name, r in measured_first(rows):
-                if "skipped" in r:
-                    table.append([name, skipped_cell(name, r["skipped"], notes), *[""] * 6])
-                    continue
-                table.append([
-                    name, fmt(r["build_ns_per_node"]), fmt(r["backward_ns_per_node"]),
-                    fmt(r["total_ns_per_node"]),
-                    ratio_text(base.get("build_ns_per_node"), r["build_ns_per_node"]),
-                    ratio_text(base.get("backward_ns_per_node"), r["backward_ns_per_node"]),
-                    ratio_text(base.get("total_ns_per_node"), r["total_ns_per_node"]),
-                    yes_no(r["root_matches"] and r["grads_match_first_engine"]),
-                ])  # fmt: skip
-                if "why" in r:
-                    notes.append(f"{name} disagrees: root {r['root']:.6g}, not "
-                                 f"{data['root']:.6g}; {r['why']}")  # fmt: skip
-            for key, name in (
-                ("core", "ferrograd core, Rust only"),
-                ("arena", "flat arena tape, Rust"),
-            ):
-                r = rust.get("w1", {}).get(variant, {}).get(key)
-                if r:
-                    total = r["build_ns_per_node"] + r["backward_ns_per_node"]
-                    table.append([
-                        name, fmt(r["build_ns_per_node"]), fmt(r["backward_ns_per_node"]),
-                        fmt(total), "", "", "", "",
-                    ])  # fmt: skip
-            print_table(
-                f"W1 random graph, {data['nodes']:,} nodes ({label}): ns per node",
-                ["engine", "build", "backward", "total", "build vs mg", "bwd vs mg", "total vs mg",
-                 "agrees"],
-                table,
-                notes,
-            )  # fmt: skip
-    w2 = results.get("w2")
-    if w2:
-        rows = w2["engines"]
-        base = rows.get(MICROGRAD, {}).get("ms_per_step")
-        table = []
-        notes = []
-        for name, r in measured_first(rows):
-            if "skipped" in r:
-                table.append([name, skipped_cell(name, r["skipped"], notes), "", "", "", ""])
-                continue
-            table.append([
-                name, r.get("model", ""), fmt(r["ms_per_step"]), ratio_text(base, r["ms_per_step"]),
-                f"{r['first_loss']:.6f}", yes_no(r.get("loss_matches_first_engine")),
-            ])  # fmt: skip
-        auto = rows.get(AUTOGRAD + " (numpy matrices)", {}).get("ms_per_step")
-        for name, r in rows.items():
-            if name.startswith("ferrograd tape") and "ms_per_step" in r:
-                notes.append(
-                    f"{name}: the loss compiled once in {r['compile_ms']:.1f} ms, then one call "
-                    "into Rust per step"
-                    + (f"; {auto / r['ms_per_step']:.1f}x autograd's step" if auto else "")
-                )
-        print_table(
-            f"W2 MLP(2, [16, 16, 1]) training step on {w2['points']} moons points",
-            ["engine", "model", "ms/step", "vs micrograd", "loss at step 1", "agrees"],
-            table,
-            notes,
-        )
-    w3 = results.get("w3")
-    if w3:
-        depths = [str(d) for d in w3["depths"]]
-        table = []
-        for name, per in w3["engines"].items():
-            cells = [name]
-            for d in depths:
-                r = per.get(d, {})
-                if "failure" in r:
-                    cells.append(
-                        ("(" if r.get("not_run") else "")
-                        + r["failure"]
-                        + (")" if r.get("not_run") else "")
-                    )
-                elif "skipped" in r:
-                    cells.append("skipped " + r["skipped"])
-                elif r:
-                    cells.append(f"{fmt(r['ns_per_node'])} ns, {fmt(r['bytes_per_node'])} B")
-                else:
-                    cells.append("-")
-            table.append(cells)
-        chain = rust.get("w3")
-        if chain:
-            cells = ["ferrograd core, Rust only"] + ["" for _ in depths]
-            cells[-1] = (
-                f"{fmt(chain['ns_per_node'])} ns, {fmt(chain['bytes_per_node'])} B"
-                f" ({chain['nodes']:,} tanh nodes)"
-            )
-            table.append(cells)
-        relu = w3.get("relu_instead_of_tanh", [])
-        print_table(
-            "W3 chain x = tanh(0.9 x + 0.1), depth in op nodes: ns per node, peak bytes per node"
-            + (f" ({', '.join(relu)}: relu, no tanh)" if relu else ""),
-            ["engine", *[f"{int(d):,}" for d in depths]],
-            table,
-        )
-    w4 = results.get("w4")
-    if w4:
-        rows = w4["engines"]
-        base = rows.get(MICROGRAD, {}).get("us_per_point")
-        table = []
-        notes = []
-        for name, r in measured_first(rows):
-            if "skipped" in r:
-                table.append([name, skipped_cell(name, r["skipped"], notes), "", ""])
-                continue
-            table.append([
-                name, fmt(r["us_per_point"]), ratio_text(base, r["us_per_point"]),
-                yes_no(r["grads_match_first_engine"]),
-            ])  # fmt: skip
-        print_table(
-            f"W4 f of 10 inputs with its gradient at {w4['points']:,} points",
-            ["engine", "us/point", "vs micrograd", "grads agree"],
-            table,
-            notes,
-        )
-    for m in missing:
-        print(f"\nnot measured: {m.name} ({m.reason})")
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("" elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def main() -> None:
@@ -553,8 +403,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, a few minutes in all")
-    parser.add_argument("--only", default="w1,w2,w3,w4,rust", help="comma-separated subset")
+    parser.add_argument("--only", default="w1,w2,w3,w4,batches,rust", help="comma-separated subset")
     parser.add_argument("--out", default=str(HERE / "results.json"), help="where the JSON goes")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="write the JSON to docs/data/benchmark-results.json and, from it, the README's "
+        "table and the chart (benchmarks/report.py --readme)",
+    )
     parser.add_argument(
         "--mem-budget-gb", type=float, default=4.0, help="W3 skips depths predicted to need more"
     )
@@ -574,7 +430,9 @@ def main() -> None:
         missing.append(Missing(AUTOGRAD, autograd_reason))
 
     import ferrograd
+    from ferrograd import _core
 
+    out = Path(report.DEFAULT_RESULTS if args.publish else args.out)
     results: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
         "config": cfg,
@@ -582,27 +440,47 @@ def main() -> None:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "processor": platform.processor(),
+            "cpu": cpu_model(),
             "cpus": os.cpu_count(),
+            "lane_isas": _core._vmath_isas(),
         },
         "versions": {**versions(), "ferrograd": ferrograd.__version__},
+        "not_measured": [{"name": m.name, "reason": m.reason} for m in missing],
+        # The machine is shared: the 1-minute load average before each workload and at the end.
+        "load_average": [],
     }
+
+    def load(when: str) -> None:
+        results["load_average"].append([when, os.getloadavg()[0]])
+
     t0 = time.perf_counter()
     if "w1" in only:
+        load("w1")
         results["w1"] = run_w1(engines, cfg, autograd_reason is None)
     if "w2" in only:
+        load("w2")
         results["w2"] = run_w2(engines, cfg, autograd_reason is None)
     if "w3" in only:
+        load("w3")
         names = [e.name for e in engines] + ([AUTOGRAD] if autograd_reason is None else [])
         results["w3"] = run_w3(names, cfg, args.mem_budget_gb * 1e9)
         results["w3"]["relu_instead_of_tanh"] = [e.name for e in engines if e.tanh is None]
     if "w4" in only:
+        load("w4")
         results["w4"] = run_w4(engines, cfg, autograd_reason is None)
+    if "batches" in only:
+        load("batches")
+        results["batches"] = run_batches(cfg)
     if "rust" in only:
+        load("rust")
         results["rust"] = run_rust(cfg)
+    load("end")
     results["seconds"] = time.perf_counter() - t0
-    report(results, missing)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\n{results['seconds']:.0f} s; results in {args.out}")
+    print(report.render(results))
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"{results['seconds']:.0f} s; results in {out}")
+    if args.publish:
+        report.main(["--readme", str(out)])
 
 
 if __name__ == "__main__":

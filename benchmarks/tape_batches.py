@@ -226,6 +226,19 @@ def spawn(setting: str, args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def collect(args: argparse.Namespace, settings: list[str]) -> dict[str, Any]:
+    """Every setting's measurements (``args``: sizes, repeats, workloads), with how the threads
+    were set."""
+    return {
+        "sizes": args.sizes,
+        "repeats": args.repeats,
+        "cores": len(os.sched_getaffinity(0)),
+        "xla_flags_one_thread": ONE_THREAD_XLA,
+        "casadi": "Function.map(m, 'serial') on one thread; Function.map(m, 'thread', cores)",
+        "settings": {s: spawn(s, args) for s in settings},
+    }
+
+
 def table(result: dict[str, Any]) -> str:
     lines = [
         "Value and gradient of a 10-input function per row of a batch: ns per point "
@@ -272,13 +285,7 @@ def main() -> None:
     if args.setting:
         child(args)
         return
-    result = {
-        "sizes": args.sizes,
-        "repeats": args.repeats,
-        "cores": len(os.sched_getaffinity(0)),
-        "xla_flags_one_thread": ONE_THREAD_XLA,
-        "settings": {s: spawn(s, args) for s in args.settings},
-    }
+    result = collect(args, args.settings)
     print(table(result))
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

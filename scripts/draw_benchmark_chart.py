@@ -4,9 +4,10 @@
 
 Defaults: ``docs/data/benchmark-results.json`` (the run the site shows) and
 ``docs/images/benchmark_ratios.png``. The chart is always drawn from the JSON, never edited by
-hand: after a new run, ``cp benchmarks/results.json docs/data/benchmark-results.json`` and run this
-script. Each bar is micrograd's time over the engine's time on one workload, measured side by side
-in that one run (above 1: faster than micrograd); engines a workload could not run are left out.
+hand: ``python benchmarks/run.py --publish`` writes that JSON, then the README's table and this
+chart from it (``python benchmarks/report.py --readme`` redraws both from the JSON alone). Each
+bar is micrograd's time over the engine's time on one workload, measured side by side in that
+run (above 1: faster than micrograd); engines a workload could not run are left out.
 """
 
 from __future__ import annotations
@@ -49,15 +50,23 @@ def draw(results: dict[str, Any], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [(title, ratios(results, path, key)) for title, path, key in WORKLOADS]
+    panels = [
+        (title, ratios(results, path, key))
+        for title, path, key in WORKLOADS
+        if path[0] in results  # a run of some workloads (--only) draws those
+    ]
+    if not panels:
+        raise SystemExit("draw_benchmark_chart: the results hold none of W1, W2, W4")
     heights = [len(rows) for _, rows in panels]
     fig, axes = plt.subplots(
         len(panels),
         1,
         figsize=(8, 1.1 + 0.42 * sum(heights) + 0.9 * len(panels)),
         sharex=True,
+        squeeze=False,
         gridspec_kw={"height_ratios": heights},
     )
+    axes = axes[:, 0]
     for ax, (title, rows) in zip(axes, panels):
         names = [name for name, _ in rows]
         values = [value for _, value in rows]

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::value::{Node, Value};
+use crate::value::{Node, Side, Value};
 
 /// How many threads have the mode on. Every forward op asks whether the mode is on; while no
 /// thread has it on, one relaxed load of this count answers, without the thread-local lookup.
@@ -65,7 +65,8 @@ pub struct Anomaly {
     pub label: String,
     /// The result's value (forward) or adjoint (backward).
     pub output: f64,
-    /// Each operand's label and value (forward) or produced grad (backward).
+    /// Each operand's label and value (forward) or produced grad (backward); a plain-number
+    /// operand (`x + 2.0`) has no label and grad 0.0.
     pub inputs: Vec<(String, f64)>,
     /// The operands' values, in operand order.
     pub input_data: Vec<f64>,
@@ -74,13 +75,22 @@ pub struct Anomaly {
 impl Anomaly {
     fn describe(node: &Node, label: String, pass: Pass, output: f64) -> Anomaly {
         let operands = node.children();
+        let mut inputs: Vec<(String, f64)> =
+            operands.iter().map(|v| (v.label(), v.grad())).collect();
+        let mut input_data: Vec<f64> = operands.iter().map(Value::data).collect();
+        // A plain-number operand is listed where it stands, unlabelled, with no grad of its own.
+        if let Some((side, k)) = node.scalar_operand() {
+            let at = if side == Side::Left { 0 } else { 1 };
+            inputs.insert(at, (String::new(), 0.0));
+            input_data.insert(at, k);
+        }
         Anomaly {
             pass,
-            op: node.op().name,
+            op: node.op_name(),
             label,
             output,
-            inputs: operands.iter().map(|v| (v.label(), v.grad())).collect(),
-            input_data: operands.iter().map(Value::data).collect(),
+            inputs,
+            input_data,
         }
     }
 

@@ -133,11 +133,18 @@ fn many_operand_node_of_deep_chains_drops() {
 }
 
 /// `ln a + a·b − sin b` (the seed's example) plus every op of the first op table: the graph
-/// whose bytes `tests/golden/` pins (`tests/test_golden_bytes.py` builds the same one).
-pub(crate) fn every_op(xs: &[Value]) -> Value {
+/// whose bytes `tests/golden/` pins (`tests/test_golden_bytes.py` builds the same one). The
+/// exponent 3 is a number kept in its node, or with `leaf_constant` a leaf node, as such
+/// numbers were when `graph_v1.bin` was written.
+pub(crate) fn every_op(xs: &[Value], leaf_constant: bool) -> Value {
     let (a, b, c) = (&xs[0], &xs[1], &xs[2]);
     let seed = a.log() + a * b - b.sin();
-    let more = (a * c).tanh() + (b / c).sigmoid() + c.powf(3.0) + a.pow(c) - c.exp().sqrt()
+    let cube = if leaf_constant {
+        c.pow(&Value::new(3.0))
+    } else {
+        c.powf(3.0)
+    };
+    let more = (a * c).tanh() + (b / c).sigmoid() + cube + a.pow(c) - c.exp().sqrt()
         + (a - c).abs()
         + c.relu()
         + (-b).leaky_relu(0.2).unwrap()
@@ -147,21 +154,29 @@ pub(crate) fn every_op(xs: &[Value]) -> Value {
 
 #[test]
 fn graphs_and_tapes_are_written_as_the_pinned_bytes() {
-    let xs = [
-        Value::with_label(2.0, "a"),
-        Value::with_label(5.0, "b"),
-        Value::with_label(0.7, "c"),
-    ];
-    let y = every_op(&xs);
-    y.set_label("y");
-    y.backward();
-    let graph: &[u8] = include_bytes!("../tests/golden/graph_v1.bin");
-    assert!(y.to_bytes().unwrap() == graph, "the graph format changed");
-    let copy = Value::from_bytes(graph).unwrap();
-    assert!(copy.to_bytes().unwrap() == graph);
+    let v1: &[u8] = include_bytes!("../tests/golden/graph_v1.bin");
+    let v2: &[u8] = include_bytes!("../tests/golden/graph_v2.bin");
+    for (leaf_constant, graph) in [(true, v1), (false, v2)] {
+        let xs = [
+            Value::with_label(2.0, "a"),
+            Value::with_label(5.0, "b"),
+            Value::with_label(0.7, "c"),
+        ];
+        let y = every_op(&xs, leaf_constant);
+        y.set_label("y");
+        y.backward();
+        assert!(y.to_bytes().unwrap() == graph, "the graph format changed");
+        let copy = Value::from_bytes(graph).unwrap();
+        assert!(copy.to_bytes().unwrap() == graph);
+    }
 
     let xs = leaves(&[2.0, 5.0, 0.7]);
-    let tape = crate::Tape::record(&xs, &every_op(&xs)).unwrap();
+    let tape = crate::Tape::record(&xs, &every_op(&xs, false)).unwrap();
+    let ys = leaves(&[2.0, 5.0, 0.7]);
+    assert_eq!(
+        crate::Tape::record(&ys, &every_op(&ys, true)).unwrap(),
+        tape
+    );
     let pinned: &[u8] = include_bytes!("../tests/golden/tape_v2.bin");
     assert!(tape.to_bytes() == pinned, "the tape format changed");
     assert_eq!(crate::Tape::from_bytes(pinned).unwrap(), tape);
@@ -436,5 +451,169 @@ mod ops {
         #[allow(deprecated)]
         let old = node.operands();
         assert_eq!(ids(old), ids(node.children()));
+    }
+}
+
+/// Number operands kept in their node (`x + 2.0`): the same numbers as a constant leaf gives.
+mod number_operands {
+    use crate::ops::{Code, OP_TABLE};
+    use crate::{Side, Tape, Value};
+
+    fn binary_codes() -> Vec<Code> {
+        OP_TABLE
+            .iter()
+            // The operators: binary methods (`atan2`, ...) keep a number as a leaf node.
+            .filter(|row| row.arity == Some(2) && row.method.is_empty())
+            .map(|row| row.code)
+            .collect()
+    }
+
+    /// `f(x op k)` with the number kept in the node, or given as a leaf node.
+    fn link(x: &Value, code: Code, k: f64, side: Side, leaf: bool) -> Value {
+        let z = if leaf {
+            let (a, b) = match side {
+                Side::Left => (Value::new(k), x.clone()),
+                Side::Right => (x.clone(), Value::new(k)),
+            };
+            match code {
+                Code::Add => a.add(&b),
+                Code::Sub => a.sub(&b),
+                Code::Mul => a.mul(&b),
+                Code::Div => a.div(&b),
+                Code::Pow => a.pow(&b),
+                other => panic!("no binary method for {other:?}"),
+            }
+        } else {
+            x.with_scalar(code, k, side)
+        };
+        z.tanh() * x
+    }
+
+    #[test]
+    fn values_and_gradients_are_a_constant_leafs_bit_for_bit() {
+        let points = [0.7, -1.5, 0.0, -0.0, 2.0, 1e300, f64::INFINITY, f64::NAN];
+        let numbers = [0.9, -2.0, 0.0, -0.0, 3.0, 0.5, f64::INFINITY];
+        for code in binary_codes() {
+            for side in [Side::Left, Side::Right] {
+                for &x in &points {
+                    for &k in &numbers {
+                        let (a, b) = (Value::new(x), Value::new(x));
+                        let (za, zb) = (
+                            link(&a, code, k, side, false),
+                            link(&b, code, k, side, true),
+                        );
+                        za.backward();
+                        zb.backward();
+                        let what = format!("{code:?} {side:?} x={x} k={k}");
+                        assert_eq!(za.data().to_bits(), zb.data().to_bits(), "{what}");
+                        assert_eq!(a.grad().to_bits(), b.grad().to_bits(), "{what}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_number_is_no_node_and_children_show_it_as_a_fresh_leaf() {
+        let x = Value::new(2.0);
+        let y = &(0.9 * &x) + 0.1;
+        assert_eq!(y.topo_order().len(), 3, "x, the product and the sum");
+        assert_eq!(y.scalar_operand(), Some((Side::Right, 0.1)));
+        let product = &y.children()[0];
+        assert_eq!(product.scalar_operand(), Some((Side::Left, 0.9)));
+        y.backward();
+        assert_eq!(x.grad(), 0.9);
+        let (first, again) = (product.children(), product.children());
+        assert!(first[1].ptr_eq(&x) && again[1].ptr_eq(&x));
+        assert!(!first[0].ptr_eq(&again[0]));
+        assert_eq!(
+            (first[0].data(), first[0].grad(), first[0].op()),
+            (0.9, 0.0, "")
+        );
+        // The leaf is not part of the graph: changing it changes nothing.
+        first[0].set_data(5.0);
+        assert_eq!(product.children()[0].data(), 0.9);
+    }
+
+    #[test]
+    fn a_graph_with_numbers_round_trips_as_v2_and_one_without_stays_v1() {
+        let x = Value::with_label(0.5, "x");
+        let w = Value::new(3.0);
+        let y = (&(2.0 - &x) * &w).powf(2.0) / 4.0;
+        y.backward();
+        let bytes = y.to_bytes().unwrap();
+        assert_eq!(&bytes[..4], b"FGV2");
+        let copy = Value::from_bytes(&bytes).unwrap();
+        let (before, after) = (y.topo_order(), copy.topo_order());
+        assert_eq!(before.len(), after.len());
+        for (p, q) in before.iter().zip(&after) {
+            assert_eq!(
+                (p.op(), p.data(), p.grad(), p.label(), p.scalar_operand()),
+                (q.op(), q.data(), q.grad(), q.label(), q.scalar_operand())
+            );
+        }
+        assert_eq!(copy.to_bytes().unwrap(), bytes);
+        let plain = (&x * &w).tanh();
+        assert_eq!(&plain.to_bytes().unwrap()[..4], b"FGV1");
+    }
+
+    #[test]
+    fn a_number_marker_where_none_can_be_is_refused() {
+        let marker = u32::MAX.to_le_bytes();
+        let x = Value::new(0.5);
+        // `x.exp()` is two nodes: the leaf, then exp with one operand, index 0.
+        let mut bytes = x.exp().to_bytes().unwrap();
+        let last = bytes.len() - 4;
+        bytes[last..].copy_from_slice(&marker);
+        assert!(Value::from_bytes(&bytes).is_err(), "v1 has no marker");
+        bytes[..4].copy_from_slice(b"FGV2");
+        assert!(Value::from_bytes(&bytes).is_err(), "exp takes no number");
+        let mut two = (&x + 1.0).to_bytes().unwrap();
+        let last = two.len() - 8;
+        two[last..last + 4].copy_from_slice(&marker);
+        assert!(Value::from_bytes(&two).is_err(), "two numbers");
+    }
+
+    #[test]
+    fn a_tape_records_the_number_as_the_constant_a_leaf_recorded() {
+        for code in binary_codes() {
+            let (a, b) = (Value::new(0.7), Value::new(0.7));
+            let right = (
+                link(&a, code, 3.0, Side::Right, false),
+                link(&b, code, 3.0, Side::Right, true),
+            );
+            let (ta, tb) = (
+                Tape::record(&[a], &right.0).unwrap(),
+                Tape::record(&[b], &right.1).unwrap(),
+            );
+            assert!(ta == tb, "{code:?}: the same program");
+            let (c, d) = (Value::new(0.7), Value::new(0.7));
+            let left = (
+                link(&c, code, 3.0, Side::Left, false),
+                link(&d, code, 3.0, Side::Left, true),
+            );
+            let (tc, td) = (
+                Tape::record(&[c], &left.0).unwrap(),
+                Tape::record(&[d], &left.1).unwrap(),
+            );
+            for x in [0.7, -0.2, 2.5] {
+                let (gc, gd) = (tc.grad(&[x]).unwrap(), td.grad(&[x]).unwrap());
+                assert_eq!(gc.0.to_bits(), gd.0.to_bits(), "{code:?}");
+                assert_eq!(gc.1[0].to_bits(), gd.1[0].to_bits(), "{code:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_deep_chain_of_number_links_builds_sweeps_and_drops() {
+        let x = Value::new(0.5);
+        let mut y = x.clone();
+        for _ in 0..1_000_000 {
+            y = (0.1 + 0.9 * &y).tanh();
+        }
+        y.backward();
+        assert!(x.grad().is_finite() && x.grad() > 0.0);
+        drop(y);
+        assert_eq!(std::rc::Rc::strong_count(&x.0), 1);
     }
 }

@@ -72,6 +72,8 @@
 pub mod anomaly;
 mod arith;
 mod backward;
+pub mod custom;
+pub mod grad_mode;
 #[cfg(test)]
 mod graph_tests;
 pub mod ops;
@@ -82,11 +84,13 @@ mod value;
 pub mod vmath;
 
 pub use anomaly::{set_detect_anomaly, Anomaly};
+pub use custom::Custom;
+pub use grad_mode::set_no_grad;
 pub use ops::{Code, OpError, OpInfo, DEFAULT_SLOPE, OP_TABLE};
 pub use scalar::{Dual, Real};
 pub use serial::{CorruptGraph, GraphTooLarge};
 pub use tape::{Tape, TapeError};
-pub use value::{Node, Op, Operands, Value};
+pub use value::{Node, Op, Operands, Side, Value};
 
 #[cfg(feature = "python")]
 mod python;

@@ -140,6 +140,10 @@ fn gelu_tanh_slope<T: Real>(x: T) -> T {
     s + k::<T>(2.0) * x * t * du
 }
 
+/// The code of [`Code::Custom`], the row of every user-defined op: the one place its number is
+/// written (pinned like the others, since pickles store it).
+pub const CUSTOM_CODE: u8 = 52;
+
 /// The list of ops, handed to `$then!` (a macro that generates something from it), after
 /// any tokens given as `$extra` (`extra { … }`).
 ///
@@ -150,11 +154,12 @@ fn gelu_tanh_slope<T: Real>(x: T) -> T {
 /// `binary_method` ops are binary ops built by a method, `x.f(y)`, named as the op.
 ///
 /// Each entry: its code (pinned: never reuse or renumber one; a new op takes the next free
-/// number, today 52), its `Code` variant, its module and method name, its `Op` static and its
+/// number, today 53), its `Code` variant, its module and method name, its `Op` static and its
 /// name string, its aliases if any (`alias arcsin`: numpy's name, which numpy's ufuncs call on
 /// arrays of Values; the bindings give `Value` and `Dual` a method of that name building the
-/// same op), then forward and backward over `Real`. `Leaf` (0), `Sum` (18) and `Dot` (19) are
-/// not in the list: they have no fixed arity.
+/// same op), then forward and backward over `Real`. `Leaf` (0), `Sum` (18), `Dot` (19) and
+/// `Custom` ([`CUSTOM_CODE`], the ops users define, whose nodes keep their partials) are not in
+/// the list: they have no fixed arity.
 macro_rules! with_op_list {
     ($then:ident $(, $($extra:tt)*)?) => {
         $then! {
@@ -528,14 +533,16 @@ macro_rules! define_formulas {
             Sum = 18,
             /// The n-ary `dot`.
             Dot = 19,
+            /// A user-defined op (`ferrograd.custom_op`): its partials are kept in the node.
+            Custom = CUSTOM_CODE,
         }
 
         /// How many codes there are: one more than the largest.
-        pub const N_CODES: usize = 3 $(+ { let _ = $bcode; 1 })* $(+ { let _ = $ucode; 1 })*
+        pub const N_CODES: usize = 4 $(+ { let _ = $bcode; 1 })* $(+ { let _ = $ucode; 1 })*
             $(+ { let _ = $pcode; 1 })*;
 
         const _: () = assert!(
-            dense(&[0, 18, 19, $($bcode,)* $($ucode,)* $($pcode,)*]),
+            dense(&[0, 18, 19, CUSTOM_CODE, $($bcode,)* $($ucode,)* $($pcode,)*]),
             "op codes must be 0, 1, 2, ... with none repeated"
         );
 
@@ -546,6 +553,7 @@ macro_rules! define_formulas {
                     0 => Some(Code::Leaf),
                     18 => Some(Code::Sum),
                     19 => Some(Code::Dot),
+                    x if x == CUSTOM_CODE as u64 => Some(Code::Custom),
                     $($bcode => Some(Code::$BCode),)*
                     $($ucode => Some(Code::$UCode),)*
                     $($pcode => Some(Code::$PCode),)*
@@ -574,6 +582,7 @@ macro_rules! define_formulas {
             let mut t = [row("", Code::Leaf, "", Some(0), None, &[]); N_CODES];
             t[Code::Sum as usize] = row("sum", Code::Sum, "sum", None, None, &[]);
             t[Code::Dot as usize] = row("dot", Code::Dot, "dot", None, None, &[]);
+            t[Code::Custom as usize] = row("custom", Code::Custom, "custom_op", None, None, &[]);
             $(t[Code::$BCode as usize] =
                 row($bname, Code::$BCode, $bmethod, Some(2), None, &[$(stringify!($balias)),*]);)*
             $(t[Code::$UCode as usize] = row(
@@ -1040,6 +1049,15 @@ pub enum OpError {
     },
     /// `leaky_relu` with a slope that is negative, infinite or NaN.
     BadSlope(f64),
+    /// A custom op given a number of partials other than its number of operands.
+    Partials {
+        /// The op's name.
+        op: &'static str,
+        /// How many operands.
+        operands: usize,
+        /// How many partials.
+        partials: usize,
+    },
 }
 
 impl std::fmt::Display for OpError {
@@ -1050,6 +1068,15 @@ impl std::fmt::Display for OpError {
                 "dot() needs two sequences of the same length, got {left} and {right}"
             ),
             OpError::BadSlope(s) => write!(f, "leaky_relu() needs a finite slope >= 0, got {s}"),
+            OpError::Partials {
+                op,
+                operands,
+                partials,
+            } => write!(
+                f,
+                "custom op '{op}' takes {operands} operands, so its derivative must give \
+                 {operands} partials, got {partials}"
+            ),
         }
     }
 }

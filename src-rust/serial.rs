@@ -1,13 +1,22 @@
 //! A graph as bytes and back, for pickling: every node reachable from a root, operands first,
 //! with its op, data, grad, parameter and label. Sharing inside the graph is kept.
+//!
+//! Two versions, one layout. `FGV1`: each operand is the index of an earlier node. `FGV2`, written
+//! only for a graph with a plain-number operand kept in a node (`x + 2.0`): an operand index of
+//! `SCALAR` stands for that number, which the node's parameter field holds. A graph without one
+//! is written as `FGV1`, the bytes earlier builds wrote and read; both versions read back.
 
 use std::collections::HashMap;
 
+use crate::custom::Custom;
 use crate::ops::{check_slope, Code};
 use crate::value::op_for;
-use crate::value::{Operands, Value};
+use crate::value::{Operands, Side, Value};
 
 const MAGIC: &[u8; 4] = b"FGV1";
+const MAGIC_V2: &[u8; 4] = b"FGV2";
+/// The operand index that stands for a node's plain-number operand (in `FGV2`).
+const SCALAR: u32 = u32::MAX;
 
 /// Why bytes could not be read back into a graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,28 +73,51 @@ impl Value {
             .map(|(i, v)| (v.id(), i as u32))
             .collect();
         let mut out = MAGIC.to_vec();
+        let mut v2 = false;
         out.extend_from_slice(&(order.len() as u64).to_le_bytes());
         for v in &order {
             let node = v.node();
             let code = node.op().code as u8;
             out.push(code);
-            for x in [node.data(), node.grad(), node.param()] {
+            let scalar = node.scalar_operand();
+            let param = scalar.map_or(node.param(), |(_, k)| k);
+            for x in [node.data(), node.grad(), param] {
                 out.extend_from_slice(&x.to_le_bytes());
             }
             let label = node.label();
             out.extend_from_slice(&length_field(label.len(), "a label's length in bytes")?);
             out.extend_from_slice(label.as_bytes());
-            let operands = node.children();
+            let operands: Vec<u32> = node.children().iter().map(|o| index[&o.id()]).collect();
+            let operands = match scalar {
+                None => operands,
+                Some((side, _)) => {
+                    v2 = true;
+                    match side {
+                        Side::Left => vec![SCALAR, operands[0]],
+                        Side::Right => vec![operands[0], SCALAR],
+                    }
+                }
+            };
             out.extend_from_slice(&length_field(operands.len(), "an operand count")?);
-            for o in operands {
-                out.extend_from_slice(&index[&o.id()].to_le_bytes());
+            for i in operands {
+                out.extend_from_slice(&i.to_le_bytes());
             }
+        }
+        if v2 {
+            out[..4].copy_from_slice(MAGIC_V2);
         }
         Ok(out)
     }
 
     /// Rebuilds a graph written by `to_bytes` and returns its root (the last node).
     pub fn from_bytes(bytes: &[u8]) -> Result<Value, CorruptGraph> {
+        Value::from_bytes_with(bytes, Vec::new())
+    }
+
+    /// `from_bytes` of a graph with custom op nodes: `customs` gives each its op and partials,
+    /// in the order of [`Value::customs`] (the bytes hold only their operands and values).
+    pub fn from_bytes_with(bytes: &[u8], customs: Vec<Custom>) -> Result<Value, CorruptGraph> {
+        let mut customs = customs.into_iter();
         let mut at = 0usize;
         let mut take = |n: usize| -> Result<&[u8], CorruptGraph> {
             let end = at
@@ -96,9 +128,11 @@ impl Value {
             at = end;
             Ok(out)
         };
-        if take(4)? != MAGIC {
-            return Err(CorruptGraph("bad header"));
-        }
+        let v2 = match take(4)? {
+            m if m == MAGIC => false,
+            m if m == MAGIC_V2 => true,
+            _ => return Err(CorruptGraph("bad header")),
+        };
         let count = u64::from_le_bytes(take(8)?.try_into().unwrap()) as usize;
         let mut nodes: Vec<Value> = Vec::with_capacity(count.min(1 << 20));
         for _ in 0..count {
@@ -115,14 +149,23 @@ impl Value {
             let n = u32::from_le_bytes(take(4)?.try_into().unwrap()) as usize;
             let ok = match code.arity() {
                 Some(k) => n == k,
-                None => code == Code::Sum || n.is_multiple_of(2),
+                None => matches!(code, Code::Sum | Code::Custom) || n.is_multiple_of(2),
             };
             if !ok {
                 return Err(CorruptGraph("wrong number of operands"));
             }
             let mut operands = Vec::with_capacity(n.min(1 << 20));
-            for _ in 0..n {
-                let i = u32::from_le_bytes(take(4)?.try_into().unwrap()) as usize;
+            let mut scalar = None;
+            for j in 0..n {
+                let i = u32::from_le_bytes(take(4)?.try_into().unwrap());
+                if v2 && i == SCALAR {
+                    if code.arity() != Some(2) || scalar.is_some() {
+                        return Err(CorruptGraph("a plain-number operand where none can be"));
+                    }
+                    scalar = Some(if j == 0 { Side::Left } else { Side::Right });
+                    continue;
+                }
+                let i = i as usize;
                 operands.push(
                     nodes
                         .get(i)
@@ -130,12 +173,29 @@ impl Value {
                         .ok_or(CorruptGraph("operand after its user"))?,
                 );
             }
-            let children = if operands.is_empty() && code == Code::Leaf {
+            let children = if let Some(side) = scalar {
+                let x = [operands.pop().expect("a binary op's other operand")];
+                match side {
+                    Side::Left => Operands::ConstLeft(f[2], x),
+                    Side::Right => Operands::ConstRight(x, f[2]),
+                }
+            } else if operands.is_empty() && code == Code::Leaf {
                 Operands::Leaf
             } else {
                 Operands::from_vec(operands)
             };
             let v = Value::from_op(op_for(code), f[0], children);
+            if code == Code::Custom {
+                let custom = customs
+                    .next()
+                    .ok_or(CorruptGraph("a custom op's node without its op"))?;
+                if custom.partials.len() != v.node().children().len() {
+                    return Err(CorruptGraph(
+                        "a custom op's partials do not match its operands",
+                    ));
+                }
+                v.set_custom(custom);
+            }
             v.set_grad(f[1]);
             if code == Code::LeakyRelu {
                 v.set_param(check_slope(f[2]).map_err(|_| CorruptGraph("bad leaky_relu slope"))?);
@@ -145,6 +205,9 @@ impl Value {
         }
         if at != bytes.len() {
             return Err(CorruptGraph("trailing bytes"));
+        }
+        if customs.next().is_some() {
+            return Err(CorruptGraph("more custom ops than custom op nodes"));
         }
         nodes.pop().ok_or(CorruptGraph("empty graph"))
     }

@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 
-use crate::ops::{check_slope, dot, sum, with_op_list, Code, OpError, N_CODES};
+use crate::ops::{binary_forward, check_slope, dot, sum, with_op_list, Code, OpError, N_CODES};
 
 /// One scalar in the graph: its value, its adjoint, the op that made it and that op's operands.
 ///
@@ -35,6 +35,8 @@ pub(crate) const EPOCH_SHIFT: u32 = 8;
 pub struct Extra {
     pub label: String,
     pub param: f64,
+    /// A custom op's name, op and partials (see `custom.rs`).
+    pub custom: Option<std::rc::Rc<crate::custom::Custom>>,
 }
 
 /// Operands stored inline for the common one- and two-operand ops.
@@ -47,6 +49,11 @@ pub enum Operands {
     Two([Value; 2]),
     /// Three or more (or none, for an empty `sum`).
     Many(Box<[Value]>),
+    /// A binary op's operands `x, k` where `k` is a plain number (`x + 2.0`): the number is
+    /// kept here instead of in a leaf node of its own, and gets no adjoint.
+    ConstRight([Value; 1], f64),
+    /// A binary op's operands `k, x` where `k` is a plain number (`2.0 - x`).
+    ConstLeft(f64, [Value; 1]),
 }
 
 impl Operands {
@@ -58,6 +65,7 @@ impl Operands {
             Operands::One(v) => v,
             Operands::Two(v) => v,
             Operands::Many(v) => v,
+            Operands::ConstRight(v, _) | Operands::ConstLeft(_, v) => v,
         }
     }
 
@@ -142,6 +150,16 @@ impl Node {
     pub fn label(&self) -> String {
         self.extra().map(|e| e.label).unwrap_or_default()
     }
+
+    /// Where the node keeps a plain-number operand, and the number (see [`Operands`]).
+    #[inline]
+    pub fn scalar_operand(&self) -> Option<(Side, f64)> {
+        match self.children {
+            Operands::ConstRight(_, k) => Some((Side::Right, k)),
+            Operands::ConstLeft(k, _) => Some((Side::Left, k)),
+            _ => None,
+        }
+    }
 }
 
 /// A shared handle to a node. Cloning it is cheap and gives another handle to the same node.
@@ -204,12 +222,18 @@ impl Value {
 
     /// The op's name: "" for a leaf, else "+", "*", "tanh", ... (see `ops.rs`).
     pub fn op(&self) -> &'static str {
-        self.0.op().name
+        self.0.op_name()
     }
 
-    /// The operands, in operand order (`a * a` has two).
+    /// The operands, in operand order (`a * a` has two). A plain-number operand (`x + 2.0`)
+    /// comes as a new leaf holding the number each time: it is not part of the graph, so its
+    /// grad stays 0.0 and changing it changes nothing.
     pub fn children(&self) -> Vec<Value> {
-        self.0.children().to_vec()
+        match &self.0.children {
+            Operands::ConstRight([x], k) => vec![x.clone(), Value::new(*k)],
+            Operands::ConstLeft(k, [x]) => vec![Value::new(*k), x.clone()],
+            prev => prev.as_slice().to_vec(),
+        }
     }
 
     /// The label, "" when none was set.
@@ -344,6 +368,7 @@ macro_rules! graph_ops {
             let mut ops = [&LEAF; N_CODES];
             ops[Code::Sum as usize] = &SUM;
             ops[Code::Dot as usize] = &DOT;
+            ops[Code::Custom as usize] = &crate::custom::CUSTOM;
             $(ops[Code::$BCode as usize] = &$BOP;)*
             $(ops[Code::$UCode as usize] = &$UOP;)*
             $(ops[Code::$OCode as usize] = &$OOP;)*
@@ -395,13 +420,7 @@ macro_rules! binary_op {
         Op {
             name: $name,
             code: Code::$Code,
-            backward: |node| {
-                let [x, y] = two(node);
-                let (dx, dy) =
-                    crate::ops::$module::backward(x.data(), y.data(), node.data(), node.grad());
-                x.add_grad(dx);
-                y.add_grad(dy);
-            },
+            backward: |node| binary_backward(node, crate::ops::$module::backward::<f64>),
         }
     };
 }
@@ -475,16 +494,80 @@ pub fn op_for(code: Code) -> &'static Op {
     OPS[code as usize]
 }
 
-#[inline]
-fn two(z: &Node) -> [&Node; 2] {
-    let operands = z.children();
-    [operands[0].node(), operands[1].node()]
+/// A binary op's backward over `z`'s operands: both get their increments, or only the one that
+/// is a node when the other is a plain number (whose increment is never added anywhere).
+#[inline(always)]
+fn binary_backward(z: &Node, backward: fn(f64, f64, f64, f64) -> (f64, f64)) {
+    let (out, g) = (z.data(), z.grad());
+    match &z.children {
+        Operands::Two([x, y]) => {
+            let (x, y) = (x.node(), y.node());
+            let (dx, dy) = backward(x.data(), y.data(), out, g);
+            x.add_grad(dx);
+            y.add_grad(dy);
+        }
+        Operands::ConstRight([x], k) => {
+            let x = x.node();
+            x.add_grad(backward(x.data(), *k, out, g).0);
+        }
+        Operands::ConstLeft(k, [y]) => {
+            let y = y.node();
+            y.add_grad(backward(*k, y.data(), out, g).1);
+        }
+        Operands::Leaf | Operands::One(_) | Operands::Many(_) => {
+            unreachable!("a binary op's node has two operands")
+        }
+    }
+}
+
+/// Which operand of a binary op is a plain number, in [`Value::with_scalar`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// `k op x`: the number is the first operand.
+    Left,
+    /// `x op k`: the number is the second operand.
+    Right,
 }
 
 impl Value {
-    /// `self ** exponent` for a number exponent, kept as a constant leaf operand.
+    /// `self ** exponent` for a number exponent, kept in the node (see [`Value::with_scalar`]).
     pub fn powf(&self, exponent: f64) -> Value {
-        self.pow(&Value::new(exponent))
+        self.with_scalar(Code::Pow, exponent, Side::Right)
+    }
+
+    /// The binary op `code` with a plain number `k` as one operand: `self op k` when `side` is
+    /// [`Side::Right`], `k op self` when it is [`Side::Left`]. The number is kept in the node,
+    /// not in a leaf node of its own, so `x * 0.9` is one node, not two; it gets no adjoint,
+    /// and `self`'s is what `self op Value::new(k)` would give it, bit for bit.
+    /// [`Value::children`] shows the number as a fresh leaf.
+    ///
+    /// # Panics
+    ///
+    /// If `code` is not a binary op (one of arity 2 in [`crate::OP_TABLE`]).
+    pub fn with_scalar(&self, code: Code, k: f64, side: Side) -> Value {
+        assert!(
+            code.arity() == Some(2),
+            "with_scalar() needs a binary op, got {code:?}"
+        );
+        let op = op_for(code);
+        let x = [self.clone()];
+        let (data, prev) = match side {
+            Side::Right => (
+                binary_forward(code, self.data(), k),
+                Operands::ConstRight(x, k),
+            ),
+            Side::Left => (
+                binary_forward(code, k, self.data()),
+                Operands::ConstLeft(k, x),
+            ),
+        };
+        Value::from_op(op, data, prev)
+    }
+
+    /// Where this node keeps a plain-number operand, and the number: `None` for a node whose
+    /// operands are all nodes.
+    pub fn scalar_operand(&self) -> Option<(Side, f64)> {
+        self.0.scalar_operand()
     }
 
     /// `self` where positive, else `slope · self`. The slope must be finite and >= 0.
@@ -577,6 +660,7 @@ fn take_sole_children(children: &mut Operands, pending: &mut Vec<Value>) -> Opti
             keep(y);
         }
         Operands::Many(values) => values.into_vec().into_iter().for_each(keep),
+        Operands::ConstRight([x], _) | Operands::ConstLeft(_, [x]) => keep(x),
     }
     first
 }

@@ -75,9 +75,25 @@ def test_backward_names_the_op_and_its_label_and_keeps_the_grads(engine):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_backward_nan_from_zero_times_inf(engine):
     x = engine.Value(0.0, "x")
-    f = x.log() * 0.0  # forward: -inf * 0 = nan, so build it with the mode off
+    f = x.log() * engine.Value(0.0)  # forward: -inf * 0 = nan, so build it with the mode off
+    # The leaf 0.0's grad is log(0) * 1 = -inf.
     with ferrograd.detect_anomaly(), pytest.raises(FloatingPointError, match="op '\\*'"):
         f.backward()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_number_operand_gets_no_gradient_to_be_anomalous(engine):
+    # With 0.0 a plain number, nothing receives log(0) * 1 = -inf: the first non-finite
+    # gradient is x's, 0 / 0 from log's backward, and the message lists the number unlabelled.
+    x = engine.Value(0.0, "x")
+    f = x.log() * 0.0
+    with ferrograd.detect_anomaly(), pytest.raises(FloatingPointError) as err:
+        f.backward()
+    assert "op 'log'" in str(err.value) and "operands: (x=0.0 (grad nan))" in str(err.value)
+    log_x = x.log()
+    with ferrograd.detect_anomaly(), pytest.raises(FloatingPointError) as err:
+        2.0 - log_x * 0.0
+    assert str(err.value).endswith("from inputs (-inf, 0.0)")
 
 
 @pytest.mark.parametrize("engine", ENGINES)

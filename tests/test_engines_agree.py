@@ -199,7 +199,8 @@ def test_random_programs_use_every_op() -> None:
     for seed in range(100):
         inputs, program = make_program(seed)
         ops.update(node.op for node in run(ENGINES[1], inputs, program))
-    assert ops >= {row.name for row in OP_TABLE if row.code != 0}
+    # "custom" is the row of user-defined ops, each shown by its own name (test_custom_op.py).
+    assert ops >= {row.name for row in OP_TABLE if row.code != 0 and row.name != "custom"}
 
 
 def test_the_walk_sees_a_difference_when_there_is_one() -> None:

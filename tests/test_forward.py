@@ -89,7 +89,7 @@ def test_a_zero_tangent_stays_zero_where_the_derivative_is_infinite():
 
 def test_dual_has_the_value_api():
     d = Dual(2.0, 1.0)
-    assert (d.data, d.tangent, float(d)) == (2.0, 1.0, 2.0)
+    assert (d.data, d.tangent, d.item()) == (2.0, 1.0, 2.0)
     assert repr(Dual(1.5, -0.5)) == "Dual(data=1.5, tangent=-0.5)"
     assert Dual(3).tangent == 0.0
     y = (2 * d + 1 - d / 4) ** 2

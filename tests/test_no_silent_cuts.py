@@ -166,3 +166,53 @@ def test_gelu_as_a_function_takes_approximate() -> None:
     assert ferrograd.gelu(-1e300) == 0.0 and ferrograd.log1p(-1) == -math.inf
     with pytest.raises(ValueError, match="'erf'"):
         ferrograd.gelu(0.5, approximate="erf")
+
+
+# -- Dual: the same rule for the tangent --------------------------------------------------------
+
+DUALS = [ferrograd.Dual, reference.Dual]
+
+
+def _dual_what(what: str) -> str:
+    return what.replace("(v)", "(d)").replace("v ", "d ").replace(" w", " e")
+
+
+def _dual_message(kind: Any, f: Callable[[Any], object]) -> str:
+    with pytest.raises(TypeError) as caught:
+        f(kind(2.0, 1.0))
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("what, f", REFUSED, ids=[f"{i}-{w}" for i, (w, _) in enumerate(REFUSED)])
+def test_a_dual_is_refused_with_one_message_in_both_engines(
+    what: str, f: Callable[[Any], object]
+) -> None:
+    rust, ref = (_dual_message(kind, f) for kind in DUALS)
+    assert rust == ref
+    assert rust.startswith(f"{_dual_what(what)}: the Dual ")
+    for words in ("carries no tangent", "d.data", "d.item()", "ferrograd.exp(d)", "d.data < 0"):
+        assert words in rust, (words, rust)
+
+
+def test_the_silent_cut_it_prevents_in_forward_mode() -> None:
+    # jvp of x * exp(x): math.exp on the Dual would drop the exp(x) * x term of the tangent.
+    for kind in DUALS:
+        for at in (-1.3, 0.5, 2.5):
+            y = kind(at, 1.0) * ferrograd.exp(kind(at, 1.0))
+            assert y.tangent == pytest.approx(autograd.grad(lambda t: t * anp.exp(t))(at), 1e-15)
+            with pytest.raises(TypeError, match="carries no tangent"):
+                kind(at, 1.0) * math.exp(kind(at, 1.0))  # type: ignore[arg-type]
+        out = ferrograd.jvp(lambda x: x * ferrograd.exp(x), [1.0], [1.0])
+        assert out[1] == pytest.approx(2 * math.e, rel=1e-15)
+
+
+@pytest.mark.parametrize("kind", DUALS, ids=["rust", "reference"])
+def test_dual_item_format_equality_and_hash(kind: Any) -> None:
+    d = kind(2.5, -1.0)
+    assert repr(d.item()) == "2.5"
+    for spec in (".4f", "e", "+.3g"):
+        assert format(d, spec) == f"{d:{spec}}" == format(2.5, spec)
+    assert format(d, "") == repr(d)
+    e = kind(2.5, -1.0)
+    assert operator.eq(d, d) and d != e and (d == 2.5) is False and (d != 2.5) is True
+    assert {d: 1, e: 2}[d] == 1 and hash(d) == hash(d)

@@ -290,6 +290,38 @@ def test_a_failing_block_raises_its_own_error_with_its_index(client):
         parallel.grad_batch(tape, xs, client.get_executor(), chunks=2, timeout=120)
 
 
+def test_fast_precision_travels_with_every_share_and_block(problem):
+    tape, xs, default = problem
+    fast = tape.grad_batch(xs, threads=1, precision="fast")
+    # w has tanh and sin: the fast functions round differently from libm at some rows.
+    assert fast[0].tobytes() != default[0].tobytes()
+    np.testing.assert_allclose(fast[0], default[0], rtol=1e-14, atol=1e-14)
+    with ThreadPoolExecutor(3) as pool:
+        assert_identical(parallel.grad_batch(tape, xs, pool, chunks=7, precision="fast"), fast)
+        got = parallel.eval_batch(tape, xs, pool, chunks=3, precision="fast")
+        assert got.tobytes() == tape.eval_batch(xs, threads=1, precision="fast").tobytes()
+        jac = parallel.jacobian_batch(tape, xs, pool, chunks=2, precision="fast")
+        assert jac.tobytes() == fast[1].tobytes()
+        assert_identical(parallel.grad_batch(tape, xs, pool, precision="default"), default)
+    dxs = da.from_array(xs, chunks=(3_000, 4))
+    values, grads = parallel.grad_batch(tape, dxs, precision="fast")
+    assert_identical(dask.compute(values, grads, scheduler="threads"), fast)
+    # A fast block and a default block of the same rows are different graph keys.
+    assert values.name != parallel.grad_batch(tape, dxs)[0].name
+
+
+def test_an_unknown_precision_is_refused_before_any_share_is_sent(problem):
+    tape, xs, _ = problem
+    with CountingPool() as pool:
+        for bad, error in (("exact", ValueError), (None, TypeError), (1, TypeError)):
+            for method in (parallel.grad_batch, parallel.eval_batch, parallel.jacobian_batch):
+                with pytest.raises(error, match="precision"):
+                    method(tape, xs, pool, precision=bad)
+    assert pool.submitted == 0
+    with pytest.raises(ValueError, match="precision"):
+        parallel.grad_batch(tape, da.from_array(xs, chunks=(3_000, 4)), precision="fastest")
+
+
 def test_something_that_cannot_run_work_is_refused(problem):
     tape, xs, _ = problem
     for not_an_executor in ("pool", None, 2):

@@ -17,7 +17,9 @@ from ferrograd import _functions, func, nn, reference, testing, viz
 from ferrograd._anomaly import detect_anomaly
 from ferrograd._core import Value, dot
 from ferrograd._core import sum as sum  # ferrograd.sum, kept out of a star import's reach
+from ferrograd._custom import CustomOp, custom_op
 from ferrograd._functions import *  # the ops as functions: _functions.__all__
+from ferrograd._grad_mode import enable_grad, is_grad_enabled, no_grad
 from ferrograd.forward import Dual
 from ferrograd.func import grad, hessian, jacfwd, jacobian, jvp, value_and_grad, vjp
 from ferrograd.tape import PathChangedError, Tape, compile
@@ -26,22 +28,26 @@ from ferrograd.tape import PathChangedError, Tape, compile
 __version__: str = _version("ferrograd")
 
 __all__ = [
+    "CustomOp",
     "Dual",
     "PathChangedError",
     "Tape",
     "Value",
     "__version__",
     "compile",
+    "custom_op",
     "detect_anomaly",
     "dot",
+    "enable_grad",
     "func",
     "grad",
     "hessian",
-    "hypot",
+    "is_grad_enabled",
     "jacfwd",
     "jacobian",
     "jvp",
     "nn",
+    "no_grad",
     "reference",
     "testing",
     "value_and_grad",

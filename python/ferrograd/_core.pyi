@@ -13,8 +13,10 @@ __all__ = [
     "Dual",
     "Tape",
     "Value",
+    "_custom",
     "_dense",
     "_set_detect_anomaly",
+    "_set_no_grad",
     "_value_from_bytes",
     "_vmath",
     "_vmath_isas",
@@ -36,8 +38,9 @@ _DualOperand: TypeAlias = Dual | int | float
 class Value:
     """A scalar in a differentiable expression graph (a node held by the Rust core).
 
-    Numbers combined with a Value become constant leaf nodes. Two handles of the same node
-    (for example one taken from ``children``) compare equal and hash alike.
+    A number combined with a Value by an operator is kept in the new node, not in a leaf node
+    of its own; ``children`` shows it as a fresh leaf. Two handles of the same node (for
+    example one taken from ``children``) compare equal and hash alike.
     """
 
     def __new__(cls, data: _Number, label: str = "") -> Value:
@@ -67,11 +70,13 @@ class Value:
         """The op that made this node: "" for a leaf, else "+", "*", "**", "tanh", ..."""
     @property
     def children(self) -> tuple[Value, ...]:
-        """The operands, in operand order (``a * a`` has two)."""
+        """The operands, in operand order (``a * a`` has two); they share the graph's state. A
+        number operand (``x + 2.0``) comes as a new leaf holding it on each read, outside the
+        graph: its grad stays 0.0 and changing it changes nothing."""
     def __add__(self, other: _Operand, /) -> Value:
-        """``self + other``; a number becomes a constant leaf."""
+        """``self + other``; a number is kept in the node."""
     def __radd__(self, other: _Operand, /) -> Value:
-        """``other + self``; a number becomes a constant leaf."""
+        """``other + self``; a number is kept in the node."""
     def __sub__(self, other: _Operand, /) -> Value:
         """``self - other``."""
     def __rsub__(self, other: _Operand, /) -> Value:
@@ -233,6 +238,8 @@ class Value:
         """
     def arctan2(self, other: _Operand) -> Value:
         """numpy's name for `atan2()`: the same op."""
+    def detach(self) -> Value:
+        """A new leaf with this node's value (grad 0.0, no label): gradients stop at it."""
     def __format__(self, spec: str, /) -> str:
         """``format(v.data, spec)``, so f-strings work; an empty spec is ``str(v)``."""
     def __float__(self) -> NoReturn:
@@ -259,15 +266,17 @@ class Value:
         """Whether ``other`` is not a handle of the same node."""
     def __hash__(self) -> int:
         """The node's identity, shared by every handle of it."""
-    def __reduce__(self) -> tuple[object, tuple[bytes]]:
-        """Pickles the whole graph behind this node (operands, grads, labels)."""
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickles the whole graph behind this node (operands, grads, labels); a custom op's
+        node carries its op (by reference) and its partials."""
 
 @final
 class Dual:
     """A number with a tangent: forward-mode derivatives without a graph.
 
     Has every op of ``Value`` (same names, same formulas); ``tangent`` carries the derivative.
-    Duals are immutable and compare by identity.
+    Duals are immutable and compare by identity. Like a Value, a Dual is refused where a plain
+    number is expected (``float(d)``, ``math.exp(d)``, ``if d:``, ``d < e``): use ``d.data``.
     """
 
     def __new__(cls, data: _Number, tangent: _Number | None = None) -> Dual:
@@ -403,8 +412,6 @@ class Dual:
         """`x * sigmoid(x)` (SiLU, also called swish)."""
     def gelu(self, approximate: str = "none") -> Dual:
         """GELU `x * Φ(x)` (Φ the normal CDF); `approximate="tanh"` for its tanh approximation."""
-    def __float__(self) -> float:
-        """``data``."""
     def atan2(self, other: _DualOperand) -> Dual:
         """`atan2(self, other)`: the angle of the point `(other, self)` in radians, in
         [-π, π], its quadrant picked by the signs, zeros' included (`atan2(-0.0, -1.0)`
@@ -437,6 +444,30 @@ class Dual:
         """
     def arctan2(self, other: _DualOperand) -> Dual:
         """numpy's name for `atan2()`: the same op."""
+    def item(self) -> float:
+        """``data``, the value, as a float: the number, without its tangent."""
+    def __format__(self, spec: str, /) -> str:
+        """``format(d.data, spec)``, so f-strings work; an empty spec is ``str(d)``."""
+    def __float__(self) -> NoReturn:
+        """Refused: ``TypeError`` saying what to use (``d.data``, ``d.exp()``, ...)."""
+    def __int__(self) -> NoReturn:
+        """Refused, as ``float()``."""
+    def __index__(self) -> NoReturn:
+        """Refused, as ``float()``."""
+    def __bool__(self) -> NoReturn:
+        """Refused: ``if d:`` would branch on a number that carries no tangent."""
+    def __round__(self, ndigits: object = None) -> NoReturn:
+        """Refused, as ``float()``."""
+    def __lt__(self, other: object, /) -> NoReturn:
+        """Refused: an ordering compares numbers that carry no tangent."""
+    def __le__(self, other: object, /) -> NoReturn:
+        """Refused, as ``<``."""
+    def __gt__(self, other: object, /) -> NoReturn:
+        """Refused, as ``<``."""
+    def __ge__(self, other: object, /) -> NoReturn:
+        """Refused, as ``<``."""
+    def __hash__(self) -> int:
+        """By identity."""
 
 @final
 class Tape:
@@ -513,10 +544,17 @@ class Tape:
         released; threads and precision as ``eval_batch_bytes``, ``512 × plan_len`` bytes of
         scratch each."""
     def grad_sum_bytes(
-        self, shared: bytes, xs: bytes, threads: int | None = None
+        self,
+        shared: bytes,
+        xs: bytes,
+        threads: int | None = None,
+        scale: float = 1.0,
+        l2: float = 0.0,
     ) -> tuple[bytearray, bytearray]:
         """The output at each row and the gradient with respect to the shared inputs summed
-        over the rows, as float64 bytes; GIL released; threads as ``grad_batch_bytes``.
+        over the rows, as float64 bytes; GIL released; threads as ``grad_batch_bytes``. The
+        sum ``g`` comes back as ``g * scale + (2 * l2) * shared``, each operation rounded once
+        in that order (a mean over the rows and an L2 penalty's gradient).
 
         ``shared`` holds the first inputs, the same at every row (loaded once per thread);
         ``xs`` the others, row-major. Each thread adds row ``r`` into lane ``r % 32`` of its
@@ -549,11 +587,23 @@ def _dense(
     false), the same three nodes per row as building them op by op. ``ValueError`` when the
     rows, biases and flags differ in number or a row's length differs from ``x``'s."""
 
-def _value_from_bytes(data: bytes) -> Value:
-    """Rebuilds a pickled graph and returns its root."""
+def _value_from_bytes(
+    data: bytes, customs: Sequence[tuple[object, Sequence[float]]] | None = None
+) -> Value:
+    """Rebuilds a pickled graph and returns its root; ``customs`` holds each custom op node's
+    ``(op, partials)``, in the order ``__reduce__`` wrote them."""
+
+def _custom(
+    op: object, name: str, data: float, partials: Sequence[float], operands: Iterable[_Operand]
+) -> Value:
+    """A node of the custom op ``op`` named ``name`` over ``operands``, with the value ``data``
+    and the partials its derivative gave (``ValueError`` unless one per operand)."""
 
 def _set_detect_anomaly(on: bool) -> bool:
     """Turns anomaly detection on or off for this thread; returns the previous setting."""
+
+def _set_no_grad(on: bool) -> bool:
+    """Turns no_grad on or off for this thread; returns the previous setting."""
 
 def _vmath(name: str, isa: str, xs: bytes) -> bytes:
     """``name`` ("exp", ... or "exp'" for the slope backward uses) of every f64 in ``xs`` with

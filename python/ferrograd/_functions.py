@@ -372,6 +372,6 @@ def clamp(x: _Arg, lo: _Arg | None = None, hi: _Arg | None = None) -> Any:
     kind = _kind((x, lo, hi), "clamp", optional=2)
     bounds: Any = (lo, hi)
     if kind is None:
-        return _core.Value(x).clamp(*bounds).data  # type: ignore[arg-type]
+        return _core.Value(x).clamp(*bounds).data
     first: Any = x if isinstance(x, _KINDS) else kind(x)
     return first.clamp(*bounds)

@@ -42,6 +42,7 @@ import numpy as np
 
 from ferrograd import _core, _engines
 from ferrograd import reference as _R
+from ferrograd._grad_mode import enable_grad
 
 __all__ = ["grad", "hessian", "jacfwd", "jacobian", "jvp", "value_and_grad", "vjp"]
 
@@ -232,6 +233,7 @@ class _Traced(NamedTuple):
     aux: Any
 
 
+@enable_grad()  # an outer no_grad does not apply to the transforms' own graph (torch.func's rule)
 def _trace(
     f: Fn,
     args: tuple[Any, ...],
@@ -356,6 +358,7 @@ def vjp(f: Fn, *primals: Any, has_aux: bool = False, engine: str | None = None) 
     weights_at = [k for k, x in enumerate(traced.items) if not isinstance(x, float)]
     dot = kit.dot
 
+    @enable_grad()
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
         ct = np.asarray(cotangent)
         if ct.dtype.kind not in "biuf" or ct.shape != traced.shape:
@@ -485,6 +488,7 @@ def hessian(f: Fn, argnums: Argnums = 0, has_aux: bool = False, *, engine: str |
     _check_callable(f, "hessian")
     kit = _kit(engine)
 
+    @enable_grad()
     def hessian_f(*args: Any) -> Any:
         nums, single, specs = _prepare(args, argnums, "hessian")
         traced = _trace(f, args, nums, specs, kit, has_aux, "hessian")

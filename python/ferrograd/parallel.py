@@ -24,7 +24,8 @@ Two ways in:
   threads, so a worker with ``t`` threads works on ``t`` blocks at once.
 
 Every row is computed by the same instructions wherever it runs, so the numbers are bit for bit
-the ones ``tape.grad_batch(xs)`` gives in one process, for any chunking. A failure on a worker
+the ones ``tape.grad_batch(xs)`` gives in one process, for any chunking (and with
+``precision="fast"``, those of ``tape.grad_batch(xs, precision="fast")`` on the same CPU). A failure on a worker
 comes back as the original exception type, its message prefixed with the failing share or block.
 """
 
@@ -40,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from ferrograd import _checks
-from ferrograd.tape import Tape
+from ferrograd.tape import Tape, _precision
 
 __all__ = ["eval_batch", "grad_batch", "jacobian_batch"]
 
@@ -99,23 +100,32 @@ def _located(err: Exception, where: str) -> Exception:
     return located
 
 
-def _run(method: str, tape: Tape, rows: np.ndarray, where: str) -> _Outputs:
+def _run(
+    method: str, tape: Tape, rows: np.ndarray, where: str, precision: str = "default"
+) -> _Outputs:
     """``tape.<method>(rows)`` on one thread, as a tuple of arrays; a failure names ``where``."""
     try:
-        out = getattr(tape, method)(rows, threads=1)
+        out = getattr(tape, method)(rows, threads=1, precision=precision)
     except Exception as err:
         raise _located(err, where) from err
     return out if isinstance(out, tuple) else (out,)
 
 
-def _run_share(method: str, tape: Tape, rows: np.ndarray, index: int, count: int) -> _Outputs:
-    return _run(method, tape, rows, f"share {index} of {count}")
+def _run_share(
+    method: str, tape: Tape, rows: np.ndarray, index: int, count: int, precision: str
+) -> _Outputs:
+    return _run(method, tape, rows, f"share {index} of {count}", precision)
 
 
 def _run_block(
-    tape: Tape, rows: np.ndarray, method: str, blocks: int, block_id: tuple[int, ...] = (0,)
+    tape: Tape,
+    rows: np.ndarray,
+    method: str,
+    blocks: int,
+    precision: str = "default",
+    block_id: tuple[int, ...] = (0,),
 ) -> _Outputs:
-    return _run(method, tape, rows, f"block {block_id[0]} of {blocks}")
+    return _run(method, tape, rows, f"block {block_id[0]} of {blocks}", precision)
 
 
 def _empty(method: str, tape: Tape) -> _Outputs:
@@ -124,14 +134,20 @@ def _empty(method: str, tape: Tape) -> _Outputs:
 
 
 def _map_shares(
-    method: str, tape: Tape, xs: object, executor: object, chunks: object, timeout: float | None
+    method: str,
+    tape: Tape,
+    xs: object,
+    executor: object,
+    chunks: object,
+    timeout: float | None,
+    precision: str,
 ) -> _Outputs:
     array, pool = _rows(tape, xs), _submitter(executor)
     shares = _shares(array, chunks)
     if not shares:
         return _empty(method, tape)
     futures = [
-        pool.submit(_run_share, method, tape, share, i, len(shares))
+        pool.submit(_run_share, method, tape, share, i, len(shares), precision)
         for i, share in enumerate(shares)
     ]
     results = [future.result(timeout=timeout) for future in futures]
@@ -163,7 +179,7 @@ def _dask_rows(tape: Tape, xs: Any) -> Any:
     return xs
 
 
-def _map_blocks(method: str, tape: Tape, xs: Any) -> tuple[Any, ...]:
+def _map_blocks(method: str, tape: Tape, xs: Any, precision: str) -> tuple[Any, ...]:
     """``tape.<method>`` over the row blocks of dask array ``xs``: one lazy dask array per output.
 
     Each output keeps ``xs``'s row blocks and the trailing shape and dtype the method gives for
@@ -180,7 +196,7 @@ def _map_blocks(method: str, tape: Tape, xs: Any) -> tuple[Any, ...]:
         payload = pickle.dumps(tape)  # fails here, not on a worker, for an unpicklable tape
     except Exception as err:
         raise _located(err, "the tape must pickle to reach the workers") from err
-    token = tokenize(payload, method, xs.name)
+    token = tokenize(payload, method, precision, xs.name)
     shared = dask.delayed(tape, name=f"ferrograd-tape-{tokenize(payload)}", pure=True)
     empty = _empty(method, tape)
     blocks = xs.numblocks[0]
@@ -193,6 +209,7 @@ def _map_blocks(method: str, tape: Tape, xs: Any) -> tuple[Any, ...]:
         xs,
         method,
         blocks,
+        precision,
         name=f"{name}-outputs-{token}",
         chunks=(xs.chunks[0],),
         drop_axis=1,
@@ -226,14 +243,21 @@ def _no_pool_options(executor: object, chunks: object, timeout: float | None) ->
 
 
 def _batch(
-    method: str, tape: object, xs: object, executor: object, chunks: object, timeout: float | None
+    method: str,
+    tape: object,
+    xs: object,
+    executor: object,
+    chunks: object,
+    timeout: float | None,
+    precision: object,
 ) -> tuple[Any, ...]:
     """Any tape batch method over shares (numpy input) or blocks (dask input), one result each."""
     checked = _tape(tape)
+    mode = _precision(precision)  # checked here, before anything is sent to a worker
     if _is_dask_array(xs):
         _no_pool_options(executor, chunks, timeout)
-        return _map_blocks(method, checked, xs)
-    return _map_shares(method, checked, xs, executor, chunks, timeout)
+        return _map_blocks(method, checked, xs, mode)
+    return _map_shares(method, checked, xs, executor, chunks, timeout, mode)
 
 
 def grad_batch(
@@ -242,6 +266,7 @@ def grad_batch(
     executor: Executor | None = None,
     chunks: int | None = None,
     timeout: float | None = None,
+    precision: str = "default",
 ) -> tuple[Any, Any]:
     """``tape.grad_batch(xs)``: values ``(m,)`` and gradients ``(m, n_inputs)``, spread out.
 
@@ -257,10 +282,14 @@ def grad_batch(
     shape, an unknown number of columns or a non-real dtype is a ``ValueError`` here, before any
     task runs.
 
+    ``precision`` is :meth:`Tape.grad_batch`'s (``"default"``: every row bit for bit
+    ``tape.grad(row)``; ``"fast"``: the vectorised elementary functions, within the bounds in
+    docs/ops.md), checked here before any share or block is sent out.
+
     A failure in a share or block raises its original exception type, its message starting
     with the share or block index.
     """
-    values, grads = _batch("grad_batch", tape, xs, executor, chunks, timeout)
+    values, grads = _batch("grad_batch", tape, xs, executor, chunks, timeout, precision)
     return values, grads
 
 
@@ -270,9 +299,11 @@ def eval_batch(
     executor: Executor | None = None,
     chunks: int | None = None,
     timeout: float | None = None,
+    precision: str = "default",
 ) -> Any:
-    """``tape.eval_batch(xs)``, values ``(m,)``, spread out as :func:`grad_batch` does."""
-    (values,) = _batch("eval_batch", tape, xs, executor, chunks, timeout)
+    """``tape.eval_batch(xs)``, values ``(m,)``, spread out as :func:`grad_batch` does (and
+    ``precision`` as there)."""
+    (values,) = _batch("eval_batch", tape, xs, executor, chunks, timeout, precision)
     return values
 
 
@@ -282,9 +313,11 @@ def jacobian_batch(
     executor: Executor | None = None,
     chunks: int | None = None,
     timeout: float | None = None,
+    precision: str = "default",
 ) -> Any:
     """``tape.jacobian_batch(xs)``, Jacobians ``(m, n_outputs, n_inputs)`` (``(m, n_inputs)``
     for a scalar function), spread out as :func:`grad_batch` does: a numpy array back for a
-    numpy ``xs``, a lazy dask array with ``xs``'s row blocks for a dask ``xs``."""
-    (jacobians,) = _batch("jacobian_batch", tape, xs, executor, chunks, timeout)
+    numpy ``xs``, a lazy dask array with ``xs``'s row blocks for a dask ``xs``; ``precision`` as
+    for :func:`grad_batch`."""
+    (jacobians,) = _batch("jacobian_batch", tape, xs, executor, chunks, timeout, precision)
     return jacobians

@@ -28,7 +28,7 @@ import numbers
 import threading
 from collections.abc import Iterable
 from fractions import Fraction
-from typing import Callable, NamedTuple, Union
+from typing import Callable, NamedTuple, NoReturn, Union
 
 __all__ = ["Dual", "Value", "dot", "sum"]
 
@@ -546,6 +546,30 @@ def _dot_backward(xs: list[float], z: float, g: float) -> Iterable[tuple[int, fl
 SUM = NaryOp("sum", _sum_forward, lambda xs, z, g: ((i, g) for i in range(len(xs))))
 DOT = NaryOp("dot", _dot_forward, _dot_backward)
 
+
+def _custom_refused(*args: object) -> NoReturn:
+    raise TypeError("a custom op's node keeps its own op and partials (see CustomNode)")
+
+
+#: The table's row of every user-defined op (ferrograd.custom_op): a node of one holds a
+#: CustomNode instead, with the op's own name, forward and partials.
+CUSTOM = NaryOp("custom", _custom_refused, _custom_refused)
+
+
+class CustomNode(NamedTuple):
+    """What a node of a custom op (``ferrograd.custom_op``) keeps as its op: the op, and the
+    partials ``∂z/∂xᵢ`` its derivative gave at the node's operands when the node was built.
+    Backward is ``xᵢ += pᵢ · g``."""
+
+    op: object
+    partials: tuple[float, ...]
+
+    @property
+    def name(self) -> str:
+        """The custom op's own name."""
+        return str(getattr(self.op, "name", "custom"))
+
+
 #: Every op, in the order of its code in src-rust/ops.rs (a leaf, code 0, has no entry).
 OPS: tuple[BinaryOp | UnaryOp | NaryOp, ...] = (
     ADD,
@@ -599,6 +623,7 @@ OPS: tuple[BinaryOp | UnaryOp | NaryOp, ...] = (
     MAXIMUM,
     CLAMP_MIN,
     CLAMP_MAX,
+    CUSTOM,
 )
 _OPS_BY_NAME = {op.name: op for op in OPS}
 
@@ -668,6 +693,14 @@ def _method_operand(obj: object, what: str) -> Value:
     return o
 
 
+def _binary_operand(obj: object) -> Value | float | None:
+    """A binary op's operand: a Value as it is, a number as a float (kept in the node, not a leaf
+    node of its own), anything else None."""
+    if isinstance(obj, Value):
+        return obj
+    return _real_number(obj)
+
+
 def _values(items: Iterable[object], what: str) -> list[Value]:
     out = []
     for item in items:
@@ -682,7 +715,7 @@ def _values(items: Iterable[object], what: str) -> list[Value]:
 # The node.
 # ------------------------------------------------------------------------------------------------
 
-_Op = Union[BinaryOp, UnaryOp, NaryOp, str]
+_Op = Union[BinaryOp, UnaryOp, NaryOp, CustomNode, str]
 _Operand = Union["Value", int, float]
 
 
@@ -691,6 +724,9 @@ class Value:
 
     ``data`` is the forward value, ``grad`` the accumulated adjoint; ``children`` are the operands
     in operand order and ``op`` the name of the op that made the node ("" for a leaf).
+
+    A binary op's operand that is a plain number (``x + 2.0``) is kept in ``_children`` as the float
+    itself, not as a leaf node: it gets no adjoint, and ``children`` shows it as a new leaf.
     """
 
     __slots__ = ("__weakref__", "_children", "_data", "_grad", "_label", "_op", "_param")
@@ -700,18 +736,23 @@ class Value:
         self._data = _require_real(data, "Value()")
         self._grad = 0.0
         self._op: _Op = ""
-        self._children: tuple[Value, ...] = ()
+        self._children: tuple[Value | float, ...] = ()
         self._param = 0.0
         # None is no label, as in the Rust engine (where an omitted and a None argument are one)
         self.label = "" if label is None else label
 
     @classmethod
-    def _node(cls, op: _Op, data: float, children: tuple[Value, ...], param: float = 0.0) -> Value:
+    def _node(
+        cls, op: _Op, data: float, children: tuple[Value | float, ...], param: float = 0.0
+    ) -> Value:
         v = cls.__new__(cls)
         v._data, v._grad, v._label = data, 0.0, ""
         v._op, v._children, v._param = op, children, param
         if _anomaly_threads and _anomaly.on and not math.isfinite(data):
             raise FloatingPointError(_forward_anomaly(v))
+        if _no_grad_threads and _no_grad.on:
+            # no_grad: a leaf with the value (after the anomaly check, which names operands).
+            v._op, v._children, v._param = "", (), 0.0
         return v
 
     # -- state --------------------------------------------------------------------------------
@@ -754,61 +795,65 @@ class Value:
 
     @property
     def children(self) -> tuple[Value, ...]:
-        """The operands, in operand order (``a * a`` has two)."""
-        return self._children
+        """The operands, in operand order (``a * a`` has two). A plain-number operand
+        (``x + 2.0``) comes as a new leaf holding the number on each read: it is not part of the
+        graph, so its grad stays 0.0 and changing it changes nothing."""
+        return tuple(Value(c) if isinstance(c, float) else c for c in self._children)
 
     # -- linking nodes ------------------------------------------------------------------------
 
-    def _binary(self, op: BinaryOp, x: Value, y: Value) -> Value:
-        return Value._node(op, op.forward(x._data, y._data), (x, y))
+    def _binary(self, op: BinaryOp, x: Value | float, y: Value | float) -> Value:
+        xd = x if isinstance(x, float) else x._data
+        yd = y if isinstance(y, float) else y._data
+        return Value._node(op, op.forward(xd, yd), (x, y))
 
     def _unary(self, op: UnaryOp, param: float = 0.0) -> Value:
         return Value._node(op, op.forward(self._data, param), (self,), param)
 
     def __add__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(ADD, self, o)
 
     def __radd__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(ADD, o, self)
 
     def __sub__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(SUB, self, o)
 
     def __rsub__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(SUB, o, self)
 
     def __mul__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(MUL, self, o)
 
     def __rmul__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(MUL, o, self)
 
     def __truediv__(self, other: _Operand) -> Value:
         """IEEE division: ``x / 0`` is ±inf, ``0 / 0`` is nan."""
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(DIV, self, o)
 
     def __rtruediv__(self, other: _Operand) -> Value:
-        o = _operand(other)
+        o = _binary_operand(other)
         return NotImplemented if o is None else self._binary(DIV, o, self)
 
     def __pow__(self, exponent: _Operand, modulo: None = None) -> Value:
         """IEEE ``pow``; the exponent may be a Value. ``(-8) ** (1/3)`` is nan."""
         if modulo is not None:
             raise TypeError("pow() with a modulus is not defined for Value")
-        o = _operand(exponent)
+        o = _binary_operand(exponent)
         return NotImplemented if o is None else self._binary(POW, self, o)
 
     def __rpow__(self, base: _Operand, modulo: None = None) -> Value:
         if modulo is not None:
             raise TypeError("pow() with a modulus is not defined for Value")
-        o = _operand(base)
+        o = _binary_operand(base)
         return NotImplemented if o is None else self._binary(POW, o, self)
 
     def __neg__(self) -> Value:
@@ -1047,6 +1092,10 @@ class Value:
         """numpy's name for ``atan2()``: the same op."""
         return self.atan2(other)
 
+    def detach(self) -> Value:
+        """A new leaf with this node's value (grad 0.0, no label): gradients stop at it."""
+        return Value(self._data)
+
     # -- the reverse sweep --------------------------------------------------------------------
 
     def _topo_order(self) -> list[Value]:
@@ -1064,6 +1113,8 @@ class Value:
             if i < len(node._children):
                 stack[-1] = (node, i + 1)
                 child = node._children[i]
+                if isinstance(child, float):
+                    continue  # a plain-number operand, not a node
                 if id(child) not in seen:
                     seen.add(id(child))
                     if child._children or child._op:
@@ -1100,16 +1151,30 @@ class Value:
         op, g = self._op, self._grad
         if isinstance(op, BinaryOp):
             x, y = self._children
-            dx, dy = op.backward(x._data, y._data, self._data, g)
-            x._grad += dx
-            y._grad += dy
+            if isinstance(y, float):  # x op k: k gets no adjoint
+                assert isinstance(x, Value)
+                x._grad += op.backward(x._data, y, self._data, g)[0]
+            elif isinstance(x, float):  # k op y
+                y._grad += op.backward(x, y._data, self._data, g)[1]
+            else:
+                dx, dy = op.backward(x._data, y._data, self._data, g)
+                x._grad += dx
+                y._grad += dy
         elif isinstance(op, UnaryOp):
             (x,) = self._children
+            assert isinstance(x, Value)
             x._grad += op.backward(x._data, self._data, g, self._param)
         elif isinstance(op, NaryOp):
-            children = self._children
+            children = self._nodes()
             for i, d in op.backward([x._data for x in children], self._data, g):
                 children[i]._grad += d
+        elif isinstance(op, CustomNode):
+            for x, p in zip(self._nodes(), op.partials):
+                x._grad += p * g
+
+    def _nodes(self) -> list[Value]:
+        """The operands that are nodes (every operand but a plain number), in operand order."""
+        return [c for c in self._children if not isinstance(c, float)]
 
     # -- Python protocols ---------------------------------------------------------------------
 
@@ -1184,14 +1249,22 @@ class Value:
         engine does: flattened into a list, so a graph of any depth pickles without recursion."""
         order = self._topo_order()
         index = {id(v): i for i, v in enumerate(order)}
+        # An operand is its node's index in the list, or the plain number itself.
         records = [
-            (v.op, v._data, v._grad, v._label, v._param, tuple(index[id(c)] for c in v._children))
+            (
+                v._op if isinstance(v._op, CustomNode) else v.op,
+                v._data,
+                v._grad,
+                v._label,
+                v._param,
+                tuple(c if isinstance(c, float) else index[id(c)] for c in v._children),
+            )
             for v in order
         ]
         return _graph_from_records, (records,)
 
 
-_Record = tuple[str, float, float, str, float, tuple[int, ...]]
+_Record = tuple[Union[str, CustomNode], float, float, str, float, tuple[Union[int, float], ...]]
 
 
 def _graph_from_records(records: list[_Record]) -> Value:
@@ -1199,16 +1272,16 @@ def _graph_from_records(records: list[_Record]) -> Value:
 
     Restoring runs no op, so anomaly mode does not check it (as in the Rust engine): a graph
     that holds a NaN unpickles, and the anomaly is reported where an op computes with it.
+    An operand is an index into the records or, for a plain-number operand, a float (records
+    written before numbers were kept in nodes hold indices only, and read back as they were).
     """
     built: list[Value] = []
     for op, data, grad, label, param, children in records:
         v = Value.__new__(Value)
         v._data, v._grad, v._label = data, grad, label
-        v._op, v._children, v._param = (
-            _OPS_BY_NAME.get(op, op),
-            tuple(built[i] for i in children),
-            param,
-        )
+        entry = op if isinstance(op, CustomNode) else _OPS_BY_NAME.get(op, op)
+        operands = tuple(i if isinstance(i, float) else built[i] for i in children)
+        v._op, v._children, v._param = entry, operands, param
         built.append(v)
     return built[-1]
 
@@ -1231,6 +1304,20 @@ def dot(ws: Iterable[_Operand], xs: Iterable[_Operand]) -> Value:
         raise ValueError(f"dot() needs two sequences of the same length, got {len(w)} and {len(x)}")
     operands = w + x
     return Value._node(DOT, DOT.forward([v._data for v in operands]), tuple(operands))
+
+
+def _custom(
+    op: object, name: str, data: float, partials: list[float], operands: Iterable[object]
+) -> Value:
+    """A node of the custom op ``op`` (see ``ferrograd.custom_op``) with value ``data`` and the
+    partials its derivative gave, over ``operands`` (Values or numbers, as constants)."""
+    prev = tuple(_values(operands, name))
+    if len(partials) != len(prev):
+        raise ValueError(
+            f"custom op {name!r} takes {len(prev)} operands, so its derivative must give "
+            f"{len(prev)} partials, got {len(partials)}"
+        )
+    return Value._node(CustomNode(op, tuple(partials)), data, prev)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1525,8 +1612,66 @@ class Dual:
         """numpy's name for ``atan2()``: the same op."""
         return self.atan2(other)
 
+    # A Dual is refused wherever a plain number is expected, as a Value is: the number would
+    # carry no tangent, and the derivative through it would be cut silently.
+
+    def __float__(self) -> float:
+        """Refused: ``TypeError`` saying what to use (``d.data``, ``d.exp()``, ...)."""
+        raise _no_dual_number("float(d)")
+
+    def __int__(self) -> int:
+        """Refused, as ``float()``."""
+        raise _no_dual_number("int(d)")
+
+    def __index__(self) -> int:
+        """Refused, as ``float()`` (an index is a plain number too)."""
+        raise _no_dual_number("int(d)")
+
+    def __bool__(self) -> bool:
+        """Refused: ``if d:`` would branch on a number that carries no tangent."""
+        raise _no_dual_number("bool(d)")
+
+    def __round__(self, ndigits: object = None) -> int:
+        """Refused, as ``float()``."""
+        raise _no_dual_number("round(d)")
+
+    def __lt__(self, other: object) -> bool:
+        """Refused: an ordering compares numbers that carry no tangent."""
+        raise _no_dual_number("d < e")
+
+    def __le__(self, other: object) -> bool:
+        """Refused, as ``<``."""
+        raise _no_dual_number("d <= e")
+
+    def __gt__(self, other: object) -> bool:
+        """Refused, as ``<``."""
+        raise _no_dual_number("d > e")
+
+    def __ge__(self, other: object) -> bool:
+        """Refused, as ``<``."""
+        raise _no_dual_number("d >= e")
+
+    def item(self) -> float:
+        """``data``, the value, as a float: the number, without its tangent."""
+        return self._data
+
+    def __format__(self, spec: str) -> str:
+        """``format(d.data, spec)``, so f-strings work; an empty spec is ``str(d)``."""
+        return format(self._data, spec) if spec else repr(self)
+
     def __repr__(self) -> str:
         return f"Dual(data={self._data!r}, tangent={self._tangent!r})"
+
+
+def _no_dual_number(what: str) -> TypeError:
+    """The ``TypeError`` for ``float(d)``, ``int(d)``, ``bool(d)``, ``math.exp(d)`` and ``d < e``
+    on a Dual: the same text as the Rust engine's."""
+    return TypeError(
+        f"{what}: the Dual would become a plain number that carries no tangent, cutting "
+        "the derivative through it without a word (math.exp(d), float(d), int(d), bool(d), "
+        "`if d:` and d < e all do this); use d.data or d.item() for the number, d.exp() or "
+        "ferrograd.exp(d) for the op, d.data < 0 for a branch"
+    )
 
 
 _DualOperand = Union[Dual, int, float]
@@ -1572,22 +1717,47 @@ def _set_detect_anomaly(on: bool) -> bool:
     return previous
 
 
+# no_grad (ferrograd.no_grad): per thread, off by default, kept as anomaly mode is.
+
+
+class _NoGradMode(threading.local):
+    on = False
+
+
+_no_grad = _NoGradMode()
+_no_grad_threads = 0  # how many threads have the mode on
+
+
+def _set_no_grad(on: bool) -> bool:
+    """Turns no_grad on or off for this thread; returns the previous setting."""
+    global _no_grad_threads
+    with _anomaly_lock:
+        previous, _no_grad.on = _no_grad.on, bool(on)
+        _no_grad_threads += _no_grad.on - previous
+    return previous
+
+
+def _no_grad_on() -> bool:
+    """Whether no_grad is on for this thread."""
+    return _no_grad.on
+
+
 def _operand_text(v: Value, with_grad: bool) -> str:
     named = f"{v._label}=" if v._label else ""
     return f"{named}{v._data!r}" + (f" (grad {v._grad!r})" if with_grad else "")
 
 
 def _forward_anomaly(z: Value) -> str:
-    inputs = ", ".join(_operand_text(v, False) for v in z._children)
+    inputs = ", ".join(_operand_text(v, False) for v in z.children)
     return f"op {z.op!r} produced {z._data!r} in its forward pass from inputs ({inputs})"
 
 
 def _backward_anomaly(z: Value) -> str:
     """The message when ``z``'s backward left NaN or inf in an operand's grad, else ""."""
-    if all(math.isfinite(v._grad) for v in z._children):
+    if all(math.isfinite(v._grad) for v in z._nodes()):
         return ""
     label = f" {z._label!r}" if z._label else ""
-    operands = ", ".join(_operand_text(v, True) for v in z._children)
+    operands = ", ".join(_operand_text(v, True) for v in z.children)
     return (
         f"op {z.op!r}{label} produced a non-finite gradient in its backward pass "
         f"(its own grad {z._grad!r}); operands: ({operands})"

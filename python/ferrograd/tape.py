@@ -37,6 +37,7 @@ import numpy as np
 from ferrograd import _checks
 from ferrograd._core import Tape as _RustTape
 from ferrograd._core import Value
+from ferrograd._grad_mode import enable_grad
 
 __all__ = ["PathChangedError", "Tape", "compile"]
 
@@ -47,7 +48,8 @@ class PathChangedError(RuntimeError):
 
 def _trace(f: Callable[..., object], point: Sequence[float]) -> _RustTape:
     inputs = [Value(x, f"x{i}") for i, x in enumerate(point)]
-    output = f(*inputs)
+    with enable_grad():  # the tape records f's graph whatever the setting outside compile()
+        output = f(*inputs)
     if isinstance(output, Value):
         return _RustTape.record(inputs, output)
     return _RustTape.record_many(inputs, _output_list(output))
@@ -326,7 +328,9 @@ class Tape:
         it, not refused; small batches stay on one). Scratch memory is bounded by the threads
         used, not by ``m``: ``256 × plan_len`` bytes per thread here, ``512 × plan_len`` for
         :meth:`grad_batch` (32 rows of every slot's value, and adjoint), besides the input and
-        the result. An allocation that fails raises ``MemoryError`` naming its size. Any real
+        the result; the tape keeps those blocks for its next batch call (one per core at most,
+        and only blocks up to 4 MiB), so a loop of small batches allocates nothing after its
+        first call. An allocation that fails raises ``MemoryError`` naming its size. Any real
         dtype and memory order is accepted; rows with NaN or inf give the IEEE results the graph
         would.
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ferrograd import _checks, _engines
+from ferrograd._grad_mode import enable_grad
 
 __all__ = [
     "EngineComparison",
@@ -38,6 +39,7 @@ def _engine(engine: str) -> type:
     return value_type
 
 
+@enable_grad()  # the checks build the graph they check, whatever the setting outside
 def _call(f: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], value_type: type) -> Any:
     out = f(*args, **kwargs)
     if not isinstance(out, value_type):

@@ -321,23 +321,24 @@ class CompiledLoss:
         return values, grads
 
     def _sum(self, params: np.ndarray, rows: object) -> tuple[np.ndarray, np.ndarray]:
-        """Each selected row's loss term and the sum of their gradients, in one call."""
+        """Each selected row's loss term, and the gradient of the loss (the mean of the terms
+        plus the L2 term, as :meth:`_mean` computes it) finished in the same call."""
         index = self._rows(rows)
-        data = self._data_bytes if index is None else self._data[index].tobytes()
-        values, grad = self._example.grad_sum_bytes(params.tobytes(), data, self.threads)
+        if index is None:
+            data, m = self._data_bytes, self.n_examples
+        else:
+            data, m = self._data[index].tobytes(), len(index)
+        values, grad = self._example.grad_sum_bytes(
+            params.tobytes(), data, self.threads, 1.0 / m, self.l2
+        )
         return np.frombuffer(values), np.frombuffer(grad)
 
-    def _mean(self, params: np.ndarray, values: np.ndarray, grad: np.ndarray | None) -> Any:
-        scale = 1.0 / len(values)
-        value = math.fsum(values.tolist()) * scale
+    def _mean(self, params: np.ndarray, values: np.ndarray) -> float:
+        """The loss from each row's term: their mean (summed exactly), plus the L2 term."""
+        value = math.fsum(values.tolist()) * (1.0 / len(values))
         if self.l2 != 0.0:
             value += self.l2 * float(np.dot(params, params))
-        if grad is None:
-            return value
-        grad = grad * scale
-        if self.l2 != 0.0:
-            grad += (2.0 * self.l2) * params
-        return value, grad
+        return value
 
     def value_and_grad(self, theta: object, rows: object = None) -> tuple[float, np.ndarray]:
         """The loss at ``theta`` and its gradient (shape ``(n_params,)``), in one call into
@@ -349,8 +350,7 @@ class CompiledLoss:
             value, grads = self._dataset.grad(params.tolist())
             return value, np.array(grads)
         values, grad = self._sum(params, rows)
-        out: tuple[float, np.ndarray] = self._mean(params, values, grad)
-        return out
+        return self._mean(params, values), grad
 
     def value_grad_terms(
         self, theta: object, rows: object = None
@@ -360,8 +360,7 @@ class CompiledLoss:
         so accuracy costs nothing more."""
         params = self._theta(theta)
         values, grad = self._sum(params, rows)
-        value, mean_grad = self._mean(params, values, grad)
-        return value, mean_grad, values
+        return self._mean(params, values), grad, values
 
     def __call__(self, theta: object, rows: object = None) -> float:
         """The loss at ``theta`` (over ``rows`` when given)."""
@@ -370,8 +369,7 @@ class CompiledLoss:
             return self._dataset.eval(params.tolist())
         index = self._rows(rows)
         data = self._data if index is None else self._data[index]
-        value: float = self._mean(params, self._batch(self._example, params, data, False), None)
-        return value
+        return self._mean(params, self._batch(self._example, params, data, False))
 
     def scores(self, theta: object, X: object = None) -> np.ndarray:
         """The model's output at every row of ``X`` (default: the training data), shape

@@ -36,21 +36,22 @@ def _is_value(obj: object) -> bool:
     return all(hasattr(obj, a) for a in ("data", "grad", "op", "label", "children"))
 
 
-def _nodes(root: Any) -> list[Any]:
-    """Every node ``root`` depends on, operands before users, each once; no recursion."""
-    seen = {root}
-    order = []
-    stack = [(root, iter(root.children))]
+def _nodes(root: Any) -> dict[Any, tuple[Any, ...]]:
+    """Every node ``root`` depends on, operands before users, each once, with its children as
+    read once (a number operand's leaf is new on each read of ``children``); no recursion."""
+    children_of = {root: tuple(root.children)}
+    order = {}
+    stack = [(root, iter(children_of[root]))]
     while stack:
         node, children = stack[-1]
         for child in children:
-            if child not in seen:
-                seen.add(child)
-                stack.append((child, iter(child.children)))
+            if child not in children_of:
+                children_of[child] = tuple(child.children)
+                stack.append((child, iter(children_of[child])))
                 break
         else:
             stack.pop()
-            order.append(node)
+            order[node] = children_of[node]
     return order
 
 
@@ -106,7 +107,7 @@ def to_dot(root: Any, *, rankdir: str = "LR") -> str:
         if node.op:
             lines.append(f'  {nid}_op [shape=oval, label="{_quoted_text(node.op)}"];')
             lines.append(f"  {nid}_op -> {nid};")
-            for child in node.children:
+            for child in nodes[node]:
                 lines.append(f"  {ids[child]} -> {nid}_op;")
     lines.append("}")
     return "\n".join(lines) + "\n"

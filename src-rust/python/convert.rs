@@ -88,6 +88,17 @@ pub(super) fn no_number(what: &str) -> PyErr {
     ))
 }
 
+/// The `TypeError` for `float(d)`, `int(d)`, `bool(d)`, `math.exp(d)` and `d < e` on a `Dual`:
+/// the rule of [`no_number`] for the tangent; the same text as the reference engine's.
+pub(super) fn no_dual_number(what: &str) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{what}: the Dual would become a plain number that carries no tangent, cutting \
+         the derivative through it without a word (math.exp(d), float(d), int(d), bool(d), \
+         `if d:` and d < e all do this); use d.data or d.item() for the number, d.exp() or \
+         ferrograd.exp(d) for the op, d.data < 0 for a branch"
+    ))
+}
+
 /// A label: a str, else the `TypeError` both engines give (in `Value()` and the setter alike).
 pub(super) fn label_str<'a>(label: &'a Bound<'_, PyAny>) -> PyResult<std::borrow::Cow<'a, str>> {
     let label = label.cast::<PyString>().map_err(|_| {

@@ -1,10 +1,11 @@
 //! The `Dual` class: forward mode without a graph, with the op table's formulas.
 
+use pyo3::basic::CompareOp;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyFloat;
+use pyo3::types::{PyFloat, PyString};
 
-use super::convert::{gelu_code, no_modulus, real_number, require_real, type_name};
+use super::convert::{gelu_code, no_dual_number, no_modulus, real_number, require_real, type_name};
 use crate::ops::{binary_forward, check_slope, unary_forward, with_op_list, Code, DEFAULT_SLOPE};
 use crate::scalar::{Dual, Real};
 
@@ -118,7 +119,8 @@ macro_rules! py_dual_methods {
 }
 
 /// A number with a tangent, for forward-mode derivatives without a graph: every op of
-/// `Value` (same names, same formulas), carrying `d(result)/dt` along.
+/// `Value` (same names, same formulas), carrying `d(result)/dt` along. Refused, as a `Value`
+/// is, wherever a plain number is expected: the number would carry no tangent.
 #[pyclass(name = "Dual", module = "ferrograd", frozen)]
 pub struct PyDual {
     dual: Dual,
@@ -305,8 +307,68 @@ with_op_list! { py_dual_methods,
         Ok(PyDual { dual: z })
     }
 
-    fn __float__(&self) -> f64 {
+    /// Refused: a plain number carries no tangent (`TypeError` saying what to use).
+    fn __float__(&self) -> PyResult<f64> {
+        Err(no_dual_number("float(d)"))
+    }
+
+    /// Refused, as `float()`.
+    fn __int__(&self) -> PyResult<i64> {
+        Err(no_dual_number("int(d)"))
+    }
+
+    /// Refused, as `float()` (an index is a plain number too).
+    fn __index__(&self) -> PyResult<i64> {
+        Err(no_dual_number("int(d)"))
+    }
+
+    /// Refused: `if d:` would branch on a number that carries no tangent.
+    fn __bool__(&self) -> PyResult<bool> {
+        Err(no_dual_number("bool(d)"))
+    }
+
+    /// Refused, as `float()`.
+    #[pyo3(signature = (ndigits = None))]
+    fn __round__(&self, ndigits: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
+        let _ = ndigits;
+        Err(no_dual_number("round(d)"))
+    }
+
+    /// `data`, the value, as a float: the number, without its tangent.
+    fn item(&self) -> f64 {
         self.dual.re
+    }
+
+    /// `format(d.data, spec)`, so f-strings work; an empty spec is `str(d)`.
+    fn __format__(&self, py: Python<'_>, spec: &Bound<'_, PyString>) -> PyResult<String> {
+        if spec.to_cow()?.is_empty() {
+            return self.__repr__(py);
+        }
+        let text = PyFloat::new(py, self.dual.re).call_method1("__format__", (spec,))?;
+        Ok(text.cast_into::<PyString>()?.to_cow()?.into_owned())
+    }
+
+    /// `==`/`!=` by identity; `<`, `<=`, `>`, `>=` are refused (`TypeError`): they would
+    /// compare numbers that carry no tangent.
+    fn __richcmp__(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        let _ = other;
+        match op {
+            CompareOp::Eq | CompareOp::Ne => Ok(py.NotImplemented()),
+            CompareOp::Lt => Err(no_dual_number("d < e")),
+            CompareOp::Le => Err(no_dual_number("d <= e")),
+            CompareOp::Gt => Err(no_dual_number("d > e")),
+            CompareOp::Ge => Err(no_dual_number("d >= e")),
+        }
+    }
+
+    /// By identity, as before comparisons were refused.
+    fn __hash__(slf: PyRef<'_, Self>) -> u64 {
+        slf.as_ptr() as usize as u64
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -1,7 +1,7 @@
 //! The one error funnel: every error type of the core becomes a Python exception here, and
 //! nowhere else.
 
-use pyo3::exceptions::{PyFloatingPointError, PyMemoryError, PyValueError};
+use pyo3::exceptions::{PyFloatingPointError, PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyString};
 
@@ -10,11 +10,12 @@ use crate::ops::OpError;
 use crate::serial::{CorruptGraph, GraphTooLarge};
 use crate::tape::TapeError;
 
-/// A tape that cannot be recorded or evaluated: `ValueError`.
+/// A tape that cannot be recorded or evaluated: `ValueError` (`TypeError` for a custom op).
 impl From<TapeError> for PyErr {
     fn from(err: TapeError) -> PyErr {
         match err {
             TapeError::OutOfMemory { .. } => PyMemoryError::new_err(err.to_string()),
+            TapeError::CustomOp(_) => PyTypeError::new_err(err.to_string()),
             _ => PyValueError::new_err(err.to_string()),
         }
     }

@@ -5,7 +5,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use super::operands::{push_values, values_from};
-use super::value::{check_forward, checked, untracked, PyValue};
+use super::value::OpHandle;
+use super::value::{check_forward, checked, recorded, untracked, PyValue};
+use crate::custom::{intern, Custom};
 use crate::value::Value;
 
 /// `values[0] + values[1] + …` as a single graph node.
@@ -57,7 +59,12 @@ pub(super) fn _dense(
         let z = if nonlin {
             checked(py, affine.relu())?
         } else {
-            untracked(Py::new(py, PyValue { inner: affine })?)?
+            untracked(Py::new(
+                py,
+                PyValue {
+                    inner: recorded(affine),
+                },
+            )?)?
         };
         out.append(z)?;
         rows += 1;
@@ -68,4 +75,24 @@ pub(super) fn _dense(
         ));
     }
     Ok(out.unbind())
+}
+
+/// A node of the custom op `op` (a `ferrograd.custom_op`, kept for pickling) named `name`,
+/// over `operands`, with the value `data` and the partials `∂z/∂xᵢ` its derivative gave.
+#[pyfunction]
+pub(super) fn _custom(
+    py: Python<'_>,
+    op: Py<PyAny>,
+    name: &str,
+    data: f64,
+    partials: Vec<f64>,
+    operands: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyValue>> {
+    let operands = values_from(operands, name)?;
+    let custom = Custom {
+        name: intern(name),
+        handle: std::rc::Rc::new(OpHandle(op)),
+        partials: partials.into_boxed_slice(),
+    };
+    checked(py, Value::custom(custom, data, operands)?)
 }

@@ -18,6 +18,7 @@ mod value;
 use pyo3::prelude::*;
 
 use crate::anomaly::set_detect_anomaly;
+use crate::grad_mode::set_no_grad;
 use crate::ops::{DEFAULT_SLOPE, OP_TABLE};
 use dual::PyDual;
 use tape::PyTape;
@@ -60,6 +61,12 @@ fn _set_detect_anomaly(on: bool) -> bool {
     set_detect_anomaly(on)
 }
 
+/// Turns `no_grad` on or off for this thread; returns the previous setting.
+#[pyfunction]
+fn _set_no_grad(on: bool) -> bool {
+    set_no_grad(on)
+}
+
 /// `gil_used = true`: the soundness of sharing Values between threads rests on the GIL (see the
 /// SAFETY note on `PyValue`), so a free-threaded interpreter must keep it on for this module.
 #[pymodule(gil_used = true)]
@@ -68,7 +75,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(graph::sum, m)?)?;
     m.add_function(wrap_pyfunction!(graph::dot, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_dense, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::_custom, m)?)?;
     m.add_function(wrap_pyfunction!(_set_detect_anomaly, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_no_grad, m)?)?;
     m.add_function(wrap_pyfunction!(value::_value_from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(op_table, m)?)?;
     m.add("DEFAULT_SLOPE", DEFAULT_SLOPE)?;

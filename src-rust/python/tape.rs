@@ -259,14 +259,19 @@ impl PyTape {
 
     /// Outputs at each row and the gradient with respect to the shared inputs summed over the
     /// rows, as float64 bytes; GIL released. `shared` holds the first inputs, the same at every
-    /// row; `xs` the other inputs, row-major.
-    #[pyo3(signature = (shared, xs, threads = None))]
+    /// row; `xs` the other inputs, row-major. The summed gradient `g` comes back as
+    /// `g * scale + (2 * l2) * shared` (each operation rounded once, in that order; `l2 = 0`
+    /// adds nothing): a mean over the rows plus an L2 penalty's gradient, without a numpy
+    /// temporary per step.
+    #[pyo3(signature = (shared, xs, threads = None, scale = 1.0, l2 = 0.0))]
     fn grad_sum_bytes<'py>(
         &self,
         py: Python<'py>,
         shared: &[u8],
         xs: &[u8],
         threads: Option<usize>,
+        scale: f64,
+        l2: f64,
     ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
         let (shared, xs) = (floats_from_bytes(shared)?, floats_from_bytes(xs)?);
         let threads = threads.unwrap_or_else(default_threads);
@@ -276,6 +281,15 @@ impl PyTape {
             self.tape
                 .grad_sum_into(&shared, &xs, threads, values, &mut grad)
         })?;
+        if scale != 1.0 || l2 != 0.0 {
+            let decay = 2.0 * l2;
+            for (g, &p) in grad.iter_mut().zip(shared.iter()) {
+                *g *= scale;
+                if l2 != 0.0 {
+                    *g += decay * p;
+                }
+            }
+        }
         Ok((values, bytearray_of(py, &grad)?))
     }
 

@@ -3,14 +3,16 @@
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyFloat, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyList, PyString, PyTuple};
 
 use super::convert::{
     gelu_code, label_str, no_modulus, no_number, real_number, require_real, type_name,
 };
 use crate::anomaly::{detect_anomaly_enabled, Anomaly};
+use crate::custom::{intern, Custom};
+use crate::grad_mode::no_grad_enabled;
 use crate::ops::{log, with_op_list, Code, DEFAULT_SLOPE};
-use crate::value::Value;
+use crate::value::{Side, Value};
 
 /// The `#[pymethods]` of `Value`: one method per plain unary op of the list (`x.tanh()`) and
 /// one per alias of it (`x.arcsin()`), one per binary method (`y.atan2(x)`) and its aliases,
@@ -151,7 +153,23 @@ unsafe impl Sync for PyValue {}
 /// The one place a new node becomes a Python object; in anomaly mode, the forward check.
 pub(super) fn checked(py: Python<'_>, inner: Value) -> PyResult<Py<PyValue>> {
     check_forward(&inner)?;
-    untracked(Py::new(py, PyValue { inner })?)
+    untracked(Py::new(
+        py,
+        PyValue {
+            inner: recorded(inner),
+        },
+    )?)
+}
+
+/// A new node as `no_grad` wants it: a leaf with its value while the mode is on for this
+/// thread (checked after the anomaly check, whose message names the operands), else as it is.
+#[inline]
+pub(super) fn recorded(inner: Value) -> Value {
+    if no_grad_enabled() {
+        inner.unrecorded()
+    } else {
+        inner
+    }
 }
 
 /// In anomaly mode, the forward check of a new node; nothing otherwise.
@@ -178,35 +196,35 @@ pub(super) fn wrap(py: Python<'_>, inner: Value) -> PyResult<Py<PyAny>> {
 
 with_op_list! { py_value_methods,
     fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| self.inner.add(o))
+        with_operand(py, other, |o| self.inner.add(o), self.scalar(Code::Add, Side::Right))
     }
 
     fn __radd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| o.add(&self.inner))
+        with_operand(py, other, |o| o.add(&self.inner), self.scalar(Code::Add, Side::Left))
     }
 
     fn __sub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| self.inner.sub(o))
+        with_operand(py, other, |o| self.inner.sub(o), self.scalar(Code::Sub, Side::Right))
     }
 
     fn __rsub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| o.sub(&self.inner))
+        with_operand(py, other, |o| o.sub(&self.inner), self.scalar(Code::Sub, Side::Left))
     }
 
     fn __mul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| self.inner.mul(o))
+        with_operand(py, other, |o| self.inner.mul(o), self.scalar(Code::Mul, Side::Right))
     }
 
     fn __rmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| o.mul(&self.inner))
+        with_operand(py, other, |o| o.mul(&self.inner), self.scalar(Code::Mul, Side::Left))
     }
 
     fn __truediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| self.inner.div(o))
+        with_operand(py, other, |o| self.inner.div(o), self.scalar(Code::Div, Side::Right))
     }
 
     fn __rtruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        with_operand(py, other, |o| o.div(&self.inner))
+        with_operand(py, other, |o| o.div(&self.inner), self.scalar(Code::Div, Side::Left))
     }
 
     fn __neg__(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
@@ -270,7 +288,8 @@ with_op_list! { py_value_methods,
         self.inner.op()
     }
 
-    /// The operands, in operand order (`a * a` has two); they share the graph's state.
+    /// The operands, in operand order (`a * a` has two); they share the graph's state. A
+    /// number operand (`x + 2.0`) comes as a new leaf holding it on each read, outside the graph.
     #[getter]
     fn children<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let children = self.inner.children();
@@ -292,7 +311,7 @@ with_op_list! { py_value_methods,
         modulo: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         no_modulus(modulo, "Value")?;
-        with_operand(py, exponent, |e| self.inner.pow(e))
+        with_operand(py, exponent, |e| self.inner.pow(e), self.scalar(Code::Pow, Side::Right))
     }
 
     fn __rpow__(
@@ -302,7 +321,7 @@ with_op_list! { py_value_methods,
         modulo: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         no_modulus(modulo, "Value")?;
-        with_operand(py, base, |b| b.pow(&self.inner))
+        with_operand(py, base, |b| b.pow(&self.inner), self.scalar(Code::Pow, Side::Left))
     }
 
     /// `x` where positive, else `slope * x` (slope 0.01 when None).
@@ -373,6 +392,11 @@ with_op_list! { py_value_methods,
             self.inner.backward();
             Ok(())
         }
+    }
+
+    /// A new leaf with this node's value (grad 0.0, no label): gradients stop at it.
+    fn detach(&self, py: Python<'_>) -> PyResult<Py<PyValue>> {
+        untracked(Py::new(py, PyValue { inner: self.inner.detach() })?)
     }
 
     /// Refused: a plain number carries no gradient (`TypeError` saying what to use).
@@ -457,14 +481,27 @@ with_op_list! { py_value_methods,
         Ok(PyBool::new(py, same == equal).to_owned().into_any().unbind())
     }
 
-    /// Pickles the whole graph behind this node (operands, grads, labels).
+    /// Pickles the whole graph behind this node (operands, grads, labels); a custom op's node
+    /// carries its op (pickled by reference) and its partials beside the bytes.
     fn __reduce__<'py>(
         &self,
         py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let rebuild = py.import("ferrograd._core")?.getattr("_value_from_bytes")?;
-        let bytes = self.inner.to_bytes()?;
-        Ok((rebuild, (PyBytes::new(py, &bytes),)))
+        let bytes = PyBytes::new(py, &self.inner.to_bytes()?).into_any();
+        let customs = self.inner.customs();
+        if customs.is_empty() {
+            return Ok((rebuild, PyTuple::new(py, [bytes])?));
+        }
+        let list = PyList::empty(py);
+        for custom in &customs {
+            let op = match custom.handle.downcast_ref::<OpHandle>() {
+                Some(handle) => handle.0.clone_ref(py).into_bound(py),
+                None => py.None().into_bound(py),
+            };
+            list.append((op, PyTuple::new(py, custom.partials.iter())?))?;
+        }
+        Ok((rebuild, PyTuple::new(py, [bytes, list.into_any()])?))
     }
 
     fn __hash__(&self) -> u64 {
@@ -472,26 +509,52 @@ with_op_list! { py_value_methods,
     }
 }
 
-/// Rebuilds a pickled graph and returns its root.
+impl PyValue {
+    /// `self op k` (or `k op self` for `Side::Left`): a number operand kept in the node.
+    fn scalar(&self, code: Code, side: Side) -> impl FnOnce(f64) -> Value + '_ {
+        move |k| self.inner.with_scalar(code, k, side)
+    }
+}
+
+/// Rebuilds a pickled graph and returns its root; `customs` holds each custom op node's
+/// `(op, partials)`, in the order `__reduce__` wrote them.
 #[pyfunction]
-pub(super) fn _value_from_bytes(data: &[u8]) -> PyResult<PyValue> {
-    let inner = Value::from_bytes(data)?;
+#[pyo3(signature = (data, customs = None))]
+pub(super) fn _value_from_bytes(
+    data: &[u8],
+    customs: Option<Vec<(Py<PyAny>, Vec<f64>)>>,
+) -> PyResult<PyValue> {
+    let mut rebuilt = Vec::new();
+    for (op, partials) in customs.unwrap_or_default() {
+        let name: String = Python::attach(|py| op.bind(py).getattr("name")?.extract())?;
+        rebuilt.push(Custom {
+            name: intern(&name),
+            handle: std::rc::Rc::new(OpHandle(op)),
+            partials: partials.into_boxed_slice(),
+        });
+    }
+    let inner = Value::from_bytes_with(data, rebuilt)?;
     Ok(PyValue { inner })
 }
 
-/// `f(other)` as a new Python Value where `other` is a Value or a number, else NotImplemented
-/// (so Python tries the reflected operator, then raises `TypeError`). A Value operand is lent
-/// to `f` as it is, so the node `f` builds holds the only new handle to it.
+/// A custom op's Python object, as its nodes keep it (see `crate::custom::Custom::handle`).
+pub(super) struct OpHandle(pub(super) Py<PyAny>);
+
+/// `f(other)` as a new Python Value where `other` is a Value, `scalar(other)` where it is a
+/// number (kept in the node, not a leaf of its own), else NotImplemented (so Python tries the
+/// reflected operator, then raises `TypeError`). A Value operand is lent to `f` as it is, so
+/// the node `f` builds holds the only new handle to it.
 fn with_operand(
     py: Python<'_>,
     other: &Bound<'_, PyAny>,
     f: impl FnOnce(&Value) -> Value,
+    scalar: impl FnOnce(f64) -> Value,
 ) -> PyResult<Py<PyAny>> {
     if let Ok(v) = other.cast::<PyValue>() {
         return wrap(py, f(&v.get().inner));
     }
     match real_number(other)? {
-        Some(x) => wrap(py, f(&Value::new(x))),
+        Some(x) => wrap(py, scalar(x)),
         None => Ok(py.NotImplemented()),
     }
 }

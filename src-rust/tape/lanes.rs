@@ -22,29 +22,28 @@ impl Plan {
                 Step::KBinary { code, k, y } => ops.binary_forward(code, &splat(k), v(y), z),
                 // square::forward, sum::step and dot::step, on every lane.
                 Step::Square { x } => ops.square(v(x), z),
-                Step::Sum { start, len } => {
-                    *z = [0.0; LANES];
-                    for &i in self.operands(start, len) {
-                        ops.accumulate(z, v(i));
-                    }
-                }
+                Step::Sum { start, len } => ops.sum(before, self.operands(start, len), z),
                 Step::Dot { start, len } => {
-                    *z = [0.0; LANES];
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
-                    for (&w, &x) in ws.iter().zip(xs) {
-                        ops.dot_accumulate(z, v(w), v(x));
-                    }
+                    ops.dot(before, ws, xs, z);
                 }
             }
         }
     }
 
-    /// `reverse` for `LANES` points at once, in the same order of operations per lane.
+    /// `reverse` for `LANES` points at once, in the same order of operations per lane, adding
+    /// each input's adjoint into `adj[..n_inputs]`.
+    ///
+    /// `adj` must be zero at every slot from `n_inputs` on, and is left so: each step's
+    /// adjoint is cleared as the sweep reads it (while it is in cache), so a block's adjoints
+    /// need no clearing between sweeps; only the inputs' slots, which the caller reads, are
+    /// the caller's to clear (`Block::clear_inputs`).
     pub(super) fn reverse_lanes(&self, ops: &LaneOps, vals: &[Lanes], adj: &mut [Lanes]) {
-        self.reverse_lanes_over(ops, self.output, (0..self.steps.len()).rev(), vals, adj);
+        self.sweep(ops, self.output, (0..self.steps.len()).rev(), vals, adj);
     }
 
-    /// `reverse_lanes` from the slot `seed` over `steps` (step indices, users first).
+    /// `reverse_lanes` from the slot `seed` over `steps` (step indices, users first), from
+    /// adjoints it first sets to zero.
     pub(super) fn reverse_lanes_over(
         &self,
         ops: &LaneOps,
@@ -53,59 +52,73 @@ impl Plan {
         vals: &[Lanes],
         adj: &mut [Lanes],
     ) {
-        adj.fill([0.0; LANES]);
-        adj[seed as usize] = [1.0; LANES];
+        adj.as_flattened_mut().fill(0.0);
+        self.sweep(ops, seed, steps, vals, adj);
+    }
+
+    /// The sweep of `reverse_lanes`: adds 1 to `adj[seed]`, then runs `steps`, clearing each
+    /// step's adjoint once it has been passed on.
+    fn sweep(
+        &self,
+        ops: &LaneOps,
+        seed: u32,
+        steps: impl Iterator<Item = usize>,
+        vals: &[Lanes],
+        adj: &mut [Lanes],
+    ) {
+        ops.accumulate(&mut adj[seed as usize], &[1.0; LANES]);
         let add = |adj: &mut [Lanes], i: u32, d: &Lanes| ops.accumulate(&mut adj[i as usize], d);
         let (mut dx, mut dy) = ([0.0; LANES], [0.0; LANES]);
         for j in steps {
             let (i, step) = (self.n_inputs + j, &self.steps[j]);
-            let (g, z, v) = (adj[i], &vals[i], |i: u32| &vals[i as usize]);
+            // Every operand is an earlier slot: the adjoints below `i` take the increments.
+            let (adj, rest) = adj.split_at_mut(i);
+            let g = &mut rest[0];
+            let (z, v) = (&vals[i], |i: u32| &vals[i as usize]);
             match *step {
                 Step::Const(_) => {}
                 Step::Unary { code, x, p } => {
-                    ops.unary_backward(code, [v(x), z, &g], p, &mut dx);
+                    ops.unary_backward(code, [v(x), z, g], p, &mut dx);
                     add(adj, x, &dx);
                 }
                 Step::Binary { code, x, y } => {
-                    ops.binary_backward(code, [v(x), v(y), z, &g], &mut dx, &mut dy);
+                    ops.binary_backward(code, [v(x), v(y), z, g], &mut dx, &mut dy);
                     add(adj, x, &dx);
                     add(adj, y, &dy);
                 }
                 Step::BinaryK { code, x, k } => {
-                    ops.binary_backward_one(code, [v(x), &splat(k), z, &g], false, &mut dx);
+                    ops.binary_backward_one(code, [v(x), &splat(k), z, g], false, &mut dx);
                     add(adj, x, &dx);
                 }
                 Step::KBinary { code, k, y } => {
-                    ops.binary_backward_one(code, [&splat(k), v(y), z, &g], true, &mut dy);
+                    ops.binary_backward_one(code, [&splat(k), v(y), z, g], true, &mut dy);
                     add(adj, y, &dy);
                 }
                 // square::backward and dot::backward, on every lane.
                 Step::Square { x } => {
-                    ops.square_backward(v(x), &g, &mut dx);
+                    ops.square_backward(v(x), g, &mut dx);
                     add(adj, x, &dx);
                 }
-                Step::Sum { start, len } => {
-                    for &w in self.operands(start, len) {
-                        add(adj, w, &g);
-                    }
-                }
+                Step::Sum { start, len } => ops.sum_backward(self.operands(start, len), g, adj),
                 Step::Dot { start, len } => {
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
-                    for (&w, &x) in ws.iter().zip(xs) {
-                        ops.mul(v(x), &g, &mut dx);
-                        ops.mul(v(w), &g, &mut dy);
-                        add(adj, w, &dx);
-                        add(adj, x, &dy);
-                    }
+                    ops.dot_backward(vals, ws, xs, g, adj);
                 }
+            }
+            for x in g.iter_mut() {
+                *x = 0.0;
             }
         }
     }
 }
 
+/// One job of `grad_batch_into`: rows, their values and their gradients.
+type Job3<'a> = ((&'a [f64], &'a mut [f64]), &'a mut [f64]);
+
 /// One thread's scratch space for batches: every slot's values (and adjoints) across the lanes.
 pub(super) struct Block {
     pub(super) vals: Vec<Lanes>,
+    /// Zero between uses, except where a sweep has just added the inputs' adjoints.
     pub(super) adj: Vec<Lanes>,
 }
 
@@ -125,6 +138,13 @@ impl Block {
         })
     }
 
+    /// Clears the inputs' adjoints (`adj[range]`, slots below `n_inputs`) after a sweep.
+    pub(super) fn clear_inputs(&mut self, range: std::ops::Range<usize>) {
+        if let Some(adj) = self.adj.get_mut(range) {
+            adj.as_flattened_mut().fill(0.0);
+        }
+    }
+
     /// Loads up to `LANES` rows of `xs` (row-major, `n` columns) into the input slots; lanes
     /// past the last row keep whatever they held, and their results are never read.
     pub(super) fn load(&mut self, xs: &[f64], n: usize) {
@@ -136,7 +156,78 @@ impl Block {
     }
 }
 
+/// Lane blocks kept between batch calls, at most one per core: a batch takes one per thread
+/// and gives it back, so a loop of small batches (a training step over a hundred rows) neither
+/// allocates nor faults in fresh pages for its scratch each call. Only blocks up to
+/// `KEEP_BYTES` are kept, so a huge tape holds no memory between calls. A clone of the tape
+/// starts with none.
+#[derive(Default)]
+pub(super) struct Scratch(std::sync::Mutex<Vec<Block>>);
+
+/// `grad_sum_into` runs up to this many rows past a thread's last whole lane block one point at
+/// a time (bit for bit what lanes give each row), instead of in a block of `LANES` lanes.
+const POINT_TAIL: usize = 8;
+
+/// The largest block (values and adjoints) a tape keeps between calls.
+const KEEP_BYTES: usize = 4 << 20;
+
+impl Clone for Scratch {
+    fn clone(&self) -> Scratch {
+        Scratch::default()
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scratch")
+    }
+}
+
+impl Block {
+    fn bytes(&self) -> usize {
+        (self.vals.len() + self.adj.len()) * std::mem::size_of::<Lanes>()
+    }
+}
+
 impl Tape {
+    /// A block for one thread of a batch: a kept one when there is one (its constants are
+    /// filled; inputs and results are overwritten before they are read), else a new one.
+    pub(super) fn block(&self, adjoints: bool) -> Result<Block, TapeError> {
+        let kept = self
+            .scratch
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        match kept {
+            Some(mut block) => {
+                if adjoints && block.adj.len() != block.vals.len() {
+                    block.adj =
+                        filled(block.vals.len(), [0.0; LANES], "a batch's scratch adjoints")?;
+                }
+                Ok(block)
+            }
+            None => Block::new(&self.plan, adjoints),
+        }
+    }
+
+    /// Gives `block` back for the next batch call (dropped when too big or enough are kept),
+    /// its adjoints all zero again.
+    pub(super) fn keep(&self, mut block: Block) {
+        if block.bytes() > KEEP_BYTES {
+            return;
+        }
+        block.clear_inputs(0..self.n_inputs);
+        let mut kept = self
+            .scratch
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if kept.len() < cores() {
+            kept.push(block);
+        }
+    }
+
     /// Outputs at each row of `xs` (row-major, `n_inputs` columns), split across `threads`:
     /// `n_outputs` numbers per row.
     pub fn eval_batch(&self, xs: &[f64], threads: usize) -> Result<Vec<f64>, TapeError> {
@@ -173,8 +264,7 @@ impl Tape {
         let (n, k, outs) = (self.n_inputs, self.n_outputs(), &self.plan.outputs);
         let rows = self.batch_rows(xs)?;
         check_out(values.len(), rows.saturating_mul(k))?;
-        let work = |xs: &[f64], values: &mut [f64]| {
-            let mut block = Block::new(&self.plan, false)?;
+        let work = |block: &mut Block, (xs, values): (&[f64], &mut [f64])| {
             for (xs, values) in xs.chunks(LANES * n).zip(values.chunks_mut(LANES * k)) {
                 block.load(xs, n);
                 self.plan.forward_lanes(&ops, &mut block.vals);
@@ -186,16 +276,9 @@ impl Tape {
             }
             Ok(())
         };
-        let per = self.rows_per_thread(rows, threads);
-        std::thread::scope(|scope| {
-            let mut chunks = xs.chunks(per * n).zip(values.chunks_mut(per * k));
-            let first = chunks.next();
-            let others: Vec<_> = chunks
-                .map(|(xs, values)| scope.spawn(move || work(xs, values)))
-                .collect();
-            let first = first.map_or(Ok(()), |(xs, values)| work(xs, values));
-            joined(first, others)
-        })
+        let (threads, per) = self.split(rows, threads);
+        let jobs = xs.chunks(per * n).zip(values.chunks_mut(per * k));
+        self.run_jobs(jobs, threads, false, work)
     }
 
     /// `grad_batch` writing into `values` (one per row) and `grads` (row-major), in
@@ -214,8 +297,7 @@ impl Tape {
         let rows = self.batch_rows(xs)?;
         check_out(values.len(), rows)?;
         check_out(grads.len(), rows * n)?;
-        let work = |xs: &[f64], values: &mut [f64], grads: &mut [f64]| {
-            let mut block = Block::new(&self.plan, true)?;
+        let work = |block: &mut Block, ((xs, values), grads): Job3<'_>| {
             let blocks = xs
                 .chunks(LANES * n)
                 .zip(values.chunks_mut(LANES))
@@ -230,22 +312,16 @@ impl Tape {
                         *g = block.adj[i][l];
                     }
                 }
+                block.clear_inputs(0..n);
             }
             Ok(())
         };
-        let per = self.rows_per_thread(rows, threads);
-        std::thread::scope(|scope| {
-            let mut chunks = xs
-                .chunks(per * n)
-                .zip(values.chunks_mut(per))
-                .zip(grads.chunks_mut(per * n));
-            let first = chunks.next();
-            let others: Vec<_> = chunks
-                .map(|((xs, values), grads)| scope.spawn(move || work(xs, values, grads)))
-                .collect();
-            let first = first.map_or(Ok(()), |((xs, values), grads)| work(xs, values, grads));
-            joined(first, others)
-        })
+        let (threads, per) = self.split(rows, threads);
+        let jobs = xs
+            .chunks(per * n)
+            .zip(values.chunks_mut(per))
+            .zip(grads.chunks_mut(per * n));
+        self.run_jobs(jobs, threads, true, work)
     }
 
     /// The output at every row and the gradient summed over the rows, for a batch whose first
@@ -255,9 +331,12 @@ impl Tape {
     /// gradient with respect to the shared inputs to `grad` (`shared.len()` numbers).
     ///
     /// The shared inputs are loaded once per thread, not once per row, and no per-row gradient
-    /// leaves the lanes. Each thread adds row `r`'s gradient into lane `r % LANES` of its own
-    /// accumulator; the sum is then taken thread by thread, lane by lane, in order, so the same
-    /// rows on the same number of threads give the same bits.
+    /// leaves the lanes. Each thread's sweeps add row `r`'s gradient into lane `r % LANES` of
+    /// the shared inputs' adjoints, which are not cleared between its lane blocks (its last,
+    /// shorter block first, then the others in order); up to `POINT_TAIL` rows past its last
+    /// whole block run one point at a time instead, summed in row order. The sum is then taken
+    /// thread by thread (lane by lane in order, then those rows), so the same rows on the same
+    /// number of threads give the same bits.
     pub fn grad_sum_into(
         &self,
         shared: &[f64],
@@ -273,57 +352,89 @@ impl Tape {
         let d = self.n_inputs - k;
         check_out(values.len(), rows)?;
         check_out(grad.len(), k)?;
-        let work = |xs: &[f64], values: &mut [f64]| -> Result<Vec<Lanes>, TapeError> {
-            let mut block = Block::new(&self.plan, true)?;
-            for (slot, &p) in block.vals.iter_mut().zip(shared) {
+        let work = |xs: &[f64], values: &mut [f64]| -> Result<(Block, Vec<f64>), TapeError> {
+            // A few rows past the last whole lane block run one point at a time: a block of
+            // their own would cost more than they do.
+            let tail = values.len() % LANES;
+            let points = if tail <= POINT_TAIL { tail } else { 0 };
+            let (xs, point_xs) = xs.split_at(xs.len() - points * d);
+            let (values, point_values) = values.split_at_mut(values.len() - points);
+            let mut point_sums = Vec::new();
+            if points > 0 {
+                point_sums = filled(k, 0.0, "a batch's gradient sums")?;
+                let mut point = Vec::with_capacity(self.n_inputs);
+                let (mut point_vals, mut point_adj) = (Vec::new(), Vec::new());
+                for (row, value) in point_xs.chunks_exact(d).zip(point_values) {
+                    point.clear();
+                    point.extend_from_slice(shared);
+                    point.extend_from_slice(row);
+                    self.plan.forward(&point, &mut point_vals);
+                    self.plan.reverse(&point_vals, &mut point_adj);
+                    *value = point_vals[out];
+                    for (s, a) in point_sums.iter_mut().zip(&point_adj) {
+                        *s += a;
+                    }
+                }
+            }
+            let mut block = self.block(true)?;
+            let Block { vals, adj } = &mut block;
+            for (slot, &p) in vals.iter_mut().zip(shared) {
                 *slot = [p; LANES];
             }
-            let mut acc = filled(k, [0.0; LANES], "a batch's gradient sums")?;
-            for (xs, values) in xs.chunks(LANES * d).zip(values.chunks_mut(LANES)) {
+            // The shared inputs' adjoints (zero to start with) gather every block's gradient
+            // lane by lane. The last block, when it has fewer than `LANES` rows, goes first,
+            // and its unused lanes' adjoints are cleared after its sweep, whatever those lanes
+            // computed (stale rows).
+            let blocks = xs.chunks(LANES * d).zip(values.chunks_mut(LANES));
+            for (xs, values) in blocks.rev() {
                 for (l, row) in xs.chunks_exact(d).enumerate() {
-                    for (slot, &x) in block.vals[k..].iter_mut().zip(row) {
+                    for (slot, &x) in vals[k..].iter_mut().zip(row) {
                         slot[l] = x;
                     }
                 }
-                self.plan.forward_lanes(&ops, &mut block.vals);
-                self.plan.reverse_lanes(&ops, &block.vals, &mut block.adj);
+                self.plan.forward_lanes(&ops, vals);
+                self.plan.reverse_lanes(&ops, vals, adj);
                 let len = values.len();
-                values.copy_from_slice(&block.vals[out][..len]);
-                for (a, g) in acc.iter_mut().zip(&block.adj[..k]) {
-                    for (a, g) in a[..len].iter_mut().zip(&g[..len]) {
-                        *a += g;
+                if len < LANES {
+                    for a in &mut adj[..k] {
+                        for (l, x) in a.iter_mut().enumerate() {
+                            *x = if l < len { *x } else { 0.0 };
+                        }
                     }
                 }
+                values.copy_from_slice(&vals[out][..len]);
+                adj[k..self.n_inputs].as_flattened_mut().fill(0.0);
             }
-            Ok(acc)
+            Ok((block, point_sums))
         };
         let per = self.rows_per_thread(rows, threads);
-        let sums = std::thread::scope(|scope| {
+        let blocks = std::thread::scope(|scope| {
             let mut chunks = xs.chunks(per * d).zip(values.chunks_mut(per));
             let first = chunks.next();
             let others: Vec<_> = chunks
                 .map(|(xs, values)| scope.spawn(move || work(xs, values)))
                 .collect();
-            let mut sums = vec![first.map_or_else(
-                || filled(k, [0.0; LANES], "a batch's gradient sums"),
-                |(xs, values)| work(xs, values),
-            )];
+            let mut blocks = vec![first.map(|(xs, values)| work(xs, values))];
             for handle in others {
-                sums.push(
+                blocks.push(Some(
                     handle
                         .join()
                         .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                );
+                ));
             }
-            sums.into_iter().collect::<Result<Vec<_>, _>>()
+            blocks.into_iter().flatten().collect::<Result<Vec<_>, _>>()
         })?;
         grad.fill(0.0);
-        for acc in &sums {
-            for (g, a) in grad.iter_mut().zip(acc) {
+        for (block, point_sums) in blocks {
+            for (g, a) in grad.iter_mut().zip(&block.adj) {
                 for x in a {
                     *g += x;
                 }
             }
+            for (g, s) in grad.iter_mut().zip(point_sums) {
+                *g += s;
+            }
+            self.keep(block);
         }
         Ok(())
     }
@@ -345,6 +456,66 @@ impl Tape {
             });
         }
         Ok(len / d)
+    }
+
+    /// How many threads a batch of `rows` runs on, and the rows of each job they share out:
+    /// whole lane blocks, about eight jobs per thread, so that a thread the machine starts
+    /// late (another program has its core) takes fewer jobs instead of holding the batch up.
+    /// One thread and one job when the batch is too small for a thread to pay for itself.
+    /// Threads above the core count are clamped to it, so scratch memory stays at most
+    /// `cores × plan_len × 512` bytes (256 without adjoints) however many are asked for.
+    pub(super) fn split(&self, rows: usize, threads: usize) -> (usize, usize) {
+        let threads = threads.clamp(1, cores()).min(rows.div_ceil(LANES).max(1));
+        if threads == 1 || rows * self.plan.n_slots() < 200_000 {
+            (1, rows.max(1))
+        } else {
+            (threads, rows.div_ceil(8 * threads).next_multiple_of(LANES))
+        }
+    }
+
+    /// Runs `work` on every job of `jobs` on `threads` threads, the calling one among them:
+    /// each takes the next job left until there is none, with one block of its own (taken
+    /// from the tape's kept ones, `adjoints` as `Block::new`, only once it has a job) that it
+    /// gives back at the end. Every row is computed the same way whichever thread runs it.
+    /// The first error, after every thread has stopped.
+    pub(super) fn run_jobs<I>(
+        &self,
+        jobs: I,
+        threads: usize,
+        adjoints: bool,
+        work: impl Fn(&mut Block, I::Item) -> Result<(), TapeError> + Sync,
+    ) -> Result<(), TapeError>
+    where
+        I: Iterator + Send,
+    {
+        let queue = std::sync::Mutex::new(jobs);
+        let next = || {
+            queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .next()
+        };
+        let worker = || -> Result<(), TapeError> {
+            let mut block: Option<Block> = None;
+            while let Some(job) = next() {
+                let b = match &mut block {
+                    Some(b) => b,
+                    None => block.insert(self.block(adjoints)?),
+                };
+                work(b, job)?;
+            }
+            if let Some(b) = block {
+                self.keep(b);
+            }
+            Ok(())
+        };
+        if threads <= 1 {
+            return worker();
+        }
+        std::thread::scope(|scope| {
+            let others: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
+            joined(worker(), others)
+        })
     }
 
     /// Rows per thread: one chunk per thread (a whole number of lane blocks), but a single

@@ -77,6 +77,8 @@ pub struct Tape {
     outputs: Vec<u32>,
     vector: bool,
     plan: Plan,
+    /// Lane blocks kept from one batch call to the next (see `lanes::Scratch`).
+    scratch: lanes::Scratch,
 }
 
 impl PartialEq for Tape {
@@ -153,6 +155,9 @@ pub enum TapeError {
         /// The number of shared inputs given.
         shared: usize,
     },
+    /// The graph holds a node of the custom op of this name: a tape runs without calling out
+    /// of the core, and a custom op's forward and derivative are the caller's functions.
+    CustomOp(&'static str),
     /// An allocation of `bytes` bytes (saturated at `usize::MAX`) for `what` failed.
     OutOfMemory {
         /// What the memory was for.
@@ -192,6 +197,14 @@ impl std::fmt::Display for TapeError {
                 "{shared} shared inputs leave none of the tape's {n_inputs} inputs to the rows"
             ),
             TapeError::Corrupt(why) => write!(f, "not a valid tape: {why}"),
+            TapeError::CustomOp(name) => write!(
+                f,
+                "the custom op '{name}' cannot be compiled into a tape: a tape evaluates \
+                 without Python (its batches release the GIL and run on several threads), \
+                 while the op's forward and derivative are Python functions; differentiate the \
+                 graph instead (backward(), ferrograd.grad), or write the op with ferrograd's \
+                 own ops"
+            ),
             TapeError::OutOfMemory { what, bytes } => {
                 write!(f, "cannot allocate {bytes} bytes for {what}")
             }
@@ -235,6 +248,7 @@ impl Tape {
             outputs,
             vector,
             plan: Plan::default(),
+            scratch: lanes::Scratch::default(),
         };
         tape.plan = Plan::new(&tape)?;
         Ok(tape)

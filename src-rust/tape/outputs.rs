@@ -6,7 +6,7 @@
 //! for bit output `k`'s own gradient (the same steps in the same order as a tape recorded from
 //! that output alone, or the graph's `backward`), which forward mode's columns would not be.
 
-use super::lanes::{check_out, joined, Block};
+use super::lanes::{check_out, joined};
 use super::{filled, Tape, TapeError};
 use crate::scalar::{Dual, LANES};
 use crate::vmath::{LaneOps, Precision};
@@ -114,7 +114,7 @@ impl Tape {
         check_out(jac.len(), self.jacobian_len(rows)?)?;
         let (plan, ops) = (&self.plan, LaneOps::best(precision));
         let work = |xs: &[f64], jac: &mut [f64]| {
-            let mut block = Block::new(plan, true)?;
+            let mut block = self.block(true)?;
             for (xs, jac) in xs.chunks(LANES * n).zip(jac.chunks_mut(LANES * k * n)) {
                 block.load(xs, n);
                 plan.forward_lanes(&ops, &mut block.vals);
@@ -137,6 +137,7 @@ impl Tape {
                     }
                 }
             }
+            self.keep(block);
             Ok(())
         };
         let per = self.rows_per_thread(rows, threads);

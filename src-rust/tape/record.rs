@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::{slot, Instr, Tape, TapeError};
 use crate::ops::Code;
-use crate::value::Value;
+use crate::value::{Side, Value};
 
 impl Tape {
     /// Flattens the graph of `output` with `inputs` as the variables; every other leaf becomes
@@ -66,6 +66,7 @@ fn record_one(
     let operand = |j: usize| slots[&node.children[j].id()];
     let instr = match node.op().code {
         Code::Leaf => Instr::Const(node.data()),
+        Code::Custom => return Err(TapeError::CustomOp(node.op_name())),
         Code::Sum | Code::Dot => {
             let start = slot(pool.len())?;
             pool.extend(node.children.as_slice().iter().map(|v| slots[&v.id()]));
@@ -78,6 +79,19 @@ fn record_one(
                     len: len / 2,
                 }
             }
+        }
+        // A plain-number operand kept in the node becomes the constant a leaf would have been,
+        // recorded just before its op (the plan then inlines it, as any constant operand).
+        code if node.scalar_operand().is_some() => {
+            let (side, k) = node.scalar_operand().unwrap();
+            let c = slot(instrs.len())?;
+            instrs.push(Instr::Const(k));
+            let x = operand(0);
+            let (x, y) = match side {
+                Side::Left => (c, x),
+                Side::Right => (x, c),
+            };
+            Instr::Binary { code, x, y }
         }
         code if node.children.as_slice().len() == 1 => Instr::Unary {
             code,

@@ -522,3 +522,51 @@ pub fn dot_accumulate(acc: &mut Lanes, w: &Lanes, x: &Lanes) {
         acc[l] += w[l] * x[l];
     }
 }
+
+/// The dot step's forward: `z = Σ_j vals[ws[j]] · vals[xs[j]]`, from 0 and in `j` order, each
+/// term a product then a sum (`dot_accumulate` term by term, the sum kept in registers).
+#[inline(always)]
+pub fn dot(vals: &[Lanes], ws: &[u32], xs: &[u32], z: &mut Lanes) {
+    let mut acc = [0.0; LANES];
+    for (&w, &x) in ws.iter().zip(xs) {
+        let (w, x) = (&vals[w as usize], &vals[x as usize]);
+        for l in 0..LANES {
+            acc[l] += w[l] * x[l];
+        }
+    }
+    *z = acc;
+}
+
+/// The dot step's backward for the output adjoint `g`: term by term in `j` order,
+/// `adj[ws[j]] += vals[xs[j]] · g`, then `adj[xs[j]] += vals[ws[j]] · g`.
+#[inline(always)]
+pub fn dot_backward(vals: &[Lanes], ws: &[u32], xs: &[u32], g: &Lanes, adj: &mut [Lanes]) {
+    for (&w, &x) in ws.iter().zip(xs) {
+        let (vw, vx) = (&vals[w as usize], &vals[x as usize]);
+        let (mut dw, mut dx) = ([0.0; LANES], [0.0; LANES]);
+        for l in 0..LANES {
+            dw[l] = vx[l] * g[l];
+            dx[l] = vw[l] * g[l];
+        }
+        accumulate(&mut adj[w as usize], &dw);
+        accumulate(&mut adj[x as usize], &dx);
+    }
+}
+
+/// The sum step's forward: `z = Σ_j vals[xs[j]]`, from 0 and in order.
+#[inline(always)]
+pub fn sum(vals: &[Lanes], xs: &[u32], z: &mut Lanes) {
+    let mut acc = [0.0; LANES];
+    for &x in xs {
+        accumulate(&mut acc, &vals[x as usize]);
+    }
+    *z = acc;
+}
+
+/// The sum step's backward: `adj[xs[j]] += g` for each operand, in order.
+#[inline(always)]
+pub fn sum_backward(xs: &[u32], g: &Lanes, adj: &mut [Lanes]) {
+    for &x in xs {
+        accumulate(&mut adj[x as usize], g);
+    }
+}

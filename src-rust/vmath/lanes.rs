@@ -195,6 +195,39 @@ impl LaneOps {
         (self.k.dot_accumulate)(acc, w, x)
     }
 
+    /// A dot step: `z = Σ_j vals[ws[j]] · vals[xs[j]]`, from 0 in `j` order (what
+    /// `dot_accumulate` term by term gives).
+    #[inline]
+    pub fn dot(&self, vals: &[Lanes], ws: &[u32], xs: &[u32], z: &mut Lanes) {
+        (self.k.dot)(vals, ws, xs, z)
+    }
+
+    /// A dot step's backward from its adjoint `g`: per term in order, `adj[w] += x · g` then
+    /// `adj[x] += w · g`.
+    #[inline]
+    pub fn dot_backward(
+        &self,
+        vals: &[Lanes],
+        ws: &[u32],
+        xs: &[u32],
+        g: &Lanes,
+        adj: &mut [Lanes],
+    ) {
+        (self.k.dot_backward)(vals, ws, xs, g, adj)
+    }
+
+    /// A sum step: `z = Σ_j vals[xs[j]]`, from 0 in order.
+    #[inline]
+    pub fn sum(&self, vals: &[Lanes], xs: &[u32], z: &mut Lanes) {
+        (self.k.sum)(vals, xs, z)
+    }
+
+    /// A sum step's backward: `adj[x] += g` for each operand `x`, in order.
+    #[inline]
+    pub fn sum_backward(&self, xs: &[u32], g: &Lanes, adj: &mut [Lanes]) {
+        (self.k.sum_backward)(xs, g, adj)
+    }
+
     /// `dx = a · b` (the dot product's backward: `w`'s increment is `x · g`).
     #[inline]
     pub fn mul(&self, a: &Lanes, b: &Lanes, dx: &mut Lanes) {

@@ -95,6 +95,15 @@ pub type Accumulate = fn(&mut Lanes, &Lanes);
 /// `acc = f(acc, w, x)` on each lane.
 pub type DotAccumulate = fn(&mut Lanes, &Lanes, &Lanes);
 
+/// `z = Σ_j vals[ws[j]] · vals[xs[j]]` on each lane.
+pub type Dot = fn(&[Lanes], &[u32], &[u32], &mut Lanes);
+/// `adj[ws[j]] += vals[xs[j]] · g; adj[xs[j]] += vals[ws[j]] · g` for each `j`, on each lane.
+pub type DotBackward = fn(&[Lanes], &[u32], &[u32], &Lanes, &mut [Lanes]);
+/// `z = Σ_j vals[xs[j]]` on each lane.
+pub type Sum = fn(&[Lanes], &[u32], &mut Lanes);
+/// `adj[xs[j]] += g` for each `j`, on each lane.
+pub type SumBackward = fn(&[u32], &Lanes, &mut [Lanes]);
+
 /// One instruction set's copy of every loop.
 pub struct Kernels {
     /// The instruction set these loops are compiled for.
@@ -132,6 +141,14 @@ pub struct Kernels {
     pub accumulate: Accumulate,
     /// `acc += w · x`.
     pub dot_accumulate: DotAccumulate,
+    /// A whole dot step: `dot(vals, ws, xs, z)`, `z = Σ_j vals[ws[j]] · vals[xs[j]]` in order.
+    pub dot: Dot,
+    /// A whole dot step's backward: `dot_backward(vals, ws, xs, g, adj)`.
+    pub dot_backward: DotBackward,
+    /// A whole sum step: `sum(vals, xs, z)`, `z = Σ_j vals[xs[j]]` in order.
+    pub sum: Sum,
+    /// A whole sum step's backward: `sum_backward(xs, g, adj)`, `adj[x] += g` per operand.
+    pub sum_backward: SumBackward,
     // Fast mode: within `ULP_BOUNDS`.
     /// `z = exp(x)`, vectorised.
     pub exp: Unary,
@@ -186,6 +203,11 @@ macro_rules! kernel_list {
                 k::sqrt_backward(x, z, g, dx);
             accumulate(acc: &mut Lanes, d: &Lanes) = k::accumulate(acc, d);
             dot_accumulate(acc: &mut Lanes, w: &Lanes, x: &Lanes) = k::dot_accumulate(acc, w, x);
+            dot(vals: &[Lanes], ws: &[u32], xs: &[u32], z: &mut Lanes) = k::dot(vals, ws, xs, z);
+            dot_backward(vals: &[Lanes], ws: &[u32], xs: &[u32], g: &Lanes, adj: &mut [Lanes]) =
+                k::dot_backward(vals, ws, xs, g, adj);
+            sum(vals: &[Lanes], xs: &[u32], z: &mut Lanes) = k::sum(vals, xs, z);
+            sum_backward(xs: &[u32], g: &Lanes, adj: &mut [Lanes]) = k::sum_backward(xs, g, adj);
             exp(x: &Lanes, z: &mut Lanes) = k::exp::<FMA>(x, z);
             log(x: &Lanes, z: &mut Lanes) = k::log::<FMA>(x, z);
             sin(x: &Lanes, z: &mut Lanes) = k::sin::<FMA>(x, z);
