@@ -51,3 +51,16 @@ def test_atanh_outside_its_domain_has_a_nan_hessian_as_its_gradient_is(
         assert np.isnan(h), (engine, x, h)
     tape = ferrograd.compile(lambda t: t.atanh(), 1)
     assert np.isnan(tape.hessian([x])[0, 0])
+
+
+@pytest.mark.parametrize("engine", ["rust", "reference"])
+@pytest.mark.parametrize("op", ["erf", "erfc"])
+@pytest.mark.parametrize("x", [-np.inf, -40.0, 40.0, np.inf])
+def test_erf_hessian_is_0_where_its_slope_underflows(engine: str, op: str, x: float) -> None:
+    # -2x·erf'(x) with erf'(x) = 0: the limit 0, not inf · 0, on both engines.
+    h = float(
+        np.asarray(
+            ferrograd.func.hessian(lambda v: getattr(v[0], op)(), engine=engine)([x])
+        ).ravel()[0]
+    )
+    assert h == 0.0, (engine, op, x, h)

@@ -592,6 +592,10 @@ def _sqrt_sq_minus_1(a: Any) -> Any:
 
 
 def _erf_slope(x: Any, z: Any) -> Any:
+    # Where the slope underflows to 0 (at ±inf too) it is the constant 0, so its derivative is
+    # 0, as the core's, and not -2x · 0 = nan at ±inf.
+    if _R._FRAC_2_SQRT_PI * math.exp(-(x.data * x.data)) == 0.0:
+        return 0.0
     return _R._FRAC_2_SQRT_PI * (-(x * x)).exp()
 
 
