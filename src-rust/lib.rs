@@ -73,6 +73,7 @@ pub mod anomaly;
 mod arith;
 mod backward;
 pub mod custom;
+mod dense;
 pub mod grad_mode;
 #[cfg(test)]
 mod graph_tests;
@@ -85,6 +86,7 @@ pub mod vmath;
 
 pub use anomaly::{set_detect_anomaly, Anomaly};
 pub use custom::Custom;
+pub use dense::DenseError;
 pub use grad_mode::set_no_grad;
 pub use ops::{Code, OpError, OpInfo, DEFAULT_SLOPE, OP_TABLE};
 pub use scalar::{Dual, Real};

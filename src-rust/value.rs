@@ -678,6 +678,33 @@ mod tests {
     }
 
     #[test]
+    fn cells_save_the_borrow_flag_of_the_seeds_refcell() {
+        // The seeds' shape: the same fields, plain, behind `Rc<RefCell<_>>`. `Cell<T>` is as
+        // big as `T`, so the whole difference is `RefCell`'s borrow flag, the 8 bytes that
+        // docs/ops.md and the README cite.
+        #[allow(dead_code)]
+        struct SeedNode {
+            data: f64,
+            grad: f64,
+            tag: u64,
+            prev: Operands,
+            extra: Option<Box<Extra>>,
+        }
+        use std::cell::RefCell;
+        use std::mem::size_of;
+        assert_eq!(size_of::<SeedNode>(), size_of::<Node>());
+        assert_eq!(
+            size_of::<RefCell<SeedNode>>(),
+            size_of::<Node>() + 8,
+            "RefCell adds its borrow flag"
+        );
+        // With Rc's two counts: 72 bytes against 80, which glibc's malloc serves from chunks of
+        // 80 and 96 bytes (payload + 8, rounded up to 16).
+        assert_eq!(16 + size_of::<Node>(), 72);
+        assert_eq!(16 + size_of::<RefCell<SeedNode>>(), 80);
+    }
+
+    #[test]
     fn operands_keep_their_order() {
         let (a, b) = (Value::new(1.0), Value::new(2.0));
         let c = b.sub(&a);

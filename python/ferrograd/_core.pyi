@@ -1,7 +1,4 @@
-"""Type stubs for the Rust extension ``ferrograd._core``. Import from ``ferrograd``, not here.
-
-Checked against the compiled module with ``python -m mypy.stubtest ferrograd._core``.
-"""
+"""The compiled core of ferrograd. Import from `ferrograd`, not here."""
 
 from collections.abc import Iterable, Sequence
 from typing import NoReturn, SupportsFloat, final
@@ -39,8 +36,8 @@ class Value:
     """A scalar in a differentiable expression graph (a node held by the Rust core).
 
     A number combined with a Value by an operator is kept in the new node, not in a leaf node
-    of its own; ``children`` shows it as a fresh leaf. Two handles of the same node (for
-    example one taken from ``children``) compare equal and hash alike.
+    of its own; `children` shows it as a fresh leaf. Two handles of the same node (for example
+    one taken from `children`) compare equal and hash alike.
     """
 
     def __new__(cls, data: _Number, label: str = "") -> Value:
@@ -52,27 +49,28 @@ class Value:
 
     @property
     def data(self) -> float:
-        """The forward value. Settable; a non-number raises ``TypeError``."""
+        """The forward value. Settable; a non-number raises `TypeError`."""
     @data.setter
     def data(self, value: _Number) -> None: ...
     @property
     def grad(self) -> float:
-        """The accumulated adjoint, 0.0 until a ``backward()`` reaches this node. Settable."""
+        """The accumulated adjoint, 0.0 until a `backward()` reaches this node. Settable."""
     @grad.setter
     def grad(self, value: _Number) -> None: ...
     @property
     def label(self) -> str:
-        """A name shown by pictures and error messages; "" when unset. Settable to a str."""
+        """A name shown by pictures and error messages; `""` when unset. Settable to a str."""
     @label.setter
     def label(self, value: str) -> None: ...
     @property
     def op(self) -> str:
-        """The op that made this node: "" for a leaf, else "+", "*", "**", "tanh", ..."""
+        """The op that made this node: `""` for a leaf, else `"+"`, `"*"`, `"**"`, `"tanh"`, ..."""
     @property
     def children(self) -> tuple[Value, ...]:
-        """The operands, in operand order (``a * a`` has two); they share the graph's state. A
-        number operand (``x + 2.0``) comes as a new leaf holding it on each read, outside the
-        graph: its grad stays 0.0 and changing it changes nothing."""
+        """The operands, in operand order (`a * a` has two); they share the graph's state. A
+        number operand (`x + 2.0`) comes as a new leaf holding it on each read, outside the
+        graph: its grad stays 0.0 and changing it changes nothing.
+        """
     def __add__(self, other: _Operand, /) -> Value:
         """``self + other``; a number is kept in the node."""
     def __radd__(self, other: _Operand, /) -> Value:
@@ -103,18 +101,20 @@ class Value:
     def __abs__(self) -> Value:
         """``|x|``, with derivative 0 at 0."""
     def relu(self) -> Value:
-        """``max(0, x)``, with derivative 0 at 0."""
+        """`max(0, x)`, with derivative 0 at 0; NaN passes through (with derivative 0,
+        as reverse mode).
+        """
     def leaky_relu(self, slope: _Number | None = None) -> Value:
-        """``x`` where positive, else ``slope * x``; ``slope`` None means 0.01.
+        """`x` where positive, else `slope * x`; `slope` None means 0.01 (`DEFAULT_SLOPE`).
 
-        ``ValueError`` unless the slope is finite and >= 0.
+        `ValueError` unless the slope is finite and >= 0.
         """
     def tanh(self) -> Value:
-        """Hyperbolic tangent (never overflows)."""
+        """Hyperbolic tangent (libm's, which never overflows)."""
     def sigmoid(self) -> Value:
-        """Logistic sigmoid ``1 / (1 + exp(-x))`` in its stable form."""
+        """Logistic sigmoid `1 / (1 + exp(-x))`, in the form that never overflows."""
     def exp(self) -> Value:
-        """``e ** x``; overflows to inf."""
+        """`e ** x`; overflows to inf."""
     def log(self, base: _Operand | None = None) -> Value:
         """The natural logarithm, or with a base (a number or a Value) the logarithm
         `ln(self) / ln(base)` to that base. `log(0)` is -inf, negative inputs give nan.
@@ -124,11 +124,13 @@ class Value:
     def cos(self) -> Value:
         """Cosine (radians)."""
     def tan(self) -> Value:
-        """Tangent (radians)."""
+        """Tangent (radians); its derivative is `1 + tan(x) ** 2`."""
     def sqrt(self) -> Value:
         """Square root; negative inputs give nan."""
     def asin(self) -> Value:
-        """Arcsine: nan outside [-1, 1]; the derivative is inf at ±1."""
+        """Arcsine: `asin(x)` for `|x| <= 1`, nan outside; the derivative
+        `1 / sqrt(1 - x²)` is inf at ±1.
+        """
     arcsin = asin
     def acos(self) -> Value:
         """Arccosine, in [0, pi]: nan outside [-1, 1]; the derivative
@@ -200,11 +202,13 @@ class Value:
     def backward(self) -> None:
         """One reverse sweep from this node.
 
-        Fresh adjoints, seeded with 1.0 here, are added to the ``grad`` of every ancestor, so k
+        Fresh adjoints, seeded with 1.0 here, are added to the `grad` of every ancestor, so k
         calls give k times the gradient. Linear in the number of nodes, never recursive.
         """
     def item(self) -> float:
-        """``data``, the forward value, as a float (torch's ``item()``)."""
+        """`data`, the forward value, as a float (torch's `item()`): the number, without its
+        gradient.
+        """
     def atan2(self, other: _Operand) -> Value:
         """`atan2(self, other)`: the angle of the point `(other, self)` in radians, in
         [-π, π], its quadrant picked by the signs, zeros' included (`atan2(-0.0, -1.0)`
@@ -241,7 +245,9 @@ class Value:
     def detach(self) -> Value:
         """A new leaf with this node's value (grad 0.0, no label): gradients stop at it."""
     def __format__(self, spec: str, /) -> str:
-        """``format(v.data, spec)``, so f-strings work; an empty spec is ``str(v)``."""
+        """`format(v.data, spec)`, so f-strings such as `f"{loss:.4f}"` work; an empty spec is
+        `str(v)`, as for any object.
+        """
     def __float__(self) -> NoReturn:
         """Refused: ``TypeError`` saying what to use (``v.data``, ``v.exp()``, ...)."""
     def __int__(self) -> NoReturn:
@@ -251,7 +257,7 @@ class Value:
     def __bool__(self) -> NoReturn:
         """Refused: ``if v:`` would branch on a number that carries no gradient."""
     def __round__(self, ndigits: object = None) -> NoReturn:
-        """Refused, as ``float()``."""
+        """Refused, as `float()`."""
     def __lt__(self, other: object, /) -> NoReturn:
         """Refused: an ordering compares numbers that carry no gradient."""
     def __le__(self, other: object, /) -> NoReturn:
@@ -267,16 +273,17 @@ class Value:
     def __hash__(self) -> int:
         """The node's identity, shared by every handle of it."""
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
-        """Pickles the whole graph behind this node (operands, grads, labels); a custom op's
-        node carries its op (by reference) and its partials."""
+        """Pickles the whole graph behind this node (operands, grads, labels); a custom op's node
+        carries its op (pickled by reference) and its partials beside the bytes.
+        """
 
 @final
 class Dual:
     """A number with a tangent: forward-mode derivatives without a graph.
 
-    Has every op of ``Value`` (same names, same formulas); ``tangent`` carries the derivative.
-    Duals are immutable and compare by identity. Like a Value, a Dual is refused where a plain
-    number is expected (``float(d)``, ``math.exp(d)``, ``if d:``, ``d < e``): use ``d.data``.
+    Has every op of `Value` (same names, same formulas); `tangent` carries the derivative,
+    `d(result)/dt`, along. Duals are immutable and compare by identity, and are refused, as a
+    `Value` is, wherever a plain number is expected: the number would carry no tangent.
     """
 
     def __new__(cls, data: _Number, tangent: _Number | None = None) -> Dual:
@@ -318,18 +325,21 @@ class Dual:
     def __abs__(self) -> Dual:
         """``|x|``, with derivative 0 at 0."""
     def relu(self) -> Dual:
-        """``max(0, x)``, with derivative 0 at 0."""
+        """`max(0, x)`, with derivative 0 at 0; NaN passes through (with derivative 0,
+        as reverse mode).
+        """
     def leaky_relu(self, slope: _Number | None = None) -> Dual:
-        """``x`` where positive, else ``slope * x``; ``slope`` None means 0.01.
+        """`x` where positive, else `slope * x`, with its tangent; `slope` None means 0.01
+        (`DEFAULT_SLOPE`).
 
-        ``ValueError`` unless the slope is finite and >= 0.
+        `ValueError` unless the slope is finite and >= 0.
         """
     def tanh(self) -> Dual:
-        """Hyperbolic tangent."""
+        """Hyperbolic tangent (libm's, which never overflows)."""
     def sigmoid(self) -> Dual:
-        """Logistic sigmoid in its stable form."""
+        """Logistic sigmoid `1 / (1 + exp(-x))`, in the form that never overflows."""
     def exp(self) -> Dual:
-        """``e ** x``."""
+        """`e ** x`; overflows to inf."""
     def log(self, base: _DualOperand | None = None) -> Dual:
         """The natural logarithm, or with a base (a number or a Dual) the logarithm
         `ln(self) / ln(base)` to that base.
@@ -339,11 +349,13 @@ class Dual:
     def cos(self) -> Dual:
         """Cosine (radians)."""
     def tan(self) -> Dual:
-        """Tangent (radians)."""
+        """Tangent (radians); its derivative is `1 + tan(x) ** 2`."""
     def sqrt(self) -> Dual:
-        """Square root."""
+        """Square root; negative inputs give nan."""
     def asin(self) -> Dual:
-        """Arcsine."""
+        """Arcsine: `asin(x)` for `|x| <= 1`, nan outside; the derivative
+        `1 / sqrt(1 - x²)` is inf at ±1.
+        """
     arcsin = asin
     def acos(self) -> Dual:
         """Arccosine, in [0, pi]: nan outside [-1, 1]; the derivative
@@ -445,9 +457,9 @@ class Dual:
     def arctan2(self, other: _DualOperand) -> Dual:
         """numpy's name for `atan2()`: the same op."""
     def item(self) -> float:
-        """``data``, the value, as a float: the number, without its tangent."""
+        """`data`, the value, as a float: the number, without its tangent."""
     def __format__(self, spec: str, /) -> str:
-        """``format(d.data, spec)``, so f-strings work; an empty spec is ``str(d)``."""
+        """`format(d.data, spec)`, so f-strings work; an empty spec is `str(d)`."""
     def __float__(self) -> NoReturn:
         """Refused: ``TypeError`` saying what to use (``d.data``, ``d.exp()``, ...)."""
     def __int__(self) -> NoReturn:
@@ -457,7 +469,7 @@ class Dual:
     def __bool__(self) -> NoReturn:
         """Refused: ``if d:`` would branch on a number that carries no tangent."""
     def __round__(self, ndigits: object = None) -> NoReturn:
-        """Refused, as ``float()``."""
+        """Refused, as `float()`."""
     def __lt__(self, other: object, /) -> NoReturn:
         """Refused: an ordering compares numbers that carry no tangent."""
     def __le__(self, other: object, /) -> NoReturn:
@@ -471,19 +483,21 @@ class Dual:
 
 @final
 class Tape:
-    """A recorded graph as a flat instruction array. Use ``ferrograd.compile``, which wraps it.
+    """A recorded graph as a flat instruction array. Use `ferrograd.compile`, which wraps it.
 
-    Not constructible directly: ``record`` and ``from_bytes`` make tapes.
+    Not constructible directly: `record`, `record_many` and `from_bytes` make tapes.
     """
 
     @staticmethod
     def record(inputs: Sequence[Value], output: Value) -> Tape:
-        """Flattens the graph of ``output`` with ``inputs`` as the variables (other leaves are
-        constants); ``ValueError`` when an input appears twice."""
+        """Flattens the graph of `output` with `inputs` as the variables (other leaves are
+        constants); `ValueError` when an input appears twice.
+        """
     @staticmethod
     def record_many(inputs: Sequence[Value], outputs: Sequence[Value]) -> Tape:
-        """``record`` for a function returning the sequence ``outputs`` (at least one;
-        ``ValueError`` for none); its graphs are recorded once, shared nodes once."""
+        """`record` for a function returning the sequence `outputs` (at least one; `ValueError`
+        for none); a node that several outputs share is recorded once.
+        """
     @property
     def n_inputs(self) -> int:
         """How many variables each evaluation takes."""
@@ -492,57 +506,60 @@ class Tape:
         """How many numbers the recorded function returns (1 for a scalar function)."""
     @property
     def is_vector(self) -> bool:
-        """Whether the recorded function returns a sequence of Values (``record_many``)."""
+        """Whether the recorded function returns a sequence of Values (`record_many`)."""
     @property
     def plan_len(self) -> int:
         """Slots each evaluation computes, after constant folding and dead-code removal."""
     def __len__(self) -> int:
         """Slots as recorded: inputs, constants and op results."""
     def same_program(self, other: Tape) -> bool:
-        """Whether ``other`` records the same program: same instructions, operands, constants."""
+        """Whether `other` records the same program: same instructions, operands and constants."""
     def eval(self, x: Sequence[float]) -> float:
-        """The output at ``x``; ``ValueError`` unless ``len(x) == n_inputs``."""
+        """The output at `x`; `ValueError` unless `len(x) == n_inputs`."""
     def grad(self, x: Sequence[float]) -> tuple[float, list[float]]:
-        """The output and its gradient at ``x``, one reverse sweep."""
+        """The output and its gradient at `x`, one reverse sweep."""
     def jvp(self, x: Sequence[float], v: Sequence[float]) -> tuple[float, float]:
-        """The output at ``x`` and its derivative along ``v``, one forward sweep."""
+        """The output at `x` and its derivative along `v`, one forward sweep."""
     def hessian(self, x: Sequence[float]) -> list[float]:
-        """The Hessian at ``x``, row-major ``n × n``, forward mode over reverse mode;
-        ``MemoryError`` naming the ``8 n²`` bytes when they cannot be allocated."""
+        """The Hessian at `x`, row-major `n × n`, forward mode over reverse mode; `MemoryError`
+        naming the `8 n²` bytes when they cannot be allocated.
+        """
     def eval_all(self, x: Sequence[float]) -> list[float]:
-        """Every output at ``x``."""
+        """Every output at `x`."""
     def jacobian(self, x: Sequence[float]) -> tuple[list[float], list[float]]:
-        """Every output and the row-major ``k × n`` Jacobian at ``x``: one forward pass, one
-        reverse sweep per output, each row bit for bit that output's own gradient."""
+        """Every output and the row-major `k × n` Jacobian at `x`: one forward pass, one reverse
+        sweep per output, each row bit for bit that output's own gradient.
+        """
     def jvp_all(self, x: Sequence[float], v: Sequence[float]) -> tuple[list[float], list[float]]:
-        """Every output at ``x`` and its derivative along ``v``, one forward sweep."""
+        """Every output at `x` and its derivative along `v`, one forward sweep."""
     def vjp(self, x: Sequence[float], u: Sequence[float]) -> tuple[list[float], list[float]]:
-        """Every output at ``x`` and ``u · J``, one reverse sweep seeded with ``u``."""
+        """Every output at `x` and `u · J`, one reverse sweep seeded with `u`."""
     def hessians(self, x: Sequence[float]) -> list[float]:
-        """Every output's Hessian at ``x``, row-major ``k × n × n``."""
+        """Every output's Hessian at `x`, row-major `k × n × n`."""
     def jacobian_batch_bytes(
         self, xs: bytes, threads: int | None = None, precision: str = "default"
     ) -> bytearray:
-        """The Jacobian at each row of ``xs`` as ``rows × k × n`` float64 bytes; GIL released;
-        threads and scratch as ``grad_batch_bytes``."""
+        """The Jacobian at each row of `xs` as `rows × k × n` float64 bytes; GIL released;
+        threads and precision as `eval_batch_bytes`.
+        """
     def eval_batch_bytes(
         self, xs: bytes, threads: int | None = None, precision: str = "default"
     ) -> bytearray:
-        """Outputs (``k`` per row) at each row of ``xs`` (native-endian float64, row-major), computed with the
-        GIL released on ``min(threads, cores, rows / 32)`` threads (default: one per core; more
-        than the cores are clamped), each with ``256 × plan_len`` bytes of scratch.
+        """Outputs (`k` per row) at each row of `xs` (native-endian float64, row-major), computed
+        with the GIL released on `min(threads, cores, rows / 32)` threads (default: one per
+        core; more than the cores are clamped), each with `256 × plan_len` bytes of scratch.
 
-        ``precision`` is ``"default"`` (bit for bit single points) or ``"fast"`` (vectorised
-        elementary functions within the bounds in docs/ops.md). ``ValueError`` when ``xs`` is
-        not whole rows of float64s or ``precision`` is neither; ``MemoryError`` naming the size
-        when an allocation fails.
+        `precision` is `"default"` (bit for bit single points) or `"fast"` (vectorised
+        elementary functions within the bounds in docs/ops.md). `ValueError` when `xs` is not
+        whole rows of float64s or `precision` is neither; `MemoryError` naming the size when an
+        allocation fails.
         """
     def grad_batch_bytes(
         self, xs: bytes, threads: int | None = None, precision: str = "default"
     ) -> tuple[bytearray, bytearray]:
-        """Outputs and row-major gradients at each row of ``xs``, as float64 bytes; GIL
-        released; threads and precision as ``eval_batch_bytes``, ``512 × plan_len`` bytes of
-        scratch each."""
+        """Outputs and row-major gradients at each row of `xs`, as float64 bytes; GIL released;
+        threads and precision as `eval_batch_bytes`, `512 × plan_len` bytes of scratch each.
+        """
     def grad_sum_bytes(
         self,
         shared: bytes,
@@ -551,31 +568,32 @@ class Tape:
         scale: float = 1.0,
         l2: float = 0.0,
     ) -> tuple[bytearray, bytearray]:
-        """The output at each row and the gradient with respect to the shared inputs summed
-        over the rows, as float64 bytes; GIL released; threads as ``grad_batch_bytes``. The
-        sum ``g`` comes back as ``g * scale + (2 * l2) * shared``, each operation rounded once
-        in that order (a mean over the rows and an L2 penalty's gradient).
+        """The output at each row and the gradient with respect to the shared inputs summed over
+        the rows, as float64 bytes; GIL released; threads as `eval_batch_bytes`.
 
-        ``shared`` holds the first inputs, the same at every row (loaded once per thread);
-        ``xs`` the others, row-major. Each thread adds row ``r`` into lane ``r % 32`` of its
-        own sums, which are then added thread by thread and lane by lane: the same rows on the
-        same threads give the same bits. ``ValueError`` when ``shared`` leaves no input to the
-        rows or ``xs`` is not whole rows; ``MemoryError`` naming the size when an allocation
+        `shared` holds the first inputs, the same at every row (loaded once per thread); `xs`
+        the others, row-major. The same rows on the same threads give the same bits. The summed
+        gradient `g` comes back as `g * scale + (2 * l2) * shared` (each operation rounded once,
+        in that order; `l2 = 0` adds nothing): a mean over the rows plus an L2 penalty's
+        gradient, without a numpy temporary per step. `ValueError` when `shared` leaves no input
+        to the rows or `xs` is not whole rows; `MemoryError` naming the size when an allocation
         fails.
         """
     def to_bytes(self) -> bytes:
-        """The tape in a flat little-endian byte format; ``from_bytes`` reads it back."""
+        """The tape in a flat little-endian byte format (what pickling stores); `from_bytes`
+        reads it back.
+        """
     @staticmethod
     def from_bytes(data: bytes) -> Tape:
-        """Rebuilds a tape; ``ValueError`` for anything ``to_bytes`` did not write."""
+        """Rebuilds a tape from `to_bytes` output; `ValueError` for anything else."""
     def __reduce__(self) -> tuple[object, tuple[bytes]]:
-        """Pickles the tape as its ``to_bytes``."""
+        """Pickles the tape as its `to_bytes`."""
 
 def sum(values: Iterable[_Operand]) -> Value:
-    """``values[0] + values[1] + ...`` as one graph node."""
+    """`values[0] + values[1] + …` as one graph node."""
 
 def dot(ws: Iterable[_Operand], xs: Iterable[_Operand]) -> Value:
-    """``ws[0]*xs[0] + ws[1]*xs[1] + ...`` as one graph node; ``ValueError`` on unequal lengths."""
+    """`ws[0]*xs[0] + ws[1]*xs[1] + …` as one graph node; `ValueError` on unequal lengths."""
 
 def _dense(
     weights: Iterable[Iterable[_Operand]],
@@ -583,31 +601,39 @@ def _dense(
     nonlins: Sequence[bool],
     x: Iterable[_Operand],
 ) -> list[Value]:
-    """One dense layer: ``relu(dot(w_i, x) + b_i)`` per row (no relu where ``nonlins[i]`` is
-    false), the same three nodes per row as building them op by op. ``ValueError`` when the
-    rows, biases and flags differ in number or a row's length differs from ``x``'s."""
+    """One dense layer of neurons in a single call (see `Value::dense`): for each neuron `i`, the
+    nodes `dot(weights[i], x)`, `+ biases[i]` and, where `nonlins[i]`, `relu` — the very graph
+    that building them one op at a time gives, without a Python object for the inner nodes.
+
+    `ValueError` when the rows, biases and flags differ in number or a row's length differs
+    from `x`'s.
+    """
 
 def _value_from_bytes(
     data: bytes, customs: Sequence[tuple[object, Sequence[float]]] | None = None
 ) -> Value:
-    """Rebuilds a pickled graph and returns its root; ``customs`` holds each custom op node's
-    ``(op, partials)``, in the order ``__reduce__`` wrote them."""
+    """Rebuilds a pickled graph and returns its root; `customs` holds each custom op node's
+    `(op, partials)`, in the order `__reduce__` wrote them.
+    """
 
 def _custom(
     op: object, name: str, data: float, partials: Sequence[float], operands: Iterable[_Operand]
 ) -> Value:
-    """A node of the custom op ``op`` named ``name`` over ``operands``, with the value ``data``
-    and the partials its derivative gave (``ValueError`` unless one per operand)."""
+    """A node of the custom op `op` (a `ferrograd.custom_op`, kept for pickling) named `name`,
+    over `operands`, with the value `data` and the partials `∂z/∂xᵢ` its derivative gave.
+    """
 
 def _set_detect_anomaly(on: bool) -> bool:
     """Turns anomaly detection on or off for this thread; returns the previous setting."""
 
 def _set_no_grad(on: bool) -> bool:
-    """Turns no_grad on or off for this thread; returns the previous setting."""
+    """Turns `no_grad` on or off for this thread; returns the previous setting."""
 
 def _vmath(name: str, isa: str, xs: bytes) -> bytes:
-    """``name`` ("exp", ... or "exp'" for the slope backward uses) of every f64 in ``xs`` with
-    the fast lane loops compiled for ``isa``, as f64 bytes: for testing their error bounds."""
+    """`name` ("exp", ..., or "exp'" for the slope the backward pass uses) of every number in
+    `xs` (native-endian f64 bytes) with the lane loops compiled for `isa`, as f64 bytes: for
+    testing their error bounds.
+    """
 
 def _vmath_isas() -> list[str]:
     """The instruction sets this build carries and this CPU runs, baseline first, best last."""
@@ -616,10 +642,10 @@ def _vmath_isas() -> list[str]:
 DEFAULT_SLOPE: float
 
 def op_table() -> list[tuple[str, int, int | None, str | None, str, list[str]]]:
-    """Every op, by code: ``(name, code, arity, param, method, aliases)``.
+    """Every op, by code: `(name, code, arity, param, method, aliases)`.
 
-    ``arity`` is None for the n-ary ``sum`` and ``dot``; ``param`` names the op's parameter
-    (``"slope"``) or is None; ``method`` is the ``Value`` method or operator dunder that builds
-    the op ("" for a leaf and for ``+ - * / **``); ``aliases`` are other names of that method
-    (numpy's: ``["arcsin"]`` for ``asin``). Codes are pinned: pickles store them.
+    `arity` is None for the n-ary `sum` and `dot`; `param` names the op's parameter (`"slope"`)
+    or is None; `method` is the `Value` method or operator dunder that builds the op ("" for a
+    leaf and for `+ - * / **`); `aliases` are the other names of that method (numpy's:
+    `["arcsin"]` for `asin`). Codes are pinned: pickles store them.
     """

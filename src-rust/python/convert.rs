@@ -1,6 +1,9 @@
 //! Python objects as the core's numbers and labels: one set of rules, one set of messages.
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString, PyType};
@@ -117,6 +120,115 @@ pub(super) fn require_real(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<f64> 
             type_name(obj)
         ))
     })
+}
+
+/// What an argument is called in the `TypeError` about it ("Value()", "leaky_relu() slope").
+pub(super) trait Named {
+    /// The argument's name, as the message begins.
+    fn what() -> Cow<'static, str>;
+}
+
+/// Marker types naming the arguments that are read as numbers, one per message.
+macro_rules! named {
+    ($($(#[$doc:meta])* $name:ident = $what:literal;)*) => {$(
+        $(#[$doc])*
+        pub(super) enum $name {}
+        impl Named for $name {
+            fn what() -> Cow<'static, str> {
+                Cow::Borrowed($what)
+            }
+        }
+    )*};
+}
+
+named! {
+    /// `Value(data)`.
+    ValueData = "Value()";
+    /// The `Value.data` setter.
+    DataSetter = "Value.data";
+    /// The `Value.grad` setter.
+    GradSetter = "Value.grad";
+    /// `Dual(data)`.
+    DualData = "Dual()";
+    /// `Dual(data, tangent)`.
+    DualTangent = "Dual() tangent";
+    /// `log(base)` of either class.
+    LogBase = "log() base";
+    /// `clamp(lo)` of either class.
+    ClampLo = "clamp() lo";
+    /// `clamp(hi)` of either class.
+    ClampHi = "clamp() hi";
+}
+
+/// The operand of the binary method of the op with code `CODE` (`y.atan2(x)`), named as
+/// its method is ("atan2()").
+pub(super) enum MethodOf<const CODE: usize> {}
+
+impl<const CODE: usize> Named for MethodOf<CODE> {
+    fn what() -> Cow<'static, str> {
+        Cow::Owned(format!("{}()", crate::ops::OP_TABLE[CODE].name))
+    }
+}
+
+/// A real number argument (`W` names it): a float, an int or another real, never a str,
+/// complex, container or something that carries a derivative; else the `TypeError` both
+/// engines give, "`W` needs a real number, got `type`".
+pub(super) struct RealArg<W>(pub(super) f64, PhantomData<W>);
+
+impl<'a, 'py, W: Named> FromPyObject<'a, 'py> for RealArg<W> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        require_real(&obj, &W::what()).map(|x| RealArg(x, PhantomData))
+    }
+}
+
+/// The slope of `leaky_relu(slope)`: a real number (checked by the op itself).
+pub(super) struct Slope(f64);
+
+impl Slope {
+    /// The slope given, or the default one when none was.
+    pub(super) fn or_default(slope: Option<Slope>) -> f64 {
+        slope.map_or(crate::ops::DEFAULT_SLOPE, |s| s.0)
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Slope {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        require_real(&obj, "leaky_relu() slope").map(Slope)
+    }
+}
+
+/// A node's label: a str, else the `TypeError` both engines give (in `Value()` and the
+/// setter alike).
+pub(super) struct Label(pub(super) String);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Label {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Label(label_str(&obj)?.into_owned()))
+    }
+}
+
+/// GELU's `approximate`, read as [`gelu_code`] reads it.
+pub(super) struct GeluForm(pub(super) crate::ops::Code);
+
+impl GeluForm {
+    /// The op `approximate` picks, the erf form when it was not given.
+    pub(super) fn or_default(form: Option<GeluForm>) -> crate::ops::Code {
+        form.map_or(crate::ops::Code::Gelu, |f| f.0)
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for GeluForm {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        gelu_code(&obj).map(GeluForm)
+    }
 }
 
 /// Three-argument `pow(x, y, m)` has no meaning for these numbers.

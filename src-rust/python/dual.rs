@@ -5,8 +5,13 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyString};
 
-use super::convert::{gelu_code, no_dual_number, no_modulus, real_number, require_real, type_name};
-use crate::ops::{binary_forward, check_slope, unary_forward, with_op_list, Code, DEFAULT_SLOPE};
+use std::marker::PhantomData;
+
+use super::convert::{
+    no_dual_number, no_modulus, real_number, type_name, ClampHi, ClampLo, DualData, DualTangent,
+    GeluForm, LogBase, MethodOf, Named, RealArg, Slope,
+};
+use crate::ops::{binary_forward, check_slope, unary_forward, with_op_list, Code};
 use crate::scalar::{Dual, Real};
 
 /// The `#[pymethods]` of `Dual`: as `Value`'s, each carrying the tangent along (the unary
@@ -30,15 +35,20 @@ macro_rules! py_dual_methods {
             @unary [
                 $(
                     $(#[$mdoc])*
-                    fn $mmodule(&self, other: &Bound<'_, PyAny>) -> PyResult<PyDual> {
-                        let other = method_dual(other, concat!($mname, "()"))?;
-                        Ok(PyDual {
-                            dual: binary_forward(Code::$MCode, self.dual, other),
-                        })
+                    fn $mmodule(
+                        &self,
+                        other: DualArg<MethodOf<{ Code::$MCode as usize }>>,
+                    ) -> PyDual {
+                        PyDual {
+                            dual: binary_forward(Code::$MCode, self.dual, other.0),
+                        }
                     }
                     $(
                         #[doc = concat!("numpy's name for `", $mname, "()`: the same op.")]
-                        fn $malias(&self, other: &Bound<'_, PyAny>) -> PyResult<PyDual> {
+                        fn $malias(
+                            &self,
+                            other: DualArg<MethodOf<{ Code::$MCode as usize }>>,
+                        ) -> PyDual {
                             self.$mmodule(other)
                         }
                     )*
@@ -69,22 +79,18 @@ macro_rules! py_dual_methods {
                 /// The natural logarithm, or with a base (a number or a Dual) the logarithm
                 /// `ln(self) / ln(base)` to that base.
                 #[pyo3(signature = (base = None))]
-                fn log(&self, base: Option<&Bound<'_, PyAny>>) -> PyResult<PyDual> {
+                fn log(&self, base: Option<DualBase>) -> PyDual {
                     let ln = self.dual.unary_op(Code::Log, 0.0);
                     let Some(base) = base else {
-                        return Ok(PyDual { dual: ln });
+                        return PyDual { dual: ln };
                     };
-                    let ln_base = match base.cast::<PyDual>() {
-                        Ok(b) => b.get().dual.unary_op(Code::Log, 0.0),
-                        Err(_) => Dual::lift(unary_forward(
-                            Code::Log,
-                            require_real(base, "log() base")?,
-                            0.0,
-                        )),
+                    let ln_base = match base {
+                        DualBase::Dual(b) => b.unary_op(Code::Log, 0.0),
+                        DualBase::Number(b) => Dual::lift(unary_forward(Code::Log, b, 0.0)),
                     };
-                    Ok(PyDual {
+                    PyDual {
                         dual: binary_forward(Code::Div, ln, ln_base),
-                    })
+                    }
                 }
             ]
             $($rest)*
@@ -118,9 +124,11 @@ macro_rules! py_dual_methods {
     };
 }
 
-/// A number with a tangent, for forward-mode derivatives without a graph: every op of
-/// `Value` (same names, same formulas), carrying `d(result)/dt` along. Refused, as a `Value`
-/// is, wherever a plain number is expected: the number would carry no tangent.
+/// A number with a tangent: forward-mode derivatives without a graph.
+///
+/// Has every op of `Value` (same names, same formulas); `tangent` carries the derivative,
+/// `d(result)/dt`, along. Duals are immutable and compare by identity, and are refused, as a
+/// `Value` is, wherever a plain number is expected: the number would carry no tangent.
 #[pyclass(name = "Dual", module = "ferrograd", frozen)]
 pub struct PyDual {
     dual: Dual,
@@ -133,15 +141,40 @@ pub(super) fn dual_operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Dual>> {
     Ok(real_number(obj)?.map(Dual::lift))
 }
 
-/// `other` as an operand of a method (`y.atan2(x)`): a Dual as it is, a number as a constant,
-/// anything else `TypeError` naming `what`.
-fn method_dual(other: &Bound<'_, PyAny>, what: &str) -> PyResult<Dual> {
-    dual_operand(other)?.ok_or_else(|| {
-        PyTypeError::new_err(format!(
-            "{what} needs a Dual or a real number, got {}",
-            type_name(other)
-        ))
-    })
+/// An operand of a method (`y.atan2(x)`, `clamp(lo)`; `W` names it): a Dual as it is, a
+/// number as a constant, anything else the `TypeError` "`W` needs a Dual or a real number".
+struct DualArg<W>(Dual, PhantomData<W>);
+
+impl<'a, 'py, W: Named> FromPyObject<'a, 'py> for DualArg<W> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match dual_operand(&obj)? {
+            Some(d) => Ok(DualArg(d, PhantomData)),
+            None => Err(PyTypeError::new_err(format!(
+                "{} needs a Dual or a real number, got {}",
+                W::what(),
+                type_name(&obj)
+            ))),
+        }
+    }
+}
+
+/// `log(base)`'s base: a Dual or a number, else "log() base needs a real number".
+enum DualBase {
+    Dual(Dual),
+    Number(f64),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for DualBase {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.cast::<PyDual>() {
+            Ok(b) => Ok(DualBase::Dual(b.get().dual)),
+            Err(_) => Ok(DualBase::Number(obj.extract::<RealArg<LogBase>>()?.0)),
+        }
+    }
 }
 
 impl PyDual {
@@ -219,14 +252,10 @@ with_op_list! { py_dual_methods,
 
     #[new]
     #[pyo3(signature = (data, tangent = None))]
-    fn py_new(data: &Bound<'_, PyAny>, tangent: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let tangent = match tangent {
-            Some(t) => require_real(t, "Dual() tangent")?,
-            None => 0.0,
-        };
-        Ok(PyDual {
-            dual: Dual::new(require_real(data, "Dual()")?, tangent),
-        })
+    fn py_new(data: RealArg<DualData>, tangent: Option<RealArg<DualTangent>>) -> Self {
+        PyDual {
+            dual: Dual::new(data.0, tangent.map_or(0.0, |t| t.0)),
+        }
     }
 
     /// The value.
@@ -265,25 +294,20 @@ with_op_list! { py_dual_methods,
         self.binary(py, base, Code::Pow, true)
     }
 
-    /// `x` where positive, else `slope * x` (slope 0.01 when None), with its tangent.
+    /// `x` where positive, else `slope * x`, with its tangent; `slope` None means 0.01
+    /// (`DEFAULT_SLOPE`).
+    ///
+    /// `ValueError` unless the slope is finite and >= 0.
     #[pyo3(signature = (slope = None))]
-    fn leaky_relu(&self, slope: Option<&Bound<'_, PyAny>>) -> PyResult<PyDual> {
-        let slope = match slope {
-            Some(s) => require_real(s, "leaky_relu() slope")?,
-            None => DEFAULT_SLOPE,
-        };
-        let slope = check_slope(slope)?;
+    fn leaky_relu(&self, slope: Option<Slope>) -> PyResult<PyDual> {
+        let slope = check_slope(Slope::or_default(slope))?;
         Ok(self.unary(Code::LeakyRelu, slope))
     }
 
     /// GELU `x * Φ(x)` (Φ the normal CDF); `approximate="tanh"` for its tanh approximation.
     #[pyo3(signature = (approximate = None), text_signature = "($self, approximate='none')")]
-    fn gelu(&self, approximate: Option<&Bound<'_, PyAny>>) -> PyResult<PyDual> {
-        let code = match approximate {
-            Some(a) => gelu_code(a)?,
-            None => Code::Gelu,
-        };
-        Ok(self.unary(code, 0.0))
+    fn gelu(&self, approximate: Option<GeluForm>) -> PyDual {
+        self.unary(GeluForm::or_default(approximate), 0.0)
     }
 
     /// `self` bounded below by `lo` and above by `hi`, each a number, a Dual or None (no
@@ -291,18 +315,18 @@ with_op_list! { py_dual_methods,
     #[pyo3(signature = (lo = None, hi = None))]
     fn clamp(
         &self,
-        lo: Option<&Bound<'_, PyAny>>,
-        hi: Option<&Bound<'_, PyAny>>,
+        lo: Option<DualArg<ClampLo>>,
+        hi: Option<DualArg<ClampHi>>,
     ) -> PyResult<PyDual> {
         if lo.is_none() && hi.is_none() {
             return Err(PyTypeError::new_err("clamp() needs lo or hi (or both), got neither"));
         }
         let mut z = self.dual;
         if let Some(lo) = lo {
-            z = binary_forward(Code::ClampMin, z, method_dual(lo, "clamp() lo")?);
+            z = binary_forward(Code::ClampMin, z, lo.0);
         }
         if let Some(hi) = hi {
-            z = binary_forward(Code::ClampMax, z, method_dual(hi, "clamp() hi")?);
+            z = binary_forward(Code::ClampMax, z, hi.0);
         }
         Ok(PyDual { dual: z })
     }

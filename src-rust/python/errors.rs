@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyString};
 
 use crate::anomaly::{Anomaly, Pass};
+use crate::dense::DenseError;
 use crate::ops::OpError;
 use crate::serial::{CorruptGraph, GraphTooLarge};
 use crate::tape::TapeError;
@@ -24,6 +25,13 @@ impl From<TapeError> for PyErr {
 /// An op that refused its operands (lengths, slope): `ValueError`.
 impl From<OpError> for PyErr {
     fn from(err: OpError) -> PyErr {
+        PyValueError::new_err(err.to_string())
+    }
+}
+
+/// A dense layer whose rows or lengths do not match: `ValueError`.
+impl From<DenseError> for PyErr {
+    fn from(err: DenseError) -> PyErr {
         PyValueError::new_err(err.to_string())
     }
 }

@@ -1,6 +1,5 @@
 //! Functions that build graph nodes: the fused `sum` and `dot`, and a dense layer.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -10,13 +9,13 @@ use super::value::{check_forward, checked, recorded, untracked, PyValue};
 use crate::custom::{intern, Custom};
 use crate::value::Value;
 
-/// `values[0] + values[1] + …` as a single graph node.
+/// `values[0] + values[1] + …` as one graph node.
 #[pyfunction]
 pub(super) fn sum(values: &Bound<'_, PyAny>) -> PyResult<Py<PyValue>> {
     checked(values.py(), Value::sum_owned(values_from(values, "sum()")?))
 }
 
-/// `ws[0]*xs[0] + ws[1]*xs[1] + …` as a single graph node.
+/// `ws[0]*xs[0] + ws[1]*xs[1] + …` as one graph node; `ValueError` on unequal lengths.
 #[pyfunction]
 pub(super) fn dot(ws: &Bound<'_, PyAny>, xs: &Bound<'_, PyAny>) -> PyResult<Py<PyValue>> {
     let mut operands = values_from(ws, "dot()")?;
@@ -25,54 +24,30 @@ pub(super) fn dot(ws: &Bound<'_, PyAny>, xs: &Bound<'_, PyAny>) -> PyResult<Py<P
     checked(ws.py(), Value::dot_owned(operands, n)?)
 }
 
-/// One dense layer of neurons in a single call: for each neuron `i`, the nodes
-/// `dot(weights[i], x)`, `+ biases[i]` and, where `nonlins[i]`, `relu` — the very graph that
-/// `ferrograd.nn` builds one op at a time, without a Python object for the inner nodes.
+/// One dense layer of neurons in a single call (see `Value::dense`): for each neuron `i`, the
+/// nodes `dot(weights[i], x)`, `+ biases[i]` and, where `nonlins[i]`, `relu` — the very graph
+/// that building them one op at a time gives, without a Python object for the inner nodes.
+///
+/// `ValueError` when the rows, biases and flags differ in number or a row's length differs
+/// from `x`'s.
 #[pyfunction]
 pub(super) fn _dense(
     py: Python<'_>,
     weights: &Bound<'_, PyAny>,
     biases: &Bound<'_, PyAny>,
-    nonlins: &Bound<'_, PyAny>,
+    nonlins: Vec<bool>,
     x: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyList>> {
     let xs = values_from(x, "dense()")?;
     let biases = values_from(biases, "dense()")?;
-    let nonlins: Vec<bool> = nonlins.extract()?;
+    let weights = weights
+        .try_iter()?
+        .map(|w| values_from(&w?, "dense()"))
+        .collect::<PyResult<Vec<_>>>()?;
+    let layer = Value::dense(&weights, &biases, &nonlins, &xs, check_forward)?;
     let out = PyList::empty(py);
-    let mut rows = 0;
-    for (i, w) in weights.try_iter()?.enumerate() {
-        let (Some(b), Some(&nonlin)) = (biases.get(i), nonlins.get(i)) else {
-            return Err(PyValueError::new_err(
-                "dense() needs one bias and one nonlin flag per row of weights",
-            ));
-        };
-        let w = w?;
-        let mut operands = Vec::with_capacity(2 * xs.len());
-        push_values(&w, "dense()", &mut operands)?;
-        let n = operands.len();
-        operands.extend_from_slice(&xs);
-        let dot = Value::dot_owned(operands, n)?;
-        check_forward(&dot)?;
-        let affine = dot.add(b);
-        check_forward(&affine)?;
-        let z = if nonlin {
-            checked(py, affine.relu())?
-        } else {
-            untracked(Py::new(
-                py,
-                PyValue {
-                    inner: recorded(affine),
-                },
-            )?)?
-        };
-        out.append(z)?;
-        rows += 1;
-    }
-    if rows != biases.len() || rows != nonlins.len() {
-        return Err(PyValueError::new_err(
-            "dense() needs one bias and one nonlin flag per row of weights",
-        ));
+    for z in layer {
+        out.append(untracked(Py::new(py, PyValue { inner: recorded(z) })?)?)?;
     }
     Ok(out.unbind())
 }

@@ -34,10 +34,12 @@ type OpRow = (
     Vec<&'static str>,
 );
 
-/// Every op, by code: `(name, code, arity, param, method, aliases)`, with `arity` None for the
-/// n-ary `sum` and `dot`, `param` the name of the op's parameter (or None), `method` the `Value`
-/// method or operator dunder that builds it ("" for a leaf and for `+ - * / **`), `aliases`
-/// the other names of that method (numpy's: `["arcsin"]` for `asin`).
+/// Every op, by code: `(name, code, arity, param, method, aliases)`.
+///
+/// `arity` is None for the n-ary `sum` and `dot`; `param` names the op's parameter (`"slope"`)
+/// or is None; `method` is the `Value` method or operator dunder that builds the op ("" for a
+/// leaf and for `+ - * / **`); `aliases` are the other names of that method (numpy's:
+/// `["arcsin"]` for `asin`). Codes are pinned: pickles store them.
 #[pyfunction]
 fn op_table() -> Vec<OpRow> {
     OP_TABLE
@@ -67,8 +69,9 @@ fn _set_no_grad(on: bool) -> bool {
     set_no_grad(on)
 }
 
-/// `gil_used = true`: the soundness of sharing Values between threads rests on the GIL (see the
-/// SAFETY note on `PyValue`), so a free-threaded interpreter must keep it on for this module.
+/// The compiled core of ferrograd. Import from `ferrograd`, not here.
+// `gil_used = true`: the soundness of sharing Values between threads rests on the GIL (see the
+// SAFETY note on `PyValue`), so a free-threaded interpreter must keep it on for this module.
 #[pymodule(gil_used = true)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyValue>()?;

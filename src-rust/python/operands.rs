@@ -5,7 +5,9 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyRange, PyTuple};
 
-use super::convert::{real_number, type_name};
+use std::marker::PhantomData;
+
+use super::convert::{real_number, type_name, Named};
 use super::errors::try_reserve;
 use super::value::PyValue;
 use crate::value::Value;
@@ -21,6 +23,26 @@ fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
         return Ok(Some(v.get().inner.clone()));
     }
     Ok(real_number(obj)?.map(Value::new))
+}
+
+/// An operand of a method (`y.atan2(x)`, `clamp(lo)`; `W` names it): a Value as it is, a
+/// number as a new constant leaf, anything else the `TypeError` "`W` needs a Value or a real
+/// number, got `type`".
+pub(super) struct ValueArg<W>(pub(super) Value, PhantomData<W>);
+
+impl<'a, 'py, W: Named> FromPyObject<'a, 'py> for ValueArg<W> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match operand(&obj)? {
+            Some(v) => Ok(ValueArg(v, PhantomData)),
+            None => Err(PyTypeError::new_err(format!(
+                "{} needs a Value or a real number, got {}",
+                W::what(),
+                type_name(&obj)
+            ))),
+        }
+    }
 }
 
 pub(super) fn values_from(iterable: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Value>> {

@@ -30,7 +30,9 @@ struct Batch<'a> {
     precision: Precision,
 }
 
-/// A graph flattened into an array of instructions; see `ferrograd.compile`.
+/// A recorded graph as a flat instruction array. Use `ferrograd.compile`, which wraps it.
+///
+/// Not constructible directly: `record`, `record_many` and `from_bytes` make tapes.
 #[pyclass(name = "Tape", module = "ferrograd._core", frozen)]
 pub struct PyTape {
     tape: Tape,
@@ -77,7 +79,8 @@ fn too_many(rows: usize) -> PyErr {
 
 #[pymethods]
 impl PyTape {
-    /// Flattens the graph of `output`, with `inputs` as the variables.
+    /// Flattens the graph of `output` with `inputs` as the variables (other leaves are
+    /// constants); `ValueError` when an input appears twice.
     #[staticmethod]
     fn record(inputs: Vec<PyRef<'_, PyValue>>, output: PyRef<'_, PyValue>) -> PyResult<Self> {
         let inputs: Vec<Value> = inputs.iter().map(|v| v.inner.clone()).collect();
@@ -86,8 +89,8 @@ impl PyTape {
         })
     }
 
-    /// Flattens the graphs of `outputs` (a function returning a sequence), with `inputs` as
-    /// the variables.
+    /// `record` for a function returning the sequence `outputs` (at least one; `ValueError`
+    /// for none); a node that several outputs share is recorded once.
     #[staticmethod]
     fn record_many(
         inputs: Vec<PyRef<'_, PyValue>>,
@@ -106,13 +109,13 @@ impl PyTape {
         self.tape.n_outputs()
     }
 
-    /// Whether the recorded function returns a sequence of Values.
+    /// Whether the recorded function returns a sequence of Values (`record_many`).
     #[getter]
     fn is_vector(&self) -> bool {
         self.tape.is_vector()
     }
 
-    /// How many inputs the recorded function takes.
+    /// How many variables each evaluation takes.
     #[getter]
     fn n_inputs(&self) -> usize {
         self.tape.n_inputs()
@@ -133,22 +136,23 @@ impl PyTape {
         self.tape.same_program(&other.tape)
     }
 
-    /// The output at the point `x`.
+    /// The output at `x`; `ValueError` unless `len(x) == n_inputs`.
     fn eval(&self, x: Vec<f64>) -> PyResult<f64> {
         Ok(self.tape.eval(&x)?)
     }
 
-    /// The output and its gradient at the point `x`.
+    /// The output and its gradient at `x`, one reverse sweep.
     fn grad(&self, x: Vec<f64>) -> PyResult<(f64, Vec<f64>)> {
         Ok(self.tape.grad(&x)?)
     }
 
-    /// The output and its derivative along `v` at `x`, in forward mode.
+    /// The output at `x` and its derivative along `v`, one forward sweep.
     fn jvp(&self, x: Vec<f64>, v: Vec<f64>) -> PyResult<(f64, f64)> {
         Ok(self.tape.jvp(&x, &v)?)
     }
 
-    /// Row-major n × n.
+    /// The Hessian at `x`, row-major `n × n`, forward mode over reverse mode; `MemoryError`
+    /// naming the `8 n²` bytes when they cannot be allocated.
     fn hessian(&self, x: Vec<f64>) -> PyResult<Vec<f64>> {
         Ok(self.tape.hessian(&x)?)
     }
@@ -158,28 +162,35 @@ impl PyTape {
         Ok(self.tape.eval_all(&x)?)
     }
 
-    /// Every output and the row-major k × n Jacobian at `x`.
+    /// Every output and the row-major `k × n` Jacobian at `x`: one forward pass, one reverse
+    /// sweep per output, each row bit for bit that output's own gradient.
     fn jacobian(&self, x: Vec<f64>) -> PyResult<(Vec<f64>, Vec<f64>)> {
         Ok(self.tape.jacobian(&x)?)
     }
 
-    /// Every output at `x` and its derivative along `v`, in forward mode.
+    /// Every output at `x` and its derivative along `v`, one forward sweep.
     fn jvp_all(&self, x: Vec<f64>, v: Vec<f64>) -> PyResult<(Vec<f64>, Vec<f64>)> {
         Ok(self.tape.jvp_all(&x, &v)?)
     }
 
-    /// Every output at `x` and `u · J`, one reverse sweep.
+    /// Every output at `x` and `u · J`, one reverse sweep seeded with `u`.
     fn vjp(&self, x: Vec<f64>, u: Vec<f64>) -> PyResult<(Vec<f64>, Vec<f64>)> {
         Ok(self.tape.vjp(&x, &u)?)
     }
 
-    /// Every output's Hessian, row-major k × n × n.
+    /// Every output's Hessian at `x`, row-major `k × n × n`.
     fn hessians(&self, x: Vec<f64>) -> PyResult<Vec<f64>> {
         Ok(self.tape.hessians(&x)?)
     }
 
-    /// Outputs at each row of `xs` (native-endian float64 bytes, row-major), computed with
-    /// the GIL released on at most `threads` threads, in `precision` ("default" or "fast").
+    /// Outputs (`k` per row) at each row of `xs` (native-endian float64, row-major), computed
+    /// with the GIL released on `min(threads, cores, rows / 32)` threads (default: one per
+    /// core; more than the cores are clamped), each with `256 × plan_len` bytes of scratch.
+    ///
+    /// `precision` is `"default"` (bit for bit single points) or `"fast"` (vectorised
+    /// elementary functions within the bounds in docs/ops.md). `ValueError` when `xs` is not
+    /// whole rows of float64s or `precision` is neither; `MemoryError` naming the size when an
+    /// allocation fails.
     #[pyo3(signature = (xs, threads = None, precision = "default"))]
     fn eval_batch_bytes<'py>(
         &self,
@@ -202,7 +213,8 @@ impl PyTape {
         })
     }
 
-    /// The Jacobian at each row of `xs` (rows × k × n float64 bytes); GIL released.
+    /// The Jacobian at each row of `xs` as `rows × k × n` float64 bytes; GIL released;
+    /// threads and precision as `eval_batch_bytes`.
     #[pyo3(signature = (xs, threads = None, precision = "default"))]
     fn jacobian_batch_bytes<'py>(
         &self,
@@ -226,7 +238,8 @@ impl PyTape {
         })
     }
 
-    /// Outputs and gradients at each row of `xs`, as float64 bytes; GIL released.
+    /// Outputs and row-major gradients at each row of `xs`, as float64 bytes; GIL released;
+    /// threads and precision as `eval_batch_bytes`, `512 × plan_len` bytes of scratch each.
     #[pyo3(signature = (xs, threads = None, precision = "default"))]
     fn grad_batch_bytes<'py>(
         &self,
@@ -257,12 +270,16 @@ impl PyTape {
         Ok((bytearray_of(py, &values)?, grads))
     }
 
-    /// Outputs at each row and the gradient with respect to the shared inputs summed over the
-    /// rows, as float64 bytes; GIL released. `shared` holds the first inputs, the same at every
-    /// row; `xs` the other inputs, row-major. The summed gradient `g` comes back as
-    /// `g * scale + (2 * l2) * shared` (each operation rounded once, in that order; `l2 = 0`
-    /// adds nothing): a mean over the rows plus an L2 penalty's gradient, without a numpy
-    /// temporary per step.
+    /// The output at each row and the gradient with respect to the shared inputs summed over
+    /// the rows, as float64 bytes; GIL released; threads as `eval_batch_bytes`.
+    ///
+    /// `shared` holds the first inputs, the same at every row (loaded once per thread); `xs`
+    /// the others, row-major. The same rows on the same threads give the same bits. The summed
+    /// gradient `g` comes back as `g * scale + (2 * l2) * shared` (each operation rounded once,
+    /// in that order; `l2 = 0` adds nothing): a mean over the rows plus an L2 penalty's
+    /// gradient, without a numpy temporary per step. `ValueError` when `shared` leaves no input
+    /// to the rows or `xs` is not whole rows; `MemoryError` naming the size when an allocation
+    /// fails.
     #[pyo3(signature = (shared, xs, threads = None, scale = 1.0, l2 = 0.0))]
     fn grad_sum_bytes<'py>(
         &self,
@@ -293,12 +310,13 @@ impl PyTape {
         Ok((values, bytearray_of(py, &grad)?))
     }
 
-    /// The tape as bytes (what pickling stores).
+    /// The tape in a flat little-endian byte format (what pickling stores); `from_bytes`
+    /// reads it back.
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.tape.to_bytes())
     }
 
-    /// A tape from `to_bytes` output; `ValueError` for anything else.
+    /// Rebuilds a tape from `to_bytes` output; `ValueError` for anything else.
     #[staticmethod]
     fn from_bytes(data: &[u8]) -> PyResult<Self> {
         Ok(PyTape {
@@ -306,6 +324,7 @@ impl PyTape {
         })
     }
 
+    /// Pickles the tape as its `to_bytes`.
     fn __reduce__<'py>(
         &self,
         py: Python<'py>,

@@ -6,12 +6,14 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyList, PyString, PyTuple};
 
 use super::convert::{
-    gelu_code, label_str, no_modulus, no_number, real_number, require_real, type_name,
+    no_modulus, no_number, real_number, ClampHi, ClampLo, DataSetter, GeluForm, GradSetter, Label,
+    LogBase, MethodOf, RealArg, Slope, ValueData,
 };
+use super::operands::ValueArg;
 use crate::anomaly::{detect_anomaly_enabled, Anomaly};
 use crate::custom::{intern, Custom};
 use crate::grad_mode::no_grad_enabled;
-use crate::ops::{log, with_op_list, Code, DEFAULT_SLOPE};
+use crate::ops::{log, with_op_list, Code};
 use crate::value::{Side, Value};
 
 /// The `#[pymethods]` of `Value`: one method per plain unary op of the list (`x.tanh()`) and
@@ -40,17 +42,16 @@ macro_rules! py_value_methods {
                     fn $mmodule(
                         &self,
                         py: Python<'_>,
-                        other: &Bound<'_, PyAny>,
+                        other: ValueArg<MethodOf<{ Code::$MCode as usize }>>,
                     ) -> PyResult<Py<PyValue>> {
-                        let other = method_operand(other, concat!($mname, "()"))?;
-                        checked(py, self.inner.$mmodule(&other))
+                        checked(py, self.inner.$mmodule(&other.0))
                     }
                     $(
                         #[doc = concat!("numpy's name for `", $mname, "()`: the same op.")]
                         fn $malias(
                             &self,
                             py: Python<'_>,
-                            other: &Bound<'_, PyAny>,
+                            other: ValueArg<MethodOf<{ Code::$MCode as usize }>>,
                         ) -> PyResult<Py<PyValue>> {
                             self.$mmodule(py, other)
                         }
@@ -85,20 +86,20 @@ macro_rules! py_value_methods {
                 fn log(
                     &self,
                     py: Python<'_>,
-                    base: Option<&Bound<'_, PyAny>>,
+                    base: Option<Base>,
                 ) -> PyResult<Py<PyValue>> {
                     let ln = self.inner.log();
                     let Some(base) = base else {
                         return checked(py, ln);
                     };
                     check_forward(&ln)?;
-                    let ln_base = match base.cast::<PyValue>() {
-                        Ok(b) => {
-                            let ln_base = b.get().inner.log();
+                    let ln_base = match base {
+                        Base::Value(b) => {
+                            let ln_base = b.log();
                             check_forward(&ln_base)?;
                             ln_base
                         }
-                        Err(_) => Value::new(log::forward(require_real(base, "log() base")?, 0.0)),
+                        Base::Number(b) => Value::new(log::forward(b, 0.0)),
                     };
                     checked(py, ln.div(&ln_base))
                 }
@@ -134,7 +135,11 @@ macro_rules! py_value_methods {
     };
 }
 
-/// A scalar in a differentiable expression graph.
+/// A scalar in a differentiable expression graph (a node held by the Rust core).
+///
+/// A number combined with a Value by an operator is kept in the new node, not in a leaf node
+/// of its own; `children` shows it as a fresh leaf. Two handles of the same node (for example
+/// one taken from `children`) compare equal and hash alike.
 #[pyclass(name = "Value", module = "ferrograd", frozen, weakref)]
 pub struct PyValue {
     pub(super) inner: Value,
@@ -235,15 +240,16 @@ with_op_list! { py_value_methods,
         checked(py, self.inner.abs())
     }
 
+    // A slot: its docstring is in `_core.pyi` only. `label=None` is no label, as `""` (both
+    // engines); any other non-str is `TypeError`.
     #[new]
-    /// `label=None` is no label, as `""` (both engines); any other non-str is `TypeError`.
     #[pyo3(signature = (data, label = None), text_signature = "(data, label='')")]
-    fn py_new(data: &Bound<'_, PyAny>, label: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let inner = Value::new(require_real(data, "Value()")?);
+    fn py_new(data: RealArg<ValueData>, label: Option<Label>) -> Self {
+        let inner = Value::new(data.0);
         if let Some(label) = label {
-            inner.set_label(&label_str(label)?);
+            inner.set_label(&label.0);
         }
-        Ok(PyValue { inner })
+        PyValue { inner }
     }
 
     /// The forward value. Settable; a non-number raises `TypeError`.
@@ -253,9 +259,8 @@ with_op_list! { py_value_methods,
     }
 
     #[setter]
-    fn set_data(&self, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.set_data(require_real(data, "Value.data")?);
-        Ok(())
+    fn set_data(&self, data: RealArg<DataSetter>) {
+        self.inner.set_data(data.0);
     }
 
     /// The accumulated adjoint, 0.0 until a `backward()` reaches this node. Settable.
@@ -265,31 +270,30 @@ with_op_list! { py_value_methods,
     }
 
     #[setter]
-    fn set_grad(&self, grad: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.set_grad(require_real(grad, "Value.grad")?);
-        Ok(())
+    fn set_grad(&self, grad: RealArg<GradSetter>) {
+        self.inner.set_grad(grad.0);
     }
 
-    /// A name shown by pictures and error messages; "" when unset.
+    /// A name shown by pictures and error messages; `""` when unset. Settable to a str.
     #[getter]
     fn label(&self) -> String {
         self.inner.label()
     }
 
     #[setter]
-    fn set_label(&self, label: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.set_label(&label_str(label)?);
-        Ok(())
+    fn set_label(&self, label: Label) {
+        self.inner.set_label(&label.0);
     }
 
-    /// The op that made this node: "" for a leaf, else "+", "*", "**", "tanh", ...
+    /// The op that made this node: `""` for a leaf, else `"+"`, `"*"`, `"**"`, `"tanh"`, ...
     #[getter]
     fn op(&self) -> &'static str {
         self.inner.op()
     }
 
     /// The operands, in operand order (`a * a` has two); they share the graph's state. A
-    /// number operand (`x + 2.0`) comes as a new leaf holding it on each read, outside the graph.
+    /// number operand (`x + 2.0`) comes as a new leaf holding it on each read, outside the
+    /// graph: its grad stays 0.0 and changing it changes nothing.
     #[getter]
     fn children<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let children = self.inner.children();
@@ -324,33 +328,18 @@ with_op_list! { py_value_methods,
         with_operand(py, base, |b| b.pow(&self.inner), self.scalar(Code::Pow, Side::Left))
     }
 
-    /// `x` where positive, else `slope * x` (slope 0.01 when None).
+    /// `x` where positive, else `slope * x`; `slope` None means 0.01 (`DEFAULT_SLOPE`).
     ///
     /// `ValueError` unless the slope is finite and >= 0.
     #[pyo3(signature = (slope = None))]
-    fn leaky_relu(
-        &self,
-        py: Python<'_>,
-        slope: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyValue>> {
-        let slope = match slope {
-            Some(s) => require_real(s, "leaky_relu() slope")?,
-            None => DEFAULT_SLOPE,
-        };
-        checked(py, self.inner.leaky_relu(slope)?)
+    fn leaky_relu(&self, py: Python<'_>, slope: Option<Slope>) -> PyResult<Py<PyValue>> {
+        checked(py, self.inner.leaky_relu(Slope::or_default(slope))?)
     }
 
     /// GELU `x * Φ(x)` (Φ the normal CDF); `approximate="tanh"` for its tanh approximation.
     #[pyo3(signature = (approximate = None), text_signature = "($self, approximate='none')")]
-    fn gelu(
-        &self,
-        py: Python<'_>,
-        approximate: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyValue>> {
-        let tanh = match approximate {
-            Some(a) => gelu_code(a)? == Code::GeluTanh,
-            None => false,
-        };
+    fn gelu(&self, py: Python<'_>, approximate: Option<GeluForm>) -> PyResult<Py<PyValue>> {
+        let tanh = GeluForm::or_default(approximate) == Code::GeluTanh;
         checked(py, if tanh { self.inner.gelu_tanh() } else { self.inner.gelu() })
     }
 
@@ -361,22 +350,22 @@ with_op_list! { py_value_methods,
     fn clamp(
         &self,
         py: Python<'_>,
-        lo: Option<&Bound<'_, PyAny>>,
-        hi: Option<&Bound<'_, PyAny>>,
+        lo: Option<ValueArg<ClampLo>>,
+        hi: Option<ValueArg<ClampHi>>,
     ) -> PyResult<Py<PyValue>> {
         if lo.is_none() && hi.is_none() {
             return Err(PyTypeError::new_err("clamp() needs lo or hi (or both), got neither"));
         }
         let mut z = self.inner.clone();
         if let Some(lo) = lo {
-            z = z.clamp_min(&method_operand(lo, "clamp() lo")?);
+            z = z.clamp_min(&lo.0);
             if hi.is_none() {
                 return checked(py, z);
             }
             check_forward(&z)?;
         }
         if let Some(hi) = hi {
-            z = z.clamp_max(&method_operand(hi, "clamp() hi")?);
+            z = z.clamp_max(&hi.0);
         }
         checked(py, z)
     }
@@ -399,22 +388,23 @@ with_op_list! { py_value_methods,
         untracked(Py::new(py, PyValue { inner: self.inner.detach() })?)
     }
 
-    /// Refused: a plain number carries no gradient (`TypeError` saying what to use).
+    // Slots from here to `__bool__`: their docstrings are in `_core.pyi` only.
+    // Refused: a plain number carries no gradient (`TypeError` saying what to use).
     fn __float__(&self) -> PyResult<f64> {
         Err(no_number("float(v)"))
     }
 
-    /// Refused, as `float()`.
+    // Refused, as `float()`.
     fn __int__(&self) -> PyResult<i64> {
         Err(no_number("int(v)"))
     }
 
-    /// Refused, as `float()` (an index is a plain number too).
+    // Refused, as `float()` (an index is a plain number too).
     fn __index__(&self) -> PyResult<i64> {
         Err(no_number("int(v)"))
     }
 
-    /// Refused: `if v:` would branch on a number that carries no gradient.
+    // Refused: `if v:` would branch on a number that carries no gradient.
     fn __bool__(&self) -> PyResult<bool> {
         Err(no_number("bool(v)"))
     }
@@ -458,8 +448,9 @@ with_op_list! { py_value_methods,
         })
     }
 
-    /// `==`/`!=` by node identity; `<`, `<=`, `>`, `>=` are refused (`TypeError`): they would
-    /// compare numbers that carry no gradient.
+    // A slot (the stub documents `__eq__`, `__lt__`, ...): `==`/`!=` by node identity; `<`,
+    // `<=`, `>`, `>=` are refused (`TypeError`): they would compare numbers that carry no
+    // gradient.
     fn __richcmp__(
         &self,
         py: Python<'_>,
@@ -559,17 +550,20 @@ fn with_operand(
     }
 }
 
-/// `other` as an operand of a method (`y.atan2(x)`): a Value as it is, a number as a new
-/// constant leaf, anything else `TypeError` naming `what`.
-fn method_operand(other: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
-    if let Ok(v) = other.cast::<PyValue>() {
-        return Ok(v.get().inner.clone());
-    }
-    match real_number(other)? {
-        Some(x) => Ok(Value::new(x)),
-        None => Err(PyTypeError::new_err(format!(
-            "{what} needs a Value or a real number, got {}",
-            type_name(other)
-        ))),
+/// `log(base)`'s base: a Value (whose log is a node) or a number (whose log is a constant),
+/// else the `TypeError` "log() base needs a real number".
+pub(super) enum Base {
+    Value(Value),
+    Number(f64),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Base {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.cast::<PyValue>() {
+            Ok(b) => Ok(Base::Value(b.get().inner.clone())),
+            Err(_) => Ok(Base::Number(obj.extract::<RealArg<LogBase>>()?.0)),
+        }
     }
 }

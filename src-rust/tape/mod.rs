@@ -7,6 +7,53 @@
 //! across lanes and threads, `outputs.rs` drives tapes with several outputs (Jacobians, `vjp`),
 //! `bytes.rs` writes and reads the byte format.
 
+/// Defines an enum of instructions over slots with its own variants first, then the ones a
+/// recorded [`Instr`] and a plan's step share, written once here: `Const`, `Unary`, `Binary`,
+/// `Sum` and `Dot`.
+macro_rules! shared_variants {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($own:tt)* }) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $($own)*
+            /// A constant: a leaf of the graph that is not an input (in a plan, also an op
+            /// whose operands are all constants, folded).
+            Const(f64),
+            /// A one-operand op, or `leaky_relu` with its slope `p`.
+            Unary {
+                /// The op.
+                code: Code,
+                /// The operand's slot.
+                x: u32,
+                /// The op's parameter (the slope of `leaky_relu`; 0 otherwise).
+                p: f64,
+            },
+            /// A two-operand op.
+            Binary {
+                /// The op.
+                code: Code,
+                /// The first operand's slot.
+                x: u32,
+                /// The second operand's slot.
+                y: u32,
+            },
+            /// Operands are `pool[start .. start + len]`.
+            Sum {
+                /// Where the operands start in the pool.
+                start: u32,
+                /// How many operands.
+                len: u32,
+            },
+            /// `ws = pool[start .. start + len]`, `xs = pool[start + len .. start + 2 len]`.
+            Dot {
+                /// Where the weights start in the pool.
+                start: u32,
+                /// How many products.
+                len: u32,
+            },
+        }
+    };
+}
+
 mod bytes;
 mod eval;
 mod lanes;
@@ -20,46 +67,14 @@ use plan::Plan;
 
 use crate::ops::Code;
 
-/// One slot's instruction. Slot `i` holds instruction `i`'s result; the first `n_inputs` slots
-/// are the inputs.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Instr {
-    /// One of the inputs (slots `0 .. n_inputs`).
-    Input,
-    /// A constant: a leaf of the graph that is not an input.
-    Const(f64),
-    /// A one-operand op, or `leaky_relu` with its slope `p`.
-    Unary {
-        /// The op.
-        code: Code,
-        /// The operand's slot.
-        x: u32,
-        /// The op's parameter (the slope of `leaky_relu`; 0 otherwise).
-        p: f64,
-    },
-    /// A two-operand op.
-    Binary {
-        /// The op.
-        code: Code,
-        /// The first operand's slot.
-        x: u32,
-        /// The second operand's slot.
-        y: u32,
-    },
-    /// Operands are `pool[start .. start + len]`.
-    Sum {
-        /// Where the operands start in the pool.
-        start: u32,
-        /// How many operands.
-        len: u32,
-    },
-    /// `ws = pool[start .. start + len]`, `xs = pool[start + len .. start + 2 len]`.
-    Dot {
-        /// Where the weights start in the pool.
-        start: u32,
-        /// How many products.
-        len: u32,
-    },
+shared_variants! {
+    /// One slot's instruction. Slot `i` holds instruction `i`'s result; the first `n_inputs`
+    /// slots are the inputs.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub enum Instr {
+        /// One of the inputs (slots `0 .. n_inputs`).
+        Input,
+    }
 }
 
 /// A recorded graph. `instrs` is the program as recorded (what `to_bytes` writes and

@@ -3,45 +3,29 @@
 use super::{Instr, Tape, TapeError};
 use crate::ops::{binary_forward, dot, sum, unary_forward, Code};
 
-/// One step of the plan; slot `n_inputs + j` holds step `j`'s result.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum Step {
-    Const(f64),
-    Unary {
-        code: Code,
-        x: u32,
-        p: f64,
-    },
-    Binary {
-        code: Code,
-        x: u32,
-        y: u32,
-    },
-    /// `x op k`: the right operand is a constant, so it gets no adjoint.
-    BinaryK {
-        code: Code,
-        x: u32,
-        k: f64,
-    },
-    /// `k op y`: the left operand is a constant.
-    KBinary {
-        code: Code,
-        k: f64,
-        y: u32,
-    },
-    /// `x ** 2` as `x * x`: exact where libm's `pow` may be one rounding off, and far faster.
-    /// Its derivative `2 · x` is what `pow`'s backward gives for a constant exponent 2.
-    Square {
-        x: u32,
-    },
-    Sum {
-        start: u32,
-        len: u32,
-    },
-    Dot {
-        start: u32,
-        len: u32,
-    },
+shared_variants! {
+    /// One step of the plan; slot `n_inputs + j` holds step `j`'s result.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub(super) enum Step {
+        /// `x op k`: the right operand is a constant, so it gets no adjoint.
+        BinaryK {
+            code: Code,
+            x: u32,
+            k: f64,
+        },
+        /// `k op y`: the left operand is a constant.
+        KBinary {
+            code: Code,
+            k: f64,
+            y: u32,
+        },
+        /// `x ** 2` as `x * x`: exact where libm's `pow` may be one rounding off, and far
+        /// faster. Its derivative `2 · x` is what `pow`'s backward gives for a constant
+        /// exponent 2.
+        Square {
+            x: u32,
+        },
+    }
 }
 
 /// The recorded program after constant folding (ops whose operands are all constants become

@@ -47,7 +47,8 @@ fn backward(k: &Kernels, name: &str) -> Option<super::Backward> {
 }
 
 /// `name` ("exp", ..., or "exp'" for the slope the backward pass uses) of every number in
-/// `xs` (native-endian f64 bytes) with the loops compiled for `isa`, as f64 bytes.
+/// `xs` (native-endian f64 bytes) with the lane loops compiled for `isa`, as f64 bytes: for
+/// testing their error bounds.
 #[pyfunction]
 fn _vmath<'py>(py: Python<'py>, name: &str, isa: &str, xs: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
     let isa = Isa::ALL
