@@ -299,7 +299,9 @@ macro_rules! with_op_list {
                         1.0 / ((1.0 - x) * (1.0 + x))
                     }),
                     backward |x, z, g, p| if x.re().abs() > 1.0 {
-                        k(f64::NAN)
+                        // nan that moves with x, so that forward over reverse (a Hessian) is
+                        // nan here too, not the 0 of a constant.
+                        x * k(f64::NAN)
                     } else {
                         g / ((k::<T>(1.0) - x) * (k::<T>(1.0) + x))
                     };
@@ -379,14 +381,14 @@ macro_rules! with_op_list {
                     forward |x, y| x.apply2(y, f64::atan2, atan2_partials),
                     backward |x, y, z, g| {
                         let r = hypot::forward(x, y);
-                        ((y / r) / r * g, -((x / r) / r) * g)
+                        (over_hypot(y, r, x) / r * g, -(over_hypot(x, r, y) / r) * g)
                     };
                 /// `sqrt(self² + other²)`, without overflow or underflow on the way (libm's
                 /// `hypot`); `hypot(inf, nan)` is inf, as IEEE says. Gradient
                 /// `(self, other) / hypot(self, other)`, nan at the origin.
                 47 Hypot hypot HYPOT "hypot"
                     forward |x, y| x.apply2(y, f64::hypot, hypot_partials),
-                    backward |x, y, z, g| ((x / z) * g, (y / z) * g);
+                    backward |x, y, z, g| (over_hypot(x, z, y) * g, over_hypot(y, z, x) * g);
                 /// The smaller of `self` and `other`: nan if either is nan, -0.0 below 0.0. At a
                 /// tie the gradient is split evenly between the two, as torch does.
                 48 Minimum minimum MINIMUM "minimum"
@@ -879,13 +881,25 @@ mod libm {
 /// that no square overflows or underflows.
 fn atan2_partials(x: f64, y: f64) -> (f64, f64) {
     let r = x.hypot(y);
-    ((y / r) / r, -((x / r) / r))
+    (over_hypot(y, r, x) / r, -(over_hypot(x, r, y) / r))
+}
+
+/// `a / r` for `r = hypot(a, b)`, and its limit `±1` where `a` is infinite and `b` finite (where
+/// `inf / inf` would be nan): so the slopes of atan2 (0) and hypot (±1, 0) at an infinity are
+/// their limits. Two infinities, or a nan, still give nan.
+#[inline]
+fn over_hypot<T: Real>(a: T, r: T, b: T) -> T {
+    if a.re().is_infinite() && b.re().is_finite() {
+        k::<T>(a.re().signum())
+    } else {
+        a / r
+    }
 }
 
 /// `(∂/∂x, ∂/∂y)` of `hypot(x, y)`: `(x, y) / hypot(x, y)`.
 fn hypot_partials(x: f64, y: f64) -> (f64, f64) {
     let r = x.hypot(y);
-    (x / r, y / r)
+    (over_hypot(x, r, y), over_hypot(y, r, x))
 }
 
 /// The smaller of `x` and `y`; nan if either is; `-0.0` where they tie at zero.

@@ -4,6 +4,8 @@
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
+use crate::ops::{unary_backward, unary_forward, Code};
+
 /// How many points the compiled tape's batches evaluate side by side: each instruction runs
 /// over a row of `LANES` numbers, which the compiler turns into vector instructions.
 pub const LANES: usize = 32;
@@ -25,6 +27,11 @@ pub trait Real:
     fn lift(x: f64) -> Self;
     /// The real part: the value without its derivative.
     fn re(self) -> f64;
+    /// The table's unary op `code` (parameter `p`) at `self`: its forward formula. A dual
+    /// number carries its tangent by the op's slope instead (see `Dual`'s implementation).
+    fn unary_op(self, code: Code, p: f64) -> Self {
+        unary_forward(code, self, p)
+    }
     /// IEEE `pow(self, y)`.
     fn powf(self, y: Self) -> Self;
     /// `e ** self`.
@@ -243,6 +250,19 @@ impl Real for Dual {
     }
     fn re(self) -> f64 {
         self.re
+    }
+    /// The value, and the op's slope (its backward with `g = 1`, the number reverse mode
+    /// computes) times the tangent, a zero tangent staying zero: one formula per op, so
+    /// `ferrograd.reference.Dual` gives the same bits. Composing the forward formula over dual
+    /// numbers (`1 / tan(x)` for cot) would round differently.
+    fn unary_op(self, code: Code, p: f64) -> Dual {
+        let z = unary_forward(code, self.re, p);
+        let eps = if self.eps == 0.0 {
+            0.0
+        } else {
+            unary_backward(code, self.re, z, 1.0, p) * self.eps
+        };
+        Dual::new(z, eps)
     }
     fn powf(self, y: Dual) -> Dual {
         let re = self.re.powf(y.re);

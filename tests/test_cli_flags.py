@@ -65,3 +65,17 @@ def test_at_names_are_nfkc_normalised_like_python_identifiers() -> None:
     twice = cli("compare", "fi*2", "--at", "ﬁ=2,fi=3")
     assert twice.returncode == 2
     assert "--at gives fi twice" in twice.stderr
+
+
+def test_compare_help_names_every_op_the_language_takes() -> None:
+    import re
+
+    from ferrograd.cli.expression import BINARY_FUNCTIONS, FUNCTIONS
+
+    result = cli("compare", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    listed = set(re.findall(r"[a-z_0-9]+", text))
+    missing = [name for name in (*FUNCTIONS, *BINARY_FUNCTIONS) if name not in listed]
+    assert not missing, missing
+    assert "log(x, base)" in text

@@ -3,15 +3,13 @@
 The spelling of torch's ``torch.exp(t)`` and JAX's ``jnp.exp(x)``: where ``math.exp(v)`` would
 turn a Value into a plain number and cut its gradient, ``ferrograd.exp(v)`` builds the node.
 Each takes a ``Value`` or a ``Dual`` of either engine and returns the same kind; a plain real
-number (int, float, numpy scalar) gives a float, the op's value by the same formula, with the
-op table's IEEE conventions (``ferrograd.acos(2.0)`` is nan where ``math.acos`` raises).
+number (what ``Value()`` takes: int, float, numpy scalar, ``Decimal``, ``Fraction``) gives a
+float, the op's value by the same formula, with the op table's IEEE conventions (``ferrograd.acos(2.0)`` is nan where ``math.acos`` raises).
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar, Union
-
-import numpy as np
 
 from ferrograd import _core, reference
 
@@ -59,13 +57,13 @@ _KINDS = (_core.Value, reference.Value, _core.Dual, reference.Dual)
 def _of_number(x: object, name: str) -> float:
     """The op ``name`` of the plain number ``x`` (a Dual's value: no graph node is made);
     ``TypeError`` if ``x`` is not a real number."""
-    if isinstance(x, (str, bytes)) or not isinstance(
-        x, (int, float, np.integer, np.floating, np.bool_)
-    ):
+    try:
+        constant = _core.Dual(x)  # type: ignore[arg-type]  # Value()'s numbers, Decimal too
+    except TypeError:
         raise TypeError(
             f"ferrograd.{name}() needs a Value, a Dual or a real number, got {type(x).__name__}"
-        )
-    return float(getattr(_core.Dual(float(x)), name)().data)
+        ) from None
+    return float(getattr(constant, name)().data)
 
 
 def relu(x: _T) -> _T:
@@ -304,7 +302,7 @@ def gelu(x: _T, approximate: str = "none") -> _T:
     if isinstance(x, _KINDS):
         return x.gelu(approximate)
     _of_number(x, "gelu")  # the same TypeError for what is not a real number
-    return _core.Dual(float(x)).gelu(approximate).data
+    return _core.Dual(x).gelu(approximate).data
 
 
 # -- the binary methods as functions: ferrograd.atan2(y, x) for y.atan2(x) ----------------------
@@ -318,17 +316,24 @@ __all__ += ["atan2", "clamp", "hypot", "maximum", "minimum"]
 _Arg = Union[_core.Value, reference.Value, _core.Dual, reference.Dual, float, int]
 
 
-def _kind(args: tuple[object, ...], name: str) -> type | None:
-    """The Value or Dual class among ``args`` (None when all are numbers); ``TypeError`` for an
-    argument that is neither."""
+def _kind(args: tuple[object, ...], name: str, optional: int = 0) -> type | None:
+    """The Value or Dual class among ``args`` (None when all are numbers); ``TypeError`` naming
+    ``name`` for an argument that is neither a Value, a Dual nor a number ``Value()`` takes (the
+    last ``optional`` arguments may also be None)."""
     kind = None
-    for a in args:
+    for i, a in enumerate(args):
         if isinstance(a, _KINDS):
             kind = kind or type(a)
-        elif a is not None and not (isinstance(a, (int, float)) or hasattr(a, "__float__")):
-            raise TypeError(
-                f"ferrograd.{name}() needs Values, Duals or real numbers, got {type(a).__name__}"
-            )
+        elif a is None and i >= len(args) - optional:
+            continue
+        else:
+            try:
+                _core.Dual(a)  # type: ignore[arg-type]
+            except TypeError:
+                raise TypeError(
+                    f"ferrograd.{name}() needs Values, Duals or real numbers, "
+                    f"got {type(a).__name__}"
+                ) from None
     return kind
 
 
@@ -364,7 +369,7 @@ def maximum(a: _Arg, b: _Arg) -> Any:
 def clamp(x: _Arg, lo: _Arg | None = None, hi: _Arg | None = None) -> Any:
     """``x.clamp(lo, hi)``: ``x`` bounded to ``[lo, hi]`` (None is no bound); the gradient
     reaches ``x`` where ``lo <= x <= hi``."""
-    kind = _kind((x, lo, hi), "clamp")
+    kind = _kind((x, lo, hi), "clamp", optional=2)
     bounds: Any = (lo, hi)
     if kind is None:
         return _core.Value(x).clamp(*bounds).data

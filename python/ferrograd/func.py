@@ -592,14 +592,21 @@ def _sqrt_sq_minus_1(a: Any) -> Any:
 
 
 def _erf_slope(x: Any, z: Any) -> Any:
+    # Where the slope underflows to 0 (at ±inf too) it is the constant 0, so its derivative is
+    # 0, as the core's, and not -2x · 0 = nan at ±inf.
+    if _R._FRAC_2_SQRT_PI * math.exp(-(x.data * x.data)) == 0.0:
+        return 0.0
     return _R._FRAC_2_SQRT_PI * (-(x * x)).exp()
 
 
 def _share(x: Any, y: Any, below: bool) -> tuple[float, float]:
-    # torch's shares of minimum's (below) or maximum's gradient: half each at a tie.
+    # torch's shares of minimum's (below) or maximum's gradient: half each at a tie, all to
+    # each where one is nan (no comparison holds), as the op table's backward gives them.
     a, b = x.data, y.data
     if a == b:
         return 0.5, 0.5
+    if math.isnan(a) or math.isnan(b):
+        return 1.0, 1.0
     first = a < b if below else a > b
     return (1.0, 0.0) if first else (0.0, 1.0)
 
@@ -631,7 +638,8 @@ _SLOPES: dict[str, Callable[[Any, Any], Any]] = {
     "cosh": lambda x, z: x.sinh(),
     "asinh": lambda x, z: 1.0 / (1.0 + x * x).sqrt(),
     "acosh": lambda x, z: 1.0 / _sqrt_sq_minus_1(x),
-    "atanh": lambda x, z: 1.0 / ((1.0 - x) * (1.0 + x)),
+    # nan outside [-1, 1], as the gradient, and moving with x, so the Hessian is nan there too.
+    "atanh": lambda x, z: 1.0 / ((1.0 - x) * (1.0 + x)) if abs(x.data) <= 1.0 else x * math.nan,
     "log1p": lambda x, z: 1.0 / (x + 1.0),
     "expm1": lambda x, z: x.exp(),
     "log2": lambda x, z: 1.0 / (x * _R._LN_2),

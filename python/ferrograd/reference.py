@@ -462,10 +462,18 @@ def _gelu_op(approximate: object) -> UnaryOp:
 # The binary methods (``y.atan2(x)``, ...): their partial derivatives, then their entries.
 
 
+def _over_hypot(a: float, r: float, b: float) -> float:
+    # a / r for r = hypot(a, b), and its limit ±1 where a is infinite and b finite (not the nan
+    # of inf / inf), so atan2's and hypot's slopes at an infinity are their limits.
+    if math.isinf(a) and math.isfinite(b):
+        return math.copysign(1.0, a)
+    return _div(a, r)
+
+
 def _atan2_backward(x: float, y: float, z: float, g: float) -> tuple[float, float]:
     # (y, -x) / (x² + y²), dividing by the hypotenuse twice so that no square overflows.
     r = _hypot(x, y)
-    return _div(_div(y, r), r) * g, -_div(_div(x, r), r) * g
+    return _div(_over_hypot(y, r, x), r) * g, -_div(_over_hypot(x, r, y), r) * g
 
 
 def _minimum(x: float, y: float) -> float:
@@ -503,7 +511,9 @@ def _maximum_backward(x: float, y: float, z: float, g: float) -> tuple[float, fl
 
 
 ATAN2 = BinaryOp("atan2", math.atan2, _atan2_backward)
-HYPOT = BinaryOp("hypot", _hypot, lambda x, y, z, g: (_div(x, z) * g, _div(y, z) * g))
+HYPOT = BinaryOp(
+    "hypot", _hypot, lambda x, y, z, g: (_over_hypot(x, z, y) * g, _over_hypot(y, z, x) * g)
+)
 MINIMUM = BinaryOp("minimum", _minimum, _minimum_backward)
 MAXIMUM = BinaryOp("maximum", _maximum, _maximum_backward)
 # torch's gradient at the bound: to x where x >= lo (x <= hi), to the bound where x < lo (x > hi).
@@ -1369,6 +1379,13 @@ class Dual:
 
     def _binary(self, op: BinaryOp, x: Dual, y: Dual) -> Dual:
         z = op.forward(x._data, y._data)
+        if op is DIV:
+            # The quotient rule as the core's dual numbers round it, (tx - ty·z) / y, so the
+            # two Duals (and Tape.jvp) agree bit for bit; a zero tangent stays zero.
+            if x._tangent == 0.0 and y._tangent == 0.0:
+                return Dual._make(z, 0.0)
+            ty_z = y._tangent * z if y._tangent != 0.0 else 0.0
+            return Dual._make(z, _div(x._tangent - ty_z, y._data))
         tx = op.backward(x._data, y._data, z, x._tangent)[0] if x._tangent != 0.0 else 0.0
         ty = op.backward(x._data, y._data, z, y._tangent)[1] if y._tangent != 0.0 else 0.0
         return Dual._make(z, tx + ty)
@@ -1376,7 +1393,9 @@ class Dual:
     def _unary(self, op: UnaryOp, param: float = 0.0) -> Dual:
         x, t = self._data, self._tangent
         z = op.forward(x, param)
-        return Dual._make(z, op.backward(x, z, t, param) if t != 0.0 else 0.0)
+        # The slope at x (the op's backward with g = 1) times the tangent, as ferrograd.Dual
+        # computes it: backward with g = t would round g / x differently from (1 / x) * t.
+        return Dual._make(z, op.backward(x, z, 1.0, param) * t if t != 0.0 else 0.0)
 
     def __add__(self, other: _DualOperand) -> Dual:
         o = _dual_operand(other)

@@ -124,7 +124,12 @@ def compile(
     if not callable(f):
         raise TypeError(f"compile() needs a callable, got {type(f).__name__}")
     n_inputs = _checks.count(n_inputs, "compile() n_inputs")
-    point = [1.0] * n_inputs if example is None else _point(example, n_inputs, "example")
+    try:
+        point = [1.0] * n_inputs if example is None else _point(example, n_inputs, "example")
+    except MemoryError:
+        raise MemoryError(
+            f"compile() cannot allocate a point of {n_inputs:,} inputs ({8 * n_inputs:,} bytes)"
+        ) from None
     return Tape(_trace(f, point), f if check else None)
 
 

@@ -80,12 +80,12 @@ macro_rules! py_dual_methods {
                 /// `ln(self) / ln(base)` to that base.
                 #[pyo3(signature = (base = None))]
                 fn log(&self, base: Option<DualBase>) -> PyDual {
-                    let ln = unary_forward(Code::Log, self.dual, 0.0);
+                    let ln = self.dual.unary_op(Code::Log, 0.0);
                     let Some(base) = base else {
                         return PyDual { dual: ln };
                     };
                     let ln_base = match base {
-                        DualBase::Dual(b) => unary_forward(Code::Log, b, 0.0),
+                        DualBase::Dual(b) => b.unary_op(Code::Log, 0.0),
                         DualBase::Number(b) => Dual::lift(unary_forward(Code::Log, b, 0.0)),
                     };
                     PyDual {
@@ -180,7 +180,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for DualBase {
 impl PyDual {
     fn unary(&self, code: Code, p: f64) -> PyDual {
         PyDual {
-            dual: unary_forward(code, self.dual, p),
+            dual: self.dual.unary_op(code, p),
         }
     }
 

@@ -3,9 +3,7 @@
 
 use super::plan::{Plan, Step};
 use super::{filled, Tape, TapeError};
-use crate::ops::{
-    binary_backward, binary_forward, dot, square, sum, unary_backward, unary_forward,
-};
+use crate::ops::{binary_backward, binary_forward, dot, square, sum, unary_backward};
 use crate::scalar::{Dual, Real};
 
 impl Plan {
@@ -16,7 +14,7 @@ impl Plan {
         for step in &self.steps {
             let v = match *step {
                 Step::Const(c) => T::lift(c),
-                Step::Unary { code, x, p } => unary_forward(code, vals[x as usize], p),
+                Step::Unary { code, x, p } => vals[x as usize].unary_op(code, p),
                 Step::Binary { code, x, y } => {
                     binary_forward(code, vals[x as usize], vals[y as usize])
                 }

@@ -8,7 +8,12 @@ import sys
 import unicodedata
 
 from ferrograd import _checks
-from ferrograd.cli.expression import FUNCTIONS, ExpressionError, parse_expression
+from ferrograd.cli.expression import (
+    BINARY_FUNCTIONS,
+    FUNCTIONS,
+    ExpressionError,
+    parse_expression,
+)
 from ferrograd.testing import compare_engines
 
 __all__ = ["parse_point", "register", "run"]
@@ -21,7 +26,9 @@ difference; the first node where the engines diverge is named. Exit status: 0 wh
 
 EXPR may use names (the inputs), numbers, + - * / **, unary -, and the ops
 {", ".join(FUNCTIONS)}, called as functions, log(x), or as methods, x.log();
-leaky_relu takes a slope: leaky_relu(x, 0.1); gelu an approximate: gelu(x, approximate='tanh').
+leaky_relu takes a slope: leaky_relu(x, 0.1); gelu an approximate: gelu(x, approximate='tanh');
+the two-operand ops {", ".join(BINARY_FUNCTIONS)}, as atan2(y, x)
+or y.atan2(x), and log(x, base).
 Python never evaluates the text.
 Quote EXPR for the shell; start it with a space if it begins with '-': " -x*y"."""
 
