@@ -2,47 +2,29 @@
 //!
 //! Off by default. When off, forward ops pay nothing and `backward()` one branch per call.
 
-use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
+
+use crate::switch::{self, Flag};
 
 use crate::value::{Node, Side, Value};
 
-/// How many threads have the mode on. Every forward op asks whether the mode is on; while no
-/// thread has it on, one relaxed load of this count answers, without the thread-local lookup.
-/// A thread sees its own updates of the count, so for a thread with the mode on the count is
-/// never 0; another thread's setting only sends a reader on to its own flag.
+/// How many threads have the mode on (see `crate::switch`).
 static THREADS_ON: AtomicUsize = AtomicUsize::new(0);
 
-/// This thread's setting; a thread that ends with the mode on takes itself out of the count.
-struct Flag(Cell<bool>);
-
-impl Drop for Flag {
-    fn drop(&mut self) {
-        if self.0.get() {
-            THREADS_ON.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
 thread_local! {
-    static ENABLED: Flag = const { Flag(Cell::new(false)) };
+    static ENABLED: Flag = const { Flag::new(&THREADS_ON) };
 }
 
 /// Turns anomaly detection on or off for this thread; returns the previous setting.
 pub fn set_detect_anomaly(on: bool) -> bool {
-    let previous = ENABLED.with(|e| e.0.replace(on));
-    match (previous, on) {
-        (false, true) => THREADS_ON.fetch_add(1, Ordering::Relaxed),
-        (true, false) => THREADS_ON.fetch_sub(1, Ordering::Relaxed),
-        _ => 0,
-    };
-    previous
+    switch::set(&ENABLED, on)
 }
 
 /// Whether anomaly detection is on for this thread (see [`set_detect_anomaly`]).
+#[inline]
 pub fn detect_anomaly_enabled() -> bool {
-    THREADS_ON.load(Ordering::Relaxed) != 0 && ENABLED.try_with(|e| e.0.get()).unwrap_or(false)
+    switch::enabled(&ENABLED, &THREADS_ON)
 }
 
 /// Which pass produced the non-finite number.
@@ -169,6 +151,7 @@ impl std::error::Error for Anomaly {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn the_mode_belongs_to_one_thread_and_leaves_with_it() {

@@ -5,44 +5,28 @@
 //! value, forgets its operands, and a graph built in the mode holds no more than its leaves.
 //! When no thread has it on, an op pays one relaxed load of a counter, as for anomaly mode.
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
+
+use crate::switch::{self, Flag};
 
 use crate::value::{Operands, Value, CODE_MASK};
 
-/// How many threads have the mode on; while none has, one relaxed load answers for all.
+/// How many threads have the mode on (see `crate::switch`).
 static THREADS_ON: AtomicUsize = AtomicUsize::new(0);
 
-/// This thread's setting; a thread that ends with the mode on takes itself out of the count.
-struct Flag(Cell<bool>);
-
-impl Drop for Flag {
-    fn drop(&mut self) {
-        if self.0.get() {
-            THREADS_ON.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
 thread_local! {
-    static ENABLED: Flag = const { Flag(Cell::new(false)) };
+    static ENABLED: Flag = const { Flag::new(&THREADS_ON) };
 }
 
 /// Turns `no_grad` on or off for this thread; returns the previous setting.
 pub fn set_no_grad(on: bool) -> bool {
-    let previous = ENABLED.with(|e| e.0.replace(on));
-    match (previous, on) {
-        (false, true) => THREADS_ON.fetch_add(1, Ordering::Relaxed),
-        (true, false) => THREADS_ON.fetch_sub(1, Ordering::Relaxed),
-        _ => 0,
-    };
-    previous
+    switch::set(&ENABLED, on)
 }
 
 /// Whether `no_grad` is on for this thread (see [`set_no_grad`]).
 #[inline]
 pub fn no_grad_enabled() -> bool {
-    THREADS_ON.load(Ordering::Relaxed) != 0 && ENABLED.try_with(|e| e.0.get()).unwrap_or(false)
+    switch::enabled(&ENABLED, &THREADS_ON)
 }
 
 impl Value {

@@ -80,6 +80,7 @@ mod graph_tests;
 pub mod ops;
 pub mod scalar;
 mod serial;
+mod switch;
 pub mod tape;
 mod value;
 pub mod vmath;
