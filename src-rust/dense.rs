@@ -44,9 +44,10 @@ impl Value {
     /// One dense layer over the inputs `xs`: for row `i`, `dot(weights[i], xs) + biases[i]`,
     /// then `relu` where `nonlins[i]`. `check` sees every new node as it is made (the dot, the
     /// sum, the relu of row 0, then row 1's, ...), so a caller can stop at the first one it
-    /// refuses (anomaly mode does).
+    /// refuses (anomaly mode does). Each row of `weights` becomes its dot's operands, the
+    /// inputs appended to it, so a row given with room for `xs.len()` more is not copied.
     pub fn dense<E: From<DenseError>>(
-        weights: &[Vec<Value>],
+        weights: Vec<Vec<Value>>,
         biases: &[Value],
         nonlins: &[bool],
         xs: &[Value],
@@ -61,11 +62,10 @@ impl Value {
             .into());
         }
         let mut out = Vec::with_capacity(weights.len());
-        for ((w, b), &nonlin) in weights.iter().zip(biases).zip(nonlins) {
-            let mut operands = Vec::with_capacity(w.len() + xs.len());
-            operands.extend_from_slice(w);
+        for ((mut operands, b), &nonlin) in weights.into_iter().zip(biases).zip(nonlins) {
+            let n = operands.len();
             operands.extend_from_slice(xs);
-            let dot = Value::dot_owned(operands, w.len()).map_err(DenseError::from)?;
+            let dot = Value::dot_owned(operands, n).map_err(DenseError::from)?;
             check(&dot)?;
             let affine = dot.add(b);
             check(&affine)?;
@@ -102,8 +102,8 @@ mod tests {
         let biases = leaves(&[0.1, -0.2, 0.3]);
         let nonlins = [true, false, true];
         let xs = leaves(&[0.7, -1.3]);
-        let fast =
-            Value::dense::<DenseError>(&weights, &biases, &nonlins, &xs, |_| Ok(())).unwrap();
+        let fast = Value::dense::<DenseError>(weights.clone(), &biases, &nonlins, &xs, |_| Ok(()))
+            .unwrap();
         let slow: Vec<Value> = (0..3)
             .map(|i| {
                 let affine = Value::dot(&weights[i], &xs).unwrap().add(&biases[i]);
@@ -143,7 +143,7 @@ mod tests {
         let weights = vec![leaves(&[1.0]), leaves(&[2.0])];
         let (biases, xs) = (leaves(&[0.0, 0.0]), leaves(&[3.0]));
         let mut seen = Vec::new();
-        let out = Value::dense::<DenseError>(&weights, &biases, &[true, false], &xs, |v| {
+        let out = Value::dense::<DenseError>(weights.clone(), &biases, &[true, false], &xs, |v| {
             seen.push(v.op());
             Ok(())
         })
@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(seen, ["dot", "+", "relu", "dot", "+"]);
         let mut calls = 0;
-        let refused = Value::dense(&weights, &biases, &[true, true], &xs, |v| {
+        let refused = Value::dense(weights.clone(), &biases, &[true, true], &xs, |v| {
             calls += 1;
             if v.op() == "+" {
                 Err(DenseError::Op(OpError::BadSlope(v.data())))
@@ -168,7 +168,7 @@ mod tests {
         let w = leaves(&[1.0, 2.0]);
         let b = leaves(&[0.0]);
         let none = |_: &Value| Ok::<(), DenseError>(());
-        let short = Value::dense(std::slice::from_ref(&w), &b, &[true], &leaves(&[1.0]), none);
+        let short = Value::dense(vec![w.clone()], &b, &[true], &leaves(&[1.0]), none);
         assert_eq!(
             short.err(),
             Some(DenseError::Op(OpError::LengthMismatch {
@@ -177,7 +177,7 @@ mod tests {
             }))
         );
         let xs = leaves(&[1.0, 2.0]);
-        let rows = Value::dense(&[w.clone(), w.clone()], &b, &[true, true], &xs, none);
+        let rows = Value::dense(vec![w.clone(), w.clone()], &b, &[true, true], &xs, none);
         let rows = rows.err().unwrap();
         assert_eq!(
             rows,
@@ -190,6 +190,6 @@ mod tests {
         assert!(rows
             .to_string()
             .contains("one bias and one nonlin flag per row"));
-        assert!(Value::dense(&[w], &b, &[true, false], &xs, none).is_err());
+        assert!(Value::dense(vec![w], &b, &[true, false], &xs, none).is_err());
     }
 }

@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::operands::{push_values, values_from};
+use super::operands::{push_values, values_from, LENGTH_HINT_CAP};
 use super::value::OpHandle;
 use super::value::{check_forward, checked, recorded, untracked, PyValue};
 use crate::custom::{intern, Custom};
@@ -40,11 +40,19 @@ pub(super) fn _dense(
 ) -> PyResult<Py<PyList>> {
     let xs = values_from(x, "dense()")?;
     let biases = values_from(biases, "dense()")?;
+    // Each row read with room for the inputs, which `Value::dense` appends to it (a length
+    // hint trusted no further than for any other call).
     let weights = weights
         .try_iter()?
-        .map(|w| values_from(&w?, "dense()"))
+        .map(|w| {
+            let w = w?;
+            let hint = w.len().unwrap_or(0).min(LENGTH_HINT_CAP);
+            let mut row = Vec::with_capacity(hint + xs.len());
+            push_values(&w, "dense()", &mut row)?;
+            Ok(row)
+        })
         .collect::<PyResult<Vec<_>>>()?;
-    let layer = Value::dense(&weights, &biases, &nonlins, &xs, check_forward)?;
+    let layer = Value::dense(weights, &biases, &nonlins, &xs, check_forward)?;
     let out = PyList::empty(py);
     for z in layer {
         out.append(untracked(Py::new(py, PyValue { inner: recorded(z) })?)?)?;

@@ -14,10 +14,11 @@ use crate::value::Value;
 
 /// How far a length hint (`len()` of an iterable that is not a list or tuple) is trusted when
 /// reserving room: a hint is a hint, and `__len__` may claim anything.
-const LENGTH_HINT_CAP: usize = 1 << 16;
+pub(super) const LENGTH_HINT_CAP: usize = 1 << 16;
 
 /// A `Value` operand as a core value: a Value as it is, a number as a new constant leaf,
 /// anything else `None` (so the operator returns NotImplemented).
+#[inline(always)]
 fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
     if let Ok(v) = obj.cast::<PyValue>() {
         return Ok(Some(v.get().inner.clone()));
