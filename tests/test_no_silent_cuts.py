@@ -216,3 +216,28 @@ def test_dual_item_format_equality_and_hash(kind: Any) -> None:
     e = kind(2.5, -1.0)
     assert operator.eq(d, d) and d != e and (d == 2.5) is False and (d != 2.5) is True
     assert {d: 1, e: 2}[d] == 1 and hash(d) == hash(d)
+
+
+def test_log_with_a_base_and_leaky_relu_as_functions() -> None:
+    # ferrograd.log(x, base) is x.log(base) on every kind, and ln(x) / ln(base) on numbers;
+    # ferrograd.leaky_relu(x, slope) is x.leaky_relu(slope).
+    for kind in (ferrograd.Value, reference.Value):
+        x = kind(8.0)
+        z = ferrograd.log(x, 2.0)
+        z.backward()
+        assert z.data == kind(8.0).log(2.0).data and x.grad == pytest.approx(1 / (8 * math.log(2)))
+        b = kind(2.0)
+        ferrograd.log(8.0, b).backward()
+        assert b.grad == pytest.approx(-math.log(8.0) / (2.0 * math.log(2.0) ** 2))
+        assert ferrograd.leaky_relu(kind(-2.0), 0.5).data == -1.0
+    d = ferrograd.log(ferrograd.Dual(8.0, 1.0), 2)
+    assert d.tangent == pytest.approx(1 / (8 * math.log(2)))
+    assert ferrograd.log(8.0, 2) == ferrograd.Value(8.0).log(2).data
+    assert math.isnan(ferrograd.log(-1.0, 2.0)) and ferrograd.log(0.0, 2.0) == -math.inf
+    assert ferrograd.leaky_relu(-2.0) == -0.02 and ferrograd.leaky_relu(3.0, 0.5) == 3.0
+    with pytest.raises(TypeError, match=r"ferrograd.log\(\) needs Values, Duals or real numbers"):
+        ferrograd.log(8.0, "2")
+    with pytest.raises(
+        TypeError, match=r"ferrograd.leaky_relu\(\) needs a Value, a Dual or a real"
+    ):
+        ferrograd.leaky_relu("x")

@@ -34,6 +34,7 @@ __all__ = [
     "exp2",
     "expm1",
     "gelu",
+    "leaky_relu",
     "log",
     "log1p",
     "log2",
@@ -73,6 +74,14 @@ def relu(x: _T) -> _T:
     return _of_number(x, "relu")
 
 
+def leaky_relu(x: _T, slope: float = _core.DEFAULT_SLOPE) -> _T:
+    """``x.leaky_relu(slope)``; on a plain number, its value as a float."""
+    if isinstance(x, _KINDS):
+        return x.leaky_relu(slope)
+    _of_number(x, "leaky_relu")  # the TypeError for what is not a real number
+    return _core.Dual(float(x)).leaky_relu(slope).data
+
+
 def tanh(x: _T) -> _T:
     """``x.tanh()``; on a plain number, its value as a float."""
     if isinstance(x, _KINDS):
@@ -94,11 +103,19 @@ def exp(x: _T) -> _T:
     return _of_number(x, "exp")
 
 
-def log(x: _T) -> _T:
-    """``x.log()``; on a plain number, its value as a float."""
-    if isinstance(x, _KINDS):
-        return x.log()
-    return _of_number(x, "log")
+def log(x: _T, base: Any = None) -> _T:
+    """``x.log()``, or ``x.log(base)`` with a base (a number, or a Value or Dual of ``x``'s
+    kind); on plain numbers, the value as a float."""
+    if base is None:
+        if isinstance(x, _KINDS):
+            return x.log()
+        return _of_number(x, "log")
+    kind = _kind((x, base), "log")
+    if kind is None:  # two numbers: the op on constants, read back as a float
+        number: Any = _core.Value(x)
+        return number.log(base).data  # type: ignore[no-any-return]
+    first: Any = x if isinstance(x, _KINDS) else kind(x)
+    return first.log(base)  # type: ignore[no-any-return]
 
 
 def sin(x: _T) -> _T:
