@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ferrograd import _core, reference
+from ferrograd._engines import thread_setting
 
 __all__ = ["detect_anomaly"]
 
@@ -30,12 +31,6 @@ def detect_anomaly(enabled: bool = True) -> Iterator[None]:
     ...
     FloatingPointError: op 'log' produced -inf in its forward pass from inputs (x=0.0)
     """
-    if not isinstance(enabled, bool):
-        raise TypeError(f"detect_anomaly() takes a bool, got {type(enabled).__name__}")
-    previous_core = _core._set_detect_anomaly(enabled)
-    previous_reference = reference._set_detect_anomaly(enabled)
-    try:
+    setters = (_core._set_detect_anomaly, reference._set_detect_anomaly)
+    with thread_setting(setters, enabled, "detect_anomaly"):
         yield
-    finally:
-        reference._set_detect_anomaly(previous_reference)
-        _core._set_detect_anomaly(previous_core)

@@ -6,7 +6,8 @@ Everything that takes ``engine=`` (``nn``, ``func``, ``testing``), the ``demo`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, Callable, NamedTuple, Union
 
@@ -70,3 +71,21 @@ def of(values: Iterable[Any]) -> Engine:
             if isinstance(v, known.Value):
                 return known
     return RUST
+
+
+@contextmanager
+def thread_setting(
+    setters: Sequence[Callable[[bool], bool]], enabled: object, what: str
+) -> Iterator[None]:
+    """A per-thread switch of every engine (anomaly mode, ``no_grad``) set to ``enabled`` for the
+    block: ``setters`` are the engines' functions that set it and return the previous setting,
+    which each gets back on leaving, normally or by an exception (so blocks nest). ``TypeError``
+    naming ``what`` when ``enabled`` is not a bool."""
+    if not isinstance(enabled, bool):
+        raise TypeError(f"{what}() takes a bool, got {type(enabled).__name__}")
+    previous = [setter(enabled) for setter in setters]
+    try:
+        yield
+    finally:
+        for setter, setting in reversed(list(zip(setters, previous))):
+            setter(setting)

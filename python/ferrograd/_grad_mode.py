@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ferrograd import _core, reference
+from ferrograd._engines import thread_setting
 
 __all__ = ["enable_grad", "is_grad_enabled", "no_grad"]
 
@@ -35,15 +36,8 @@ def no_grad(enabled: bool = True) -> Iterator[None]:
     >>> y.data, y.op, y.children
     (10.0, '', ())
     """
-    if not isinstance(enabled, bool):
-        raise TypeError(f"no_grad() takes a bool, got {type(enabled).__name__}")
-    previous_core = _core._set_no_grad(enabled)
-    previous_reference = reference._set_no_grad(enabled)
-    try:
+    with thread_setting((_core._set_no_grad, reference._set_no_grad), enabled, "no_grad"):
         yield
-    finally:
-        reference._set_no_grad(previous_reference)
-        _core._set_no_grad(previous_core)
 
 
 @contextmanager

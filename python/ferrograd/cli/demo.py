@@ -87,10 +87,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_tape(args, model, X, y)
     result = train(model, points, labels, steps=args.steps, progress=not args.no_progress)
     ms = 1e3 * result.seconds_per_step
-    if result.accuracy == 1.0:
-        print(f"reached 100% training accuracy after {result.steps} steps")
-    else:
-        print(f"stopped after {result.steps} steps at {result.accuracy:.0%} training accuracy")
+    _print_outcome(result.accuracy, result.steps)
     print(f"final loss {result.loss:.4f}, accuracy {result.accuracy:.0%}, {ms:.2f} ms per step")
 
     cmp = time_engines(model, points, labels)
@@ -103,10 +100,23 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"  speedup of rust over reference: {cmp.speedup:.1f}x")
 
+    _maybe_plot(args, model, X, y)
+    return 0
+
+
+def _print_outcome(accuracy: float, steps: int) -> None:
+    """The line that says how training ended, for either path."""
+    if accuracy == 1.0:
+        print(f"reached 100% training accuracy after {steps} steps")
+    else:
+        print(f"stopped after {steps} steps at {accuracy:.0%} training accuracy")
+
+
+def _maybe_plot(args: argparse.Namespace, model: MLP, X: np.ndarray, y: np.ndarray) -> None:
+    """``--plot FILE``: the decision boundary with the training points, drawn to FILE."""
     if args.plot is not None:
         plot_decision_boundary(model, X, y, args.plot)
         print(f"decision boundary drawn to {args.plot}")
-    return 0
 
 
 def _run_tape(args: argparse.Namespace, model: MLP, X: np.ndarray, y: np.ndarray) -> int:
@@ -116,10 +126,7 @@ def _run_tape(args: argparse.Namespace, model: MLP, X: np.ndarray, y: np.ndarray
     print("through the tape: the loss compiled once, then one call into Rust per step")
     result = train_tape(model, points, labels, steps=args.steps, progress=not args.no_progress)
     ms = 1e3 * result.seconds_per_step
-    if result.accuracy == 1.0:
-        print(f"reached 100% training accuracy after {result.steps} steps")
-    else:
-        print(f"stopped after {result.steps} steps at {result.accuracy:.0%} training accuracy")
+    _print_outcome(result.accuracy, result.steps)
     median = 1e3 * statistics.median(result.step_seconds) if result.step_seconds else ms
     print(
         f"final loss {result.loss:.4f}, accuracy {result.accuracy:.0%}, {ms:.3f} ms per step "
@@ -135,9 +142,7 @@ def _run_tape(args: argparse.Namespace, model: MLP, X: np.ndarray, y: np.ndarray
         f"{timing.max_relative_difference:.1e}"
     )
     print(f"  speedup of the tape over the graph: {timing.speedup:.1f}x")
-    if args.plot is not None:
-        plot_decision_boundary(model, X, y, args.plot)
-        print(f"decision boundary drawn to {args.plot}")
+    _maybe_plot(args, model, X, y)
     return 0
 
 
