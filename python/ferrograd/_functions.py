@@ -110,12 +110,7 @@ def log(x: _T, base: Any = None) -> _T:
         if isinstance(x, _KINDS):
             return x.log()
         return _of_number(x, "log")
-    kind = _kind((x, base), "log")
-    if kind is None:  # two numbers: the op on constants, read back as a float
-        number: Any = _core.Value(x)
-        return number.log(base).data  # type: ignore[no-any-return]
-    first: Any = x if isinstance(x, _KINDS) else kind(x)
-    return first.log(base)  # type: ignore[no-any-return]
+    return _binary("log", x, base)  # type: ignore[no-any-return]
 
 
 def sin(x: _T) -> _T:
