@@ -3,13 +3,39 @@
 use super::plan::{Plan, Step};
 use super::{filled, Tape, TapeError};
 use crate::scalar::{Lanes, LANES};
-use crate::vmath::{splat, LaneOps, Precision};
+use crate::vmath::{splat, Isa, LaneOps, Precision};
 
 impl Plan {
     /// `forward` for `LANES` points at once; constant slots must already be filled (they
     /// never change, so `Block::new` fills them once). Each instruction is one loop of `ops`,
-    /// vectorised for the CPU (bit for bit the op table's formulas in the default precision).
+    /// vectorised for the CPU (bit for bit the op table's formulas in the default precision):
+    /// the whole pass is compiled once per instruction set, so the arithmetic loops are
+    /// inlined into it.
     pub(super) fn forward_lanes(&self, ops: &LaneOps, vals: &mut [Lanes]) {
+        match ops.isa() {
+            // SAFETY (each call): `LaneOps::isa` is a set the running CPU has.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { self.forward_avx512(ops, vals) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => unsafe { self.forward_avx2(ops, vals) },
+            _ => self.forward_body(ops, vals),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+    unsafe fn forward_avx512(&self, ops: &LaneOps, vals: &mut [Lanes]) {
+        self.forward_body(ops, vals)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn forward_avx2(&self, ops: &LaneOps, vals: &mut [Lanes]) {
+        self.forward_body(ops, vals)
+    }
+
+    #[inline(always)]
+    fn forward_body(&self, ops: &LaneOps, vals: &mut [Lanes]) {
         let n = self.n_inputs;
         for (j, step) in self.steps.iter().enumerate() {
             let (before, after) = vals.split_at_mut(n + j);
@@ -39,7 +65,8 @@ impl Plan {
     /// need no clearing between sweeps; only the inputs' slots, which the caller reads, are
     /// the caller's to clear (`Block::clear_inputs`).
     pub(super) fn reverse_lanes(&self, ops: &LaneOps, vals: &[Lanes], adj: &mut [Lanes]) {
-        self.sweep(ops, self.output, (0..self.steps.len()).rev(), vals, adj);
+        let steps = (0..self.steps.len()).rev();
+        self.sweep(ops, self.output, steps, vals, adj)
     }
 
     /// `reverse_lanes` from the slot `seed` over `steps` (step indices, users first), from
@@ -53,11 +80,13 @@ impl Plan {
         adj: &mut [Lanes],
     ) {
         adj.as_flattened_mut().fill(0.0);
-        self.sweep(ops, seed, steps, vals, adj);
+        self.sweep(ops, seed, steps, vals, adj)
     }
 
     /// The sweep of `reverse_lanes`: adds 1 to `adj[seed]`, then runs `steps`, clearing each
-    /// step's adjoint once it has been passed on.
+    /// step's adjoint once it has been passed on. Each increment is added straight into its
+    /// operand's adjoint: the same two roundings (the increment's, then the sum's) as
+    /// computing it first and adding it after.
     fn sweep(
         &self,
         ops: &LaneOps,
@@ -66,47 +95,81 @@ impl Plan {
         vals: &[Lanes],
         adj: &mut [Lanes],
     ) {
+        match ops.isa() {
+            // SAFETY (each call): `LaneOps::isa` is a set the running CPU has.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { self.sweep_avx512(ops, seed, steps, vals, adj) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => unsafe { self.sweep_avx2(ops, seed, steps, vals, adj) },
+            _ => self.sweep_body(ops, seed, steps, vals, adj),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+    unsafe fn sweep_avx512(
+        &self,
+        ops: &LaneOps,
+        seed: u32,
+        steps: impl Iterator<Item = usize>,
+        vals: &[Lanes],
+        adj: &mut [Lanes],
+    ) {
+        self.sweep_body(ops, seed, steps, vals, adj)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn sweep_avx2(
+        &self,
+        ops: &LaneOps,
+        seed: u32,
+        steps: impl Iterator<Item = usize>,
+        vals: &[Lanes],
+        adj: &mut [Lanes],
+    ) {
+        self.sweep_body(ops, seed, steps, vals, adj)
+    }
+
+    #[inline(always)]
+    fn sweep_body(
+        &self,
+        ops: &LaneOps,
+        seed: u32,
+        steps: impl Iterator<Item = usize>,
+        vals: &[Lanes],
+        adj: &mut [Lanes],
+    ) {
         ops.accumulate(&mut adj[seed as usize], &[1.0; LANES]);
-        let add = |adj: &mut [Lanes], i: u32, d: &Lanes| ops.accumulate(&mut adj[i as usize], d);
-        let (mut dx, mut dy) = ([0.0; LANES], [0.0; LANES]);
         for j in steps {
             let (i, step) = (self.n_inputs + j, &self.steps[j]);
             // Every operand is an earlier slot: the adjoints below `i` take the increments.
             let (adj, rest) = adj.split_at_mut(i);
-            let g = &mut rest[0];
+            let g = &std::mem::replace(&mut rest[0], [0.0; LANES]);
             let (z, v) = (&vals[i], |i: u32| &vals[i as usize]);
             match *step {
                 Step::Const(_) => {}
                 Step::Unary { code, x, p } => {
-                    ops.unary_backward(code, [v(x), z, g], p, &mut dx);
-                    add(adj, x, &dx);
+                    ops.unary_backward_add(code, [v(x), z, g], p, &mut adj[x as usize]);
                 }
                 Step::Binary { code, x, y } => {
-                    ops.binary_backward(code, [v(x), v(y), z, g], &mut dx, &mut dy);
-                    add(adj, x, &dx);
-                    add(adj, y, &dy);
+                    ops.binary_backward_add(code, [v(x), v(y), z, g], adj, x, y);
                 }
                 Step::BinaryK { code, x, k } => {
-                    ops.binary_backward_one(code, [v(x), &splat(k), z, g], false, &mut dx);
-                    add(adj, x, &dx);
+                    let acc = &mut adj[x as usize];
+                    ops.binary_backward_one_add(code, [v(x), &splat(k), z, g], false, acc);
                 }
                 Step::KBinary { code, k, y } => {
-                    ops.binary_backward_one(code, [&splat(k), v(y), z, g], true, &mut dy);
-                    add(adj, y, &dy);
+                    let acc = &mut adj[y as usize];
+                    ops.binary_backward_one_add(code, [&splat(k), v(y), z, g], true, acc);
                 }
                 // square::backward and dot::backward, on every lane.
-                Step::Square { x } => {
-                    ops.square_backward(v(x), g, &mut dx);
-                    add(adj, x, &dx);
-                }
+                Step::Square { x } => ops.square_backward_add(v(x), g, &mut adj[x as usize]),
                 Step::Sum { start, len } => ops.sum_backward(self.operands(start, len), g, adj),
                 Step::Dot { start, len } => {
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
                     ops.dot_backward(vals, ws, xs, g, adj);
                 }
-            }
-            for x in g.iter_mut() {
-                *x = 0.0;
             }
         }
     }

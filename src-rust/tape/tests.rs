@@ -376,3 +376,38 @@ fn grad_sum_refuses_bad_shapes() {
     let err = tape.grad_sum_into(&shared, &[1.0, 2.0], 1, &mut [0.0], &mut [0.0; 2]);
     assert!(matches!(err, Err(TapeError::OutputLength { .. })));
 }
+
+#[test]
+fn lane_passes_match_single_points_on_every_instruction_set() {
+    use crate::vmath::{kernels_for, Isa, LaneOps, Precision};
+    let xs = leaves(&[1.0, 1.0, 1.0]);
+    let f = build(&xs) + (&xs[0] / 3.0) * (2.0 - &xs[1]) + (&xs[2] - 0.5) / &xs[0];
+    let tape = Tape::record(&xs, &f).unwrap();
+    let plan = &tape.plan;
+    let rows: Vec<f64> = (0..3 * LANES)
+        .map(|i| 0.3 + (i % 37) as f64 / 20.0)
+        .collect();
+    for &isa in Isa::ALL {
+        let Some(k) = kernels_for(isa) else { continue };
+        let ops = LaneOps::new(k, Precision::Default);
+        assert_eq!(ops.isa(), isa);
+        let mut block = lanes::Block::new(plan, true).unwrap();
+        block.load(&rows, 3);
+        plan.forward_lanes(&ops, &mut block.vals);
+        plan.reverse_lanes(&ops, &block.vals, &mut block.adj);
+        for (l, x) in rows.chunks(3).enumerate() {
+            let (v, g) = tape.grad(x).unwrap();
+            let what = format!("{} row {l}", isa.name());
+            assert_eq!(
+                block.vals[plan.output as usize][l].to_bits(),
+                v.to_bits(),
+                "{what}"
+            );
+            for (i, gi) in g.iter().enumerate() {
+                assert_eq!(block.adj[i][l].to_bits(), gi.to_bits(), "{what} input {i}");
+            }
+        }
+        // Every adjoint past the inputs is left zero for the next sweep.
+        assert!(block.adj[3..].iter().flatten().all(|&a| a.to_bits() == 0));
+    }
+}

@@ -515,6 +515,69 @@ pub fn accumulate(acc: &mut Lanes, d: &Lanes) {
     }
 }
 
+/// `acc += -d`: what adding a negated increment gives.
+#[inline(always)]
+pub fn accumulate_neg(acc: &mut Lanes, d: &Lanes) {
+    for l in 0..LANES {
+        acc[l] += -d[l];
+    }
+}
+
+/// `acc += a / b`, a quotient then a sum.
+#[inline(always)]
+pub fn accumulate_quotient(acc: &mut Lanes, a: &Lanes, b: &Lanes) {
+    for l in 0..LANES {
+        acc[l] += a[l] / b[l];
+    }
+}
+
+/// `acc += -(z / y) · g`: `div_backward_y` added in.
+#[inline(always)]
+pub fn accumulate_div_y(acc: &mut Lanes, y: &Lanes, z: &Lanes, g: &Lanes) {
+    for l in 0..LANES {
+        acc[l] += -(z[l] / y[l]) * g[l];
+    }
+}
+
+/// `acc += 2 · x · g`: `square_backward` added in.
+#[inline(always)]
+pub fn accumulate_square(acc: &mut Lanes, x: &Lanes, g: &Lanes) {
+    for l in 0..LANES {
+        acc[l] += 2.0 * x[l] * g[l];
+    }
+}
+
+/// `acc += (0.5 / z) · g`: `sqrt_backward` added in.
+#[inline(always)]
+pub fn accumulate_sqrt(acc: &mut Lanes, z: &Lanes, g: &Lanes) {
+    for l in 0..LANES {
+        acc[l] += (0.5 / z[l]) * g[l];
+    }
+}
+
+/// `acc += relu_backward(x, g)`.
+#[inline(always)]
+pub fn accumulate_relu(acc: &mut Lanes, x: &Lanes, g: &Lanes) {
+    for l in 0..LANES {
+        acc[l] += if x[l] > 0.0 { g[l] } else { 0.0 };
+    }
+}
+
+/// `acc += abs_backward(x, g)`.
+#[inline(always)]
+pub fn accumulate_abs(acc: &mut Lanes, x: &Lanes, g: &Lanes) {
+    for l in 0..LANES {
+        let (x, g) = (x[l], g[l]);
+        acc[l] += if x > 0.0 {
+            g
+        } else if x < 0.0 {
+            -g
+        } else {
+            0.0
+        };
+    }
+}
+
 /// `acc += w · x`, a product then a sum (no fused multiply-add).
 #[inline(always)]
 pub fn dot_accumulate(acc: &mut Lanes, w: &Lanes, x: &Lanes) {

@@ -5,7 +5,7 @@
 //! lane); in [`Precision::Fast`] `exp`, `log`, `sin`, `cos`, `tan`, `tanh` and `sigmoid` and
 //! their backward steps use the fast functions.
 
-use super::Kernels;
+use super::{kernels, Isa, Kernels};
 use crate::ops::{
     binary_backward_lanes, binary_backward_one_lanes, binary_forward_lanes, unary_backward_lanes,
     unary_forward_lanes, Code,
@@ -43,10 +43,17 @@ impl Precision {
 }
 
 /// One batch's choice of loops: the instruction set's copy and the precision.
+///
+/// The arithmetic loops (and the default-mode forms of the backward steps) are called
+/// directly and inlined into the caller, so that a whole pass compiled for one instruction
+/// set (the tape's `forward_lanes` and reverse sweep, with [`LaneOps::isa`] naming the set
+/// the CPU has been checked for) runs them with no call per instruction; the fast
+/// elementary functions are called through the copy's table.
 #[derive(Clone, Copy)]
 pub struct LaneOps {
     k: &'static Kernels,
     fast: bool,
+    isa: Isa,
 }
 
 impl LaneOps {
@@ -55,6 +62,12 @@ impl LaneOps {
         LaneOps {
             k,
             fast: precision == Precision::Fast,
+            // Checked here, so that a pass may rely on it to run code compiled for `isa`.
+            isa: if k.isa.supported() {
+                k.isa
+            } else {
+                Isa::Baseline
+            },
         }
     }
 
@@ -63,15 +76,20 @@ impl LaneOps {
         LaneOps::new(super::kernels(), precision)
     }
 
+    /// The instruction set of these loops, which the running CPU has.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
     /// `z = op(x)` (`p` is leaky ReLU's slope).
-    #[inline]
+    #[inline(always)]
     pub fn unary_forward(&self, code: Code, x: &Lanes, p: f64, z: &mut Lanes) {
         let k = self.k;
         let f = match code {
-            Code::Neg => k.neg,
-            Code::Relu => k.relu,
-            Code::Abs => k.abs,
-            Code::Sqrt => k.sqrt,
+            Code::Neg => return kernels::neg(x, z),
+            Code::Relu => return kernels::relu(x, z),
+            Code::Abs => return kernels::abs(x, z),
+            Code::Sqrt => return kernels::sqrt(x, z),
             Code::Exp if self.fast => k.exp,
             Code::Log if self.fast => k.log,
             Code::Sin if self.fast => k.sin,
@@ -85,42 +103,54 @@ impl LaneOps {
     }
 
     /// `dx = ∂z/∂x · g` for `z = op(x)`.
-    #[inline]
+    #[inline(always)]
     pub fn unary_backward(&self, code: Code, [x, z, g]: [&Lanes; 3], p: f64, dx: &mut Lanes) {
+        // -0 is the identity of IEEE addition (0 is not: 0 + -0 = 0).
+        dx.fill(-0.0);
+        self.unary_backward_add(code, [x, z, g], p, dx);
+    }
+
+    /// `acc += ∂z/∂x · g` for `z = op(x)`: `unary_backward`'s increment added in.
+    #[inline(always)]
+    pub fn unary_backward_add(&self, code: Code, [x, z, g]: [&Lanes; 3], p: f64, acc: &mut Lanes) {
         let k = self.k;
         let f = match code {
-            Code::Neg => return (k.neg)(g, dx),
-            Code::Relu => return (k.relu_backward)(x, g, dx),
-            Code::Abs => return (k.abs_backward)(x, g, dx),
-            Code::Sqrt => k.sqrt_backward,
-            Code::Exp => k.exp_backward,
-            Code::Log => k.log_backward,
+            Code::Neg => return kernels::accumulate_neg(acc, g),
+            Code::Relu => return kernels::accumulate_relu(acc, x, g),
+            Code::Abs => return kernels::accumulate_abs(acc, x, g),
+            Code::Sqrt => return kernels::accumulate_sqrt(acc, z, g),
+            Code::Exp => return kernels::dot_accumulate(acc, z, g),
+            Code::Log => return kernels::accumulate_quotient(acc, g, x),
             Code::Sin if self.fast => k.sin_backward,
             Code::Cos if self.fast => k.cos_backward,
             Code::Tan if self.fast => k.tan_backward,
             Code::Tanh if self.fast => k.tanh_backward,
             Code::Sigmoid if self.fast => k.sigmoid_backward,
-            _ => return unary_backward_lanes(code, [x, z, g], p, dx),
+            _ => {
+                let mut dx = [0.0; LANES];
+                unary_backward_lanes(code, [x, z, g], p, &mut dx);
+                return kernels::accumulate(acc, &dx);
+            }
         };
-        f(x, z, g, dx)
+        let mut dx = [0.0; LANES];
+        f(x, z, g, &mut dx);
+        kernels::accumulate(acc, &dx)
     }
 
     /// `z = x op y`.
-    #[inline]
+    #[inline(always)]
     pub fn binary_forward(&self, code: Code, x: &Lanes, y: &Lanes, z: &mut Lanes) {
-        let k = self.k;
-        let f = match code {
-            Code::Add => k.add,
-            Code::Sub => k.sub,
-            Code::Mul => k.mul,
-            Code::Div => k.div,
-            _ => return binary_forward_lanes(code, x, y, z),
-        };
-        f(x, y, z)
+        match code {
+            Code::Add => kernels::add(x, y, z),
+            Code::Sub => kernels::sub(x, y, z),
+            Code::Mul => kernels::mul(x, y, z),
+            Code::Div => kernels::div(x, y, z),
+            _ => binary_forward_lanes(code, x, y, z),
+        }
     }
 
     /// `(dx, dy)` for `z = x op y`.
-    #[inline]
+    #[inline(always)]
     pub fn binary_backward(
         &self,
         code: Code,
@@ -128,30 +158,51 @@ impl LaneOps {
         dx: &mut Lanes,
         dy: &mut Lanes,
     ) {
-        let k = self.k;
+        let mut adj = [[-0.0; LANES]; 2];
+        self.binary_backward_add(code, [x, y, z, g], &mut adj, 0, 1);
+        [*dx, *dy] = adj;
+    }
+
+    /// `adj[i] += ∂z/∂x · g`, then `adj[j] += ∂z/∂y · g`, for `z = x op y`: `binary_backward`'s
+    /// increments added in, in that order (`i` and `j` may be the same slot).
+    #[inline(always)]
+    pub fn binary_backward_add(
+        &self,
+        code: Code,
+        [x, y, z, g]: [&Lanes; 4],
+        adj: &mut [Lanes],
+        i: u32,
+        j: u32,
+    ) {
+        let (i, j) = (i as usize, j as usize);
         match code {
             Code::Add => {
-                *dx = *g;
-                *dy = *g;
+                kernels::accumulate(&mut adj[i], g);
+                kernels::accumulate(&mut adj[j], g);
             }
             Code::Sub => {
-                *dx = *g;
-                (k.neg)(g, dy);
+                kernels::accumulate(&mut adj[i], g);
+                kernels::accumulate_neg(&mut adj[j], g);
             }
             Code::Mul => {
-                (k.mul)(y, g, dx);
-                (k.mul)(x, g, dy);
+                kernels::dot_accumulate(&mut adj[i], y, g);
+                kernels::dot_accumulate(&mut adj[j], x, g);
             }
             Code::Div => {
-                (k.div)(g, y, dx);
-                (k.div_backward_y)(y, z, g, dy);
+                kernels::accumulate_quotient(&mut adj[i], g, y);
+                kernels::accumulate_div_y(&mut adj[j], y, z, g);
             }
-            _ => binary_backward_lanes(code, [x, y, z, g], dx, dy),
+            _ => {
+                let (mut dx, mut dy) = ([0.0; LANES], [0.0; LANES]);
+                binary_backward_lanes(code, [x, y, z, g], &mut dx, &mut dy);
+                kernels::accumulate(&mut adj[i], &dx);
+                kernels::accumulate(&mut adj[j], &dy);
+            }
         }
     }
 
     /// One operand's increment for `z = x op y` (`right` picks `y`); the other is a constant.
-    #[inline]
+    #[inline(always)]
     pub fn binary_backward_one(
         &self,
         code: Code,
@@ -159,52 +210,62 @@ impl LaneOps {
         right: bool,
         d: &mut Lanes,
     ) {
-        let k = self.k;
+        d.fill(-0.0);
+        self.binary_backward_one_add(code, [x, y, z, g], right, d);
+    }
+
+    /// `acc +=` one operand's increment for `z = x op y` (`right` picks `y`).
+    #[inline(always)]
+    pub fn binary_backward_one_add(
+        &self,
+        code: Code,
+        [x, y, z, g]: [&Lanes; 4],
+        right: bool,
+        acc: &mut Lanes,
+    ) {
         match (code, right) {
-            (Code::Add, _) | (Code::Sub, false) => *d = *g,
-            (Code::Sub, true) => (k.neg)(g, d),
-            (Code::Mul, false) => (k.mul)(y, g, d),
-            (Code::Mul, true) => (k.mul)(x, g, d),
-            (Code::Div, false) => (k.div)(g, y, d),
-            (Code::Div, true) => (k.div_backward_y)(y, z, g, d),
-            _ => binary_backward_one_lanes(code, [x, y, z, g], right, d),
+            (Code::Add, _) | (Code::Sub, false) => kernels::accumulate(acc, g),
+            (Code::Sub, true) => kernels::accumulate_neg(acc, g),
+            (Code::Mul, false) => kernels::dot_accumulate(acc, y, g),
+            (Code::Mul, true) => kernels::dot_accumulate(acc, x, g),
+            (Code::Div, false) => kernels::accumulate_quotient(acc, g, y),
+            (Code::Div, true) => kernels::accumulate_div_y(acc, y, z, g),
+            _ => {
+                let mut d = [0.0; LANES];
+                binary_backward_one_lanes(code, [x, y, z, g], right, &mut d);
+                kernels::accumulate(acc, &d)
+            }
         }
     }
 
     /// `z = x · x`.
-    #[inline]
+    #[inline(always)]
     pub fn square(&self, x: &Lanes, z: &mut Lanes) {
-        (self.k.square)(x, z)
+        kernels::square(x, z)
     }
 
-    /// `dx = 2 · x · g` for `z = x · x`.
-    #[inline]
-    pub fn square_backward(&self, x: &Lanes, g: &Lanes, dx: &mut Lanes) {
-        (self.k.square_backward)(x, g, dx)
+    /// `acc += 2 · x · g` for `z = x · x`.
+    #[inline(always)]
+    pub fn square_backward_add(&self, x: &Lanes, g: &Lanes, acc: &mut Lanes) {
+        kernels::accumulate_square(acc, x, g)
     }
 
     /// `acc += d`.
-    #[inline]
+    #[inline(always)]
     pub fn accumulate(&self, acc: &mut Lanes, d: &Lanes) {
-        (self.k.accumulate)(acc, d)
+        kernels::accumulate(acc, d)
     }
 
-    /// `acc += w · x`.
-    #[inline]
-    pub fn dot_accumulate(&self, acc: &mut Lanes, w: &Lanes, x: &Lanes) {
-        (self.k.dot_accumulate)(acc, w, x)
-    }
-
-    /// A dot step: `z = Σ_j vals[ws[j]] · vals[xs[j]]`, from 0 in `j` order (what
-    /// `dot_accumulate` term by term gives).
-    #[inline]
+    /// A dot step: `z = Σ_j vals[ws[j]] · vals[xs[j]]`, from 0 in `j` order (a product then a
+    /// sum per term).
+    #[inline(always)]
     pub fn dot(&self, vals: &[Lanes], ws: &[u32], xs: &[u32], z: &mut Lanes) {
-        (self.k.dot)(vals, ws, xs, z)
+        kernels::dot(vals, ws, xs, z)
     }
 
     /// A dot step's backward from its adjoint `g`: per term in order, `adj[w] += x · g` then
     /// `adj[x] += w · g`.
-    #[inline]
+    #[inline(always)]
     pub fn dot_backward(
         &self,
         vals: &[Lanes],
@@ -213,25 +274,19 @@ impl LaneOps {
         g: &Lanes,
         adj: &mut [Lanes],
     ) {
-        (self.k.dot_backward)(vals, ws, xs, g, adj)
+        kernels::dot_backward(vals, ws, xs, g, adj)
     }
 
     /// A sum step: `z = Σ_j vals[xs[j]]`, from 0 in order.
-    #[inline]
+    #[inline(always)]
     pub fn sum(&self, vals: &[Lanes], xs: &[u32], z: &mut Lanes) {
-        (self.k.sum)(vals, xs, z)
+        kernels::sum(vals, xs, z)
     }
 
     /// A sum step's backward: `adj[x] += g` for each operand `x`, in order.
-    #[inline]
+    #[inline(always)]
     pub fn sum_backward(&self, xs: &[u32], g: &Lanes, adj: &mut [Lanes]) {
-        (self.k.sum_backward)(xs, g, adj)
-    }
-
-    /// `dx = a · b` (the dot product's backward: `w`'s increment is `x · g`).
-    #[inline]
-    pub fn mul(&self, a: &Lanes, b: &Lanes, dx: &mut Lanes) {
-        (self.k.mul)(a, b, dx)
+        kernels::sum_backward(xs, g, adj)
     }
 }
 
