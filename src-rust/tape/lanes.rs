@@ -3,7 +3,7 @@
 use super::plan::{Plan, Step};
 use super::{filled, Tape, TapeError};
 use crate::scalar::{Lanes, LANES};
-use crate::vmath::{splat, Isa, LaneOps, Precision};
+use crate::vmath::{splat, Isa, LaneOps, Parts, Precision, PARTS};
 
 impl Plan {
     /// `forward` for `LANES` points at once; constant slots must already be filled (they
@@ -12,30 +12,37 @@ impl Plan {
     /// the whole pass is compiled once per instruction set, so the arithmetic loops are
     /// inlined into it.
     pub(super) fn forward_lanes(&self, ops: &LaneOps, vals: &mut [Lanes]) {
+        self.forward_lanes_shared(ops, &[], vals)
+    }
+
+    /// `forward_lanes` where the first `shared.len()` inputs are the same on every lane (their
+    /// slots filled with `shared` too): dot steps read those as numbers (`LaneOps::dot_shared`),
+    /// with the same results.
+    pub(super) fn forward_lanes_shared(&self, ops: &LaneOps, shared: &[f64], vals: &mut [Lanes]) {
         match ops.isa() {
             // SAFETY (each call): `LaneOps::isa` is a set the running CPU has.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => unsafe { self.forward_avx512(ops, vals) },
+            Isa::Avx512 => unsafe { self.forward_avx512(ops, shared, vals) },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => unsafe { self.forward_avx2(ops, vals) },
-            _ => self.forward_body(ops, vals),
+            Isa::Avx2Fma => unsafe { self.forward_avx2(ops, shared, vals) },
+            _ => self.forward_body(ops, shared, vals),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-    unsafe fn forward_avx512(&self, ops: &LaneOps, vals: &mut [Lanes]) {
-        self.forward_body(ops, vals)
+    unsafe fn forward_avx512(&self, ops: &LaneOps, shared: &[f64], vals: &mut [Lanes]) {
+        self.forward_body(ops, shared, vals)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn forward_avx2(&self, ops: &LaneOps, vals: &mut [Lanes]) {
-        self.forward_body(ops, vals)
+    unsafe fn forward_avx2(&self, ops: &LaneOps, shared: &[f64], vals: &mut [Lanes]) {
+        self.forward_body(ops, shared, vals)
     }
 
     #[inline(always)]
-    fn forward_body(&self, ops: &LaneOps, vals: &mut [Lanes]) {
+    fn forward_body(&self, ops: &LaneOps, shared: &[f64], vals: &mut [Lanes]) {
         let n = self.n_inputs;
         for (j, step) in self.steps.iter().enumerate() {
             let (before, after) = vals.split_at_mut(n + j);
@@ -51,7 +58,11 @@ impl Plan {
                 Step::Sum { start, len } => ops.sum(before, self.operands(start, len), z),
                 Step::Dot { start, len } => {
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
-                    ops.dot(before, ws, xs, z);
+                    if shared.is_empty() {
+                        ops.dot(before, ws, xs, z);
+                    } else {
+                        ops.dot_shared(before, shared, ws, xs, z);
+                    }
                 }
             }
         }
@@ -66,7 +77,29 @@ impl Plan {
     /// the caller's to clear (`Block::clear_inputs`).
     pub(super) fn reverse_lanes(&self, ops: &LaneOps, vals: &[Lanes], adj: &mut [Lanes]) {
         let steps = (0..self.steps.len()).rev();
-        self.sweep(ops, self.output, steps, vals, adj)
+        self.sweep(ops, self.output, steps, vals, adj, Shared::default())
+    }
+
+    /// `reverse_lanes` where the first `shared.len()` inputs are the same on every lane (see
+    /// `forward_lanes_shared`): their increments from dot steps, from the first `live` lanes
+    /// only, go into `parts` (one `Parts` per shared input, see
+    /// `kernels::dot_backward_shared`), their others into `adj` as usual.
+    pub(super) fn reverse_lanes_shared(
+        &self,
+        ops: &LaneOps,
+        shared: &[f64],
+        vals: &[Lanes],
+        adj: &mut [Lanes],
+        parts: &mut [Parts],
+        live: usize,
+    ) {
+        let steps = (0..self.steps.len()).rev();
+        let shared = Shared {
+            shared,
+            parts,
+            live,
+        };
+        self.sweep(ops, self.output, steps, vals, adj, shared)
     }
 
     /// `reverse_lanes` from the slot `seed` over `steps` (step indices, users first), from
@@ -80,7 +113,7 @@ impl Plan {
         adj: &mut [Lanes],
     ) {
         adj.as_flattened_mut().fill(0.0);
-        self.sweep(ops, seed, steps, vals, adj)
+        self.sweep(ops, seed, steps, vals, adj, Shared::default())
     }
 
     /// The sweep of `reverse_lanes`: adds 1 to `adj[seed]`, then runs `steps`, clearing each
@@ -94,14 +127,15 @@ impl Plan {
         steps: impl Iterator<Item = usize>,
         vals: &[Lanes],
         adj: &mut [Lanes],
+        shared: Shared<'_>,
     ) {
         match ops.isa() {
             // SAFETY (each call): `LaneOps::isa` is a set the running CPU has.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => unsafe { self.sweep_avx512(ops, seed, steps, vals, adj) },
+            Isa::Avx512 => unsafe { self.sweep_avx512(ops, seed, steps, vals, adj, shared) },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => unsafe { self.sweep_avx2(ops, seed, steps, vals, adj) },
-            _ => self.sweep_body(ops, seed, steps, vals, adj),
+            Isa::Avx2Fma => unsafe { self.sweep_avx2(ops, seed, steps, vals, adj, shared) },
+            _ => self.sweep_body(ops, seed, steps, vals, adj, shared),
         }
     }
 
@@ -114,8 +148,9 @@ impl Plan {
         steps: impl Iterator<Item = usize>,
         vals: &[Lanes],
         adj: &mut [Lanes],
+        shared: Shared<'_>,
     ) {
-        self.sweep_body(ops, seed, steps, vals, adj)
+        self.sweep_body(ops, seed, steps, vals, adj, shared)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -127,8 +162,9 @@ impl Plan {
         steps: impl Iterator<Item = usize>,
         vals: &[Lanes],
         adj: &mut [Lanes],
+        shared: Shared<'_>,
     ) {
-        self.sweep_body(ops, seed, steps, vals, adj)
+        self.sweep_body(ops, seed, steps, vals, adj, shared)
     }
 
     #[inline(always)]
@@ -139,6 +175,11 @@ impl Plan {
         steps: impl Iterator<Item = usize>,
         vals: &[Lanes],
         adj: &mut [Lanes],
+        Shared {
+            shared,
+            parts,
+            live,
+        }: Shared<'_>,
     ) {
         ops.accumulate(&mut adj[seed as usize], &[1.0; LANES]);
         for j in steps {
@@ -168,11 +209,33 @@ impl Plan {
                 Step::Sum { start, len } => ops.sum_backward(self.operands(start, len), g, adj),
                 Step::Dot { start, len } => {
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
-                    ops.dot_backward(vals, ws, xs, g, adj);
+                    if shared.is_empty() {
+                        ops.dot_backward(vals, ws, xs, g, adj);
+                    } else {
+                        ops.dot_backward_shared(vals, shared, ws, xs, g, adj, parts, live);
+                    }
                 }
             }
         }
     }
+}
+
+/// The shared inputs of a sweep (`reverse_lanes_shared`): none by default.
+#[derive(Default)]
+pub(super) struct Shared<'a> {
+    shared: &'a [f64],
+    parts: &'a mut [Parts],
+    /// The lanes holding rows: the others' increments to `parts` are left out.
+    live: usize,
+}
+
+/// One thread's share of `grad_sum_into`'s gradient: its block's shared inputs' adjoints (lane
+/// by lane), the dot steps' increments to them (`PARTS` each) and the rows it ran one point at a
+/// time (summed in row order).
+struct Sums {
+    block: Block,
+    parts: Vec<Parts>,
+    points: Vec<f64>,
 }
 
 /// One job of `grad_batch_into`: rows, their values and their gradients.
@@ -229,7 +292,7 @@ pub(super) struct Scratch(std::sync::Mutex<Vec<Block>>);
 
 /// `grad_sum_into` runs up to this many rows past a thread's last whole lane block one point at
 /// a time (bit for bit what lanes give each row), instead of in a block of `LANES` lanes.
-const POINT_TAIL: usize = 8;
+const POINT_TAIL: usize = 2;
 
 /// The largest block (values and adjoints) a tape keeps between calls.
 const KEEP_BYTES: usize = 4 << 20;
@@ -404,9 +467,12 @@ impl Tape {
     /// The shared inputs are loaded once per thread, not once per row, and no per-row gradient
     /// leaves the lanes. Each thread's sweeps add row `r`'s gradient into lane `r % LANES` of
     /// the shared inputs' adjoints, which are not cleared between its lane blocks (its last,
-    /// shorter block first, then the others in order); up to `POINT_TAIL` rows past its last
-    /// whole block run one point at a time instead, summed in row order. The sum is then taken
-    /// thread by thread (lane by lane in order, then those rows), so the same rows on the same
+    /// shorter block first, then the others in order), except for what dot steps add to a
+    /// shared input (a layer's weights): that goes into `PARTS` partial sums per input, lane
+    /// `r % LANES` into part `r % PARTS`, so the weights need neither a lane block of values
+    /// nor one of adjoints. Up to `POINT_TAIL` rows past its last whole block run one point at
+    /// a time instead, summed in row order. The sum is then taken thread by thread (the lanes
+    /// in order, then the parts in order, then those rows), so the same rows on the same
     /// number of threads give the same bits.
     pub fn grad_sum_into(
         &self,
@@ -423,7 +489,10 @@ impl Tape {
         let d = self.n_inputs - k;
         check_out(values.len(), rows)?;
         check_out(grad.len(), k)?;
-        let work = |xs: &[f64], values: &mut [f64]| -> Result<(Block, Vec<f64>), TapeError> {
+        // The shared inputs only dot steps read need no lane block: their slots are neither
+        // filled nor summed (their adjoints stay zero: their increments go to `parts`).
+        let lane_slots = self.plan.shared_lane_slots(k);
+        let work = |xs: &[f64], values: &mut [f64]| -> Result<Sums, TapeError> {
             // A few rows past the last whole lane block run one point at a time: a block of
             // their own would cost more than they do.
             let tail = values.len() % LANES;
@@ -447,17 +516,19 @@ impl Tape {
                     }
                 }
             }
+            let mut parts = filled(k, [0.0; PARTS], "a batch's gradient sums")?;
             let mut block = self.block(true)?;
             let Block { vals, adj } = &mut block;
             on_isa(ops.isa(), || {
-                for (slot, &p) in vals.iter_mut().zip(shared) {
-                    *slot = [p; LANES];
+                for &s in &lane_slots {
+                    vals[s as usize] = [shared[s as usize]; LANES];
                 }
             });
             // The shared inputs' adjoints (zero to start with) gather every block's gradient
-            // lane by lane. The last block, when it has fewer than `LANES` rows, goes first,
-            // and its unused lanes' adjoints are cleared after its sweep, whatever those lanes
-            // computed (stale rows).
+            // lane by lane, but for dot steps' increments, which `parts` gathers. The last
+            // block, when it has fewer than `LANES` rows, goes first, and its unused lanes'
+            // adjoints are cleared after its sweep, whatever those lanes computed (stale
+            // rows); they add nothing to `parts`.
             let blocks = xs.chunks(LANES * d).zip(values.chunks_mut(LANES));
             for (xs, values) in blocks.rev() {
                 for (l, row) in xs.chunks_exact(d).enumerate() {
@@ -465,12 +536,13 @@ impl Tape {
                         slot[l] = x;
                     }
                 }
-                self.plan.forward_lanes(&ops, vals);
-                self.plan.reverse_lanes(&ops, vals, adj);
                 let len = values.len();
+                self.plan.forward_lanes_shared(&ops, shared, vals);
+                self.plan
+                    .reverse_lanes_shared(&ops, shared, vals, adj, &mut parts, len);
                 if len < LANES {
-                    for a in &mut adj[..k] {
-                        for (l, x) in a.iter_mut().enumerate() {
+                    for &s in &lane_slots {
+                        for (l, x) in adj[s as usize].iter_mut().enumerate() {
                             *x = if l < len { *x } else { 0.0 };
                         }
                     }
@@ -478,7 +550,11 @@ impl Tape {
                 values.copy_from_slice(&vals[out][..len]);
                 adj[k..self.n_inputs].as_flattened_mut().fill(0.0);
             }
-            Ok((block, point_sums))
+            Ok(Sums {
+                block,
+                parts,
+                points: point_sums,
+            })
         };
         let per = self.rows_per_thread(rows, threads);
         let blocks = std::thread::scope(|scope| {
@@ -498,11 +574,21 @@ impl Tape {
             blocks.into_iter().flatten().collect::<Result<Vec<_>, _>>()
         })?;
         grad.fill(0.0);
-        for (mut block, point_sums) in blocks {
+        for Sums {
+            mut block,
+            parts,
+            points,
+        } in blocks
+        {
             // The shared inputs' adjoints are cleared as they are summed, and the others were
             // after each sweep.
-            on_isa(ops.isa(), || add_lanes(grad, &mut block.adj[..k]));
-            for (g, s) in grad.iter_mut().zip(point_sums) {
+            on_isa(ops.isa(), || add_lanes(grad, &mut block.adj, &lane_slots));
+            for (g, p) in grad.iter_mut().zip(&parts) {
+                for x in p {
+                    *g += x;
+                }
+            }
+            for (g, s) in grad.iter_mut().zip(points) {
                 *g += s;
             }
             self.keep_cleared(block);
@@ -619,31 +705,28 @@ impl Tape {
     }
 }
 
-/// `grad[s] += adj[s][0]`, then `+= adj[s][1]`, ... lane by lane in order, for every slot `s`,
-/// leaving `adj` zero: eight slots at a time, so that eight sums are under way at once instead
-/// of one chain of dependent additions (the same additions in the same order per slot).
+/// `grad[s] += adj[s][0]`, then `+= adj[s][1]`, ... lane by lane in order, for every slot `s` of
+/// `slots`, leaving those adjoints zero: eight slots at a time, so that eight sums are under
+/// way at once instead of one chain of dependent additions (the same additions in the same
+/// order per slot).
 #[inline(always)]
-#[allow(clippy::needless_range_loop)] // lane `l` of slot `s`: two indices, one order.
-fn add_lanes(grad: &mut [f64], adj: &mut [Lanes]) {
+#[allow(clippy::needless_range_loop)] // lane `l` of several slots, in lane order.
+fn add_lanes(grad: &mut [f64], adj: &mut [Lanes], slots: &[u32]) {
     const WIDTH: usize = 8;
-    for (gs, slots) in grad.chunks_mut(WIDTH).zip(adj.chunks_mut(WIDTH)) {
+    for group in slots.chunks(WIDTH) {
         let mut acc = [0.0; WIDTH];
-        acc[..gs.len()].copy_from_slice(gs);
-        if let Ok(slots) = <&[Lanes; WIDTH]>::try_from(&*slots) {
-            for l in 0..LANES {
-                for s in 0..WIDTH {
-                    acc[s] += slots[s][l];
-                }
-            }
-        } else {
-            for l in 0..LANES {
-                for (a, slot) in acc.iter_mut().zip(slots.iter()) {
-                    *a += slot[l];
-                }
+        for (a, &s) in acc.iter_mut().zip(group) {
+            *a = grad[s as usize];
+        }
+        for l in 0..LANES {
+            for (a, &s) in acc.iter_mut().zip(group) {
+                *a += adj[s as usize][l];
             }
         }
-        gs.copy_from_slice(&acc[..gs.len()]);
-        slots.as_flattened_mut().fill(0.0);
+        for (a, &s) in acc.iter().zip(group) {
+            grad[s as usize] = *a;
+            adj[s as usize] = [0.0; LANES];
+        }
     }
 }
 

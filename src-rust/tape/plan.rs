@@ -236,6 +236,38 @@ impl Plan {
         }
     }
 
+    /// The inputs below `k` (shared by every lane of a batch) that some step reads as a lane
+    /// block: every use but a dot product with an operand that is not shared, which reads the
+    /// shared one as a number (`LaneOps::dot_shared`). In increasing order.
+    pub(super) fn shared_lane_slots(&self, k: usize) -> Vec<u32> {
+        let mut used = vec![false; k.min(self.n_inputs)];
+        let mut mark = |slot: u32| {
+            if let Some(u) = used.get_mut(slot as usize) {
+                *u = true;
+            }
+        };
+        for (j, step) in self.steps.iter().enumerate() {
+            if let Step::Dot { start, len } = *step {
+                let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
+                for (&w, &x) in ws.iter().zip(xs) {
+                    if (w as usize) < k && (x as usize) < k {
+                        mark(w);
+                        mark(x);
+                    }
+                }
+            } else {
+                let mut i = 0;
+                while let Some(slot) = self.operand(j as u32, i) {
+                    mark(slot);
+                    i += 1;
+                }
+            }
+        }
+        (0..used.len() as u32)
+            .filter(|&s| used[s as usize])
+            .collect()
+    }
+
     pub(super) fn n_slots(&self) -> usize {
         self.n_inputs + self.steps.len()
     }

@@ -411,3 +411,57 @@ fn lane_passes_match_single_points_on_every_instruction_set() {
         assert!(block.adj[3..].iter().flatten().all(|&a| a.to_bits() == 0));
     }
 }
+
+/// f(w0..w3, b; x0, x1): dot steps with the shared weights on either side, one term of two
+/// shared inputs, and a bias, the shapes a dense layer's loss has.
+fn dense_rows(vars: &[Value]) -> Value {
+    let (w, b, x) = (&vars[..4], &vars[4], &vars[5..]);
+    let layer = (Value::dot(&w[..2], x).unwrap() + b).relu();
+    let other = Value::dot(&[x[1].clone(), w[3].clone()], &[w[2].clone(), w[0].clone()]).unwrap();
+    let right = Value::dot(x, &w[1..3]).unwrap();
+    (layer * other + right.tanh()) * &x[0]
+}
+
+#[test]
+fn grad_sum_over_dot_steps_matches_the_rows_and_ignores_stale_lanes() {
+    let shared = [0.3, -0.2, 1.5, 0.8, 0.1];
+    let vars = leaves(&[0.3, -0.2, 1.5, 0.8, 0.1, 0.7, 1.0]);
+    let tape = Tape::record(&vars, &dense_rows(&vars)).unwrap();
+    assert_eq!(tape.plan.shared_lane_slots(5), vec![0, 3, 4]);
+    // A first batch leaves infinities and NaNs in every lane of the kept block.
+    let bad: Vec<f64> = (0..64).flat_map(|_| [f64::INFINITY, f64::NAN]).collect();
+    let (mut v, mut g) = (vec![0.0; 64], vec![0.0; 5]);
+    tape.grad_sum_into(&shared, &bad, 1, &mut v, &mut g)
+        .unwrap();
+    assert!(g.iter().any(|x| !x.is_finite()));
+    for rows in [3usize, 5, 31, 32, 33, 100, 5_000] {
+        let xs: Vec<f64> = (0..rows)
+            .flat_map(|r| [(r as f64 * 0.37).sin(), (r as f64 * 0.11).cos()])
+            .collect();
+        let full: Vec<f64> = xs
+            .chunks_exact(2)
+            .flat_map(|d| shared.iter().chain(d).copied())
+            .collect();
+        let (values, grads) = tape.grad_batch(&full, 1).unwrap();
+        for threads in [1, 2] {
+            let (mut v, mut g) = (vec![0.0; rows], vec![0.0; 5]);
+            tape.grad_sum_into(&shared, &xs, threads, &mut v, &mut g)
+                .unwrap();
+            assert_eq!(v, values, "{rows} rows on {threads} threads");
+            for (i, &got) in g.iter().enumerate() {
+                let want = grads.chunks_exact(7).fold(0.0, |s, row| s + row[i]);
+                assert!(
+                    (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                    "{rows} rows, input {i}: {got} {want}"
+                );
+            }
+            let (mut v2, mut g2) = (vec![0.0; rows], vec![0.0; 5]);
+            tape.grad_sum_into(&shared, &xs, threads, &mut v2, &mut g2)
+                .unwrap();
+            assert_eq!(
+                g, g2,
+                "the same rows on the same threads give the same bits"
+            );
+        }
+    }
+}

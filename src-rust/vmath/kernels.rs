@@ -633,3 +633,113 @@ pub fn sum_backward(xs: &[u32], g: &Lanes, adj: &mut [Lanes]) {
         accumulate(&mut adj[x as usize], g);
     }
 }
+
+/// How many partial sums a shared input's adjoint keeps per lane block in `dot_backward_shared`:
+/// one vector of the widest instruction set.
+pub const PARTS: usize = 8;
+
+/// One shared input's adjoint within a lane block: `PARTS` partial sums, lane `l`'s increments
+/// going to part `l % PARTS`.
+pub type Parts = [f64; PARTS];
+
+/// A dot step's forward when some operands are *shared* (`slot < k`: the same number on every
+/// lane, `shared[slot]`): the products with a shared operand read it as one number instead of
+/// a lane block. The same products and sums in the same order as `dot`, so the same bits.
+#[inline(always)]
+pub fn dot_shared(vals: &[Lanes], shared: &[f64], ws: &[u32], xs: &[u32], z: &mut Lanes) {
+    let k = shared.len();
+    let mut acc = [0.0; LANES];
+    for (&w, &x) in ws.iter().zip(xs) {
+        let (w, x) = (w as usize, x as usize);
+        if w < k {
+            let (w, x) = (shared[w], &vals[x]);
+            for l in 0..LANES {
+                acc[l] += w * x[l];
+            }
+        } else if x < k {
+            let (w, x) = (&vals[w], shared[x]);
+            for l in 0..LANES {
+                acc[l] += w[l] * x;
+            }
+        } else {
+            let (w, x) = (&vals[w], &vals[x]);
+            for l in 0..LANES {
+                acc[l] += w[l] * x[l];
+            }
+        }
+    }
+    *z = acc;
+}
+
+/// A dot step's backward when some operands are shared (see `dot_shared`): a shared operand's
+/// increments `x · g` from the first `live` lanes go into its `parts[slot]` (the lanes'
+/// products added `PARTS` apart, in lane order; the other lanes add nothing, whatever they
+/// hold) instead of a lane block of its own adjoint, so the shared inputs' adjoints take
+/// `8 · PARTS` bytes each instead of `8 · LANES`, and stay in cache. The other operand's
+/// increment is `dot_backward`'s, bit for bit.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn dot_backward_shared(
+    vals: &[Lanes],
+    shared: &[f64],
+    ws: &[u32],
+    xs: &[u32],
+    g: &Lanes,
+    adj: &mut [Lanes],
+    parts: &mut [Parts],
+    live: usize,
+) {
+    let k = shared.len();
+    for (&w, &x) in ws.iter().zip(xs) {
+        let (w, x) = (w as usize, x as usize);
+        if w < k && x >= k {
+            add_parts(&mut parts[w], &vals[x], g, live);
+            dot_accumulate_scalar(&mut adj[x], shared[w], g);
+        } else if x < k && w >= k {
+            dot_accumulate_scalar(&mut adj[w], shared[x], g);
+            add_parts(&mut parts[x], &vals[w], g, live);
+        } else {
+            let (vw, vx) = (&vals[w], &vals[x]);
+            let (mut dw, mut dx) = ([0.0; LANES], [0.0; LANES]);
+            for l in 0..LANES {
+                dw[l] = vx[l] * g[l];
+                dx[l] = vw[l] * g[l];
+            }
+            accumulate(&mut adj[w], &dw);
+            accumulate(&mut adj[x], &dx);
+        }
+    }
+}
+
+/// `parts[j] += v[j]·g[j] + v[j + PARTS]·g[j + PARTS] + ...`, the products summed in lane order,
+/// of the lanes below `live` only.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // lane `l` of several slots, in lane order.
+fn add_parts(parts: &mut Parts, v: &Lanes, g: &Lanes, live: usize) {
+    let mut t = [0.0; PARTS];
+    if live >= LANES {
+        for c in 0..LANES / PARTS {
+            for j in 0..PARTS {
+                t[j] += v[c * PARTS + j] * g[c * PARTS + j];
+            }
+        }
+    } else {
+        for c in 0..LANES / PARTS {
+            for j in 0..PARTS {
+                let l = c * PARTS + j;
+                t[j] += if l < live { v[l] * g[l] } else { 0.0 };
+            }
+        }
+    }
+    for j in 0..PARTS {
+        parts[j] += t[j];
+    }
+}
+
+/// `acc += w · g` for one number `w`.
+#[inline(always)]
+fn dot_accumulate_scalar(acc: &mut Lanes, w: f64, g: &Lanes) {
+    for l in 0..LANES {
+        acc[l] += w * g[l];
+    }
+}

@@ -5,7 +5,7 @@
 //! lane); in [`Precision::Fast`] `exp`, `log`, `sin`, `cos`, `tan`, `tanh` and `sigmoid` and
 //! their backward steps use the fast functions.
 
-use super::{kernels, Isa, Kernels};
+use super::{kernels, Isa, Kernels, Parts};
 use crate::ops::{
     binary_backward_lanes, binary_backward_one_lanes, binary_forward_lanes, unary_backward_lanes,
     unary_forward_lanes, Code,
@@ -275,6 +275,37 @@ impl LaneOps {
         adj: &mut [Lanes],
     ) {
         kernels::dot_backward(vals, ws, xs, g, adj)
+    }
+
+    /// `dot` where the slots below `shared.len()` are shared inputs, read from `shared`.
+    #[inline(always)]
+    pub fn dot_shared(
+        &self,
+        vals: &[Lanes],
+        shared: &[f64],
+        ws: &[u32],
+        xs: &[u32],
+        z: &mut Lanes,
+    ) {
+        kernels::dot_shared(vals, shared, ws, xs, z)
+    }
+
+    /// `dot_backward` where the slots below `shared.len()` are shared inputs, whose increments
+    /// from the first `live` lanes go into `parts` (see `kernels::dot_backward_shared`).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn dot_backward_shared(
+        &self,
+        vals: &[Lanes],
+        shared: &[f64],
+        ws: &[u32],
+        xs: &[u32],
+        g: &Lanes,
+        adj: &mut [Lanes],
+        parts: &mut [Parts],
+        live: usize,
+    ) {
+        kernels::dot_backward_shared(vals, shared, ws, xs, g, adj, parts, live)
     }
 
     /// A sum step: `z = Σ_j vals[xs[j]]`, from 0 in order.
