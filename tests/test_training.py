@@ -179,21 +179,28 @@ def test_threads_change_only_the_last_bits_of_the_sum() -> None:
         model.compile_loss(X, y, threads=0)
 
 
-def test_grad_sum_bytes_refuses_bad_shapes() -> None:
+def test_grad_sum_into_refuses_bad_shapes() -> None:
     import ferrograd
 
     tape = ferrograd.compile(lambda a, b, x: a * x + b, 3)._tape
-    values, grad = tape.grad_sum_bytes(np.array([2.0, 1.0]).tobytes(), np.arange(4.0).tobytes())
-    assert np.frombuffer(values).tolist() == [1.0, 3.0, 5.0, 7.0]
-    assert np.frombuffer(grad).tolist() == [6.0, 4.0]
+    values, grad = np.empty(4), np.empty(2)
+    tape.grad_sum_into(np.array([2.0, 1.0]), np.arange(4.0).reshape(4, 1), values, grad)
+    assert values.tolist() == [1.0, 3.0, 5.0, 7.0]
+    assert grad.tolist() == [6.0, 4.0]
     with pytest.raises(ValueError, match="3 shared inputs leave none"):
-        tape.grad_sum_bytes(np.zeros(3).tobytes(), b"")
-    with pytest.raises(ValueError, match="multiple of 8 bytes"):
-        tape.grad_sum_bytes(np.zeros(2).tobytes(), b"abc")
-    with pytest.raises(ValueError, match="takes 2 inputs, got 1"):
-        ferrograd.compile(lambda a, b, x, z: a * x + b * z, 4)._tape.grad_sum_bytes(
-            np.zeros(2).tobytes(), np.zeros(3).tobytes()
+        tape.grad_sum_into(np.zeros(3), np.zeros((0, 0)), np.empty(0), np.empty(3))
+    with pytest.raises(ValueError, match=r"xs must have shape \(m, 1\), got \(3,\)"):
+        tape.grad_sum_into(np.zeros(2), np.zeros(3), np.empty(3), np.empty(2))
+    with pytest.raises(ValueError, match=r"shared must have shape \(p,\), got \(1, 2\)"):
+        tape.grad_sum_into(np.zeros((1, 2)), np.zeros((3, 1)), np.empty(3), np.empty(2))
+    with pytest.raises(ValueError, match=r"grad must have shape \(2,\), got \(3,\)"):
+        tape.grad_sum_into(np.zeros(2), np.zeros((3, 1)), np.empty(3), np.empty(3))
+    with pytest.raises(ValueError, match=r"xs must have shape \(m, 2\), got \(3, 1\)"):
+        ferrograd.compile(lambda a, b, x, z: a * x + b * z, 4)._tape.grad_sum_into(
+            np.zeros(2), np.zeros((3, 1)), np.empty(3), np.empty(2)
         )
+    with pytest.raises(ValueError, match="overlap"):
+        tape.grad_sum_into(grad, np.arange(4.0).reshape(4, 1), values, grad)
 
 
 def test_compiling_does_not_touch_the_model() -> None:

@@ -119,11 +119,20 @@ def vector(x: object, n: int, what: str) -> np.ndarray:
 
 def batch(xs: object, n: int, what: str = "a batch") -> np.ndarray:
     """``xs`` as a C-contiguous float64 array of shape ``(m, n)``: ``m`` points of ``n``
-    coordinates, one per row; ``ValueError`` for another shape."""
+    coordinates, one per row, that the core may read in place (see :func:`in_place`);
+    ``ValueError`` for another shape."""
     array = real_array(xs, what)
     if array.ndim != 2 or array.shape[1] != n:
         raise ValueError(f"{what} must have shape (m, {n}), got {array.shape}")
+    return in_place(array)
+
+
+def in_place(array: np.ndarray) -> np.ndarray:
+    """``array`` (real numbers) as the core's batch methods read arrays in place: exactly
+    ``numpy.ndarray``, native float64, C-contiguous and aligned; copied only when it is not."""
     rows: np.ndarray = np.ascontiguousarray(array, dtype=np.float64)
+    if not rows.flags.aligned:  # ascontiguousarray keeps a misaligned buffer as it is
+        rows = rows.copy()
     return rows
 
 

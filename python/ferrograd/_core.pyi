@@ -3,6 +3,7 @@
 from collections.abc import Iterable, Sequence
 from typing import NoReturn, SupportsFloat, final
 
+import numpy as np
 from typing_extensions import TypeAlias
 
 __all__ = [
@@ -536,48 +537,68 @@ class Tape:
         """Every output at `x` and `u · J`, one reverse sweep seeded with `u`."""
     def hessians(self, x: Sequence[float]) -> list[float]:
         """Every output's Hessian at `x`, row-major `k × n × n`."""
-    def jacobian_batch_bytes(
-        self, xs: bytes, threads: int | None = None, precision: str = "default"
-    ) -> bytearray:
-        """The Jacobian at each row of `xs` as `rows × k × n` float64 bytes; GIL released;
-        threads and precision as `eval_batch_bytes`.
-        """
-    def eval_batch_bytes(
-        self, xs: bytes, threads: int | None = None, precision: str = "default"
-    ) -> bytearray:
-        """Outputs (`k` per row) at each row of `xs` (native-endian float64, row-major), computed
-        with the GIL released on `min(threads, cores, rows / 32)` threads (default: one per
-        core; more than the cores are clamped), each with `256 × plan_len` bytes of scratch.
-
-        `precision` is `"default"` (bit for bit single points) or `"fast"` (vectorised
-        elementary functions within the bounds in docs/ops.md). `ValueError` when `xs` is not
-        whole rows of float64s or `precision` is neither; `MemoryError` naming the size when an
-        allocation fails.
-        """
-    def grad_batch_bytes(
-        self, xs: bytes, threads: int | None = None, precision: str = "default"
-    ) -> tuple[bytearray, bytearray]:
-        """Outputs and row-major gradients at each row of `xs`, as float64 bytes; GIL released;
-        threads and precision as `eval_batch_bytes`, `512 × plan_len` bytes of scratch each.
-        """
-    def grad_sum_bytes(
+    def eval_batch_into(
         self,
-        shared: bytes,
-        xs: bytes,
+        xs: np.ndarray,
+        values: np.ndarray,
+        threads: int | None = None,
+        precision: str = "default",
+    ) -> None:
+        """Writes the outputs (`k` per row) at each row of `xs` (shape `(m, n_inputs)`) to
+        `values` (shape `(m,)`, or `(m, k)` for a vector function), computed with the GIL
+        released on `min(threads, cores, m / 32)` threads (default: one per core; more than the
+        cores are clamped), each with `256 × plan_len` bytes of scratch.
+
+        Every array is read or written in place, so each must be exactly a `numpy.ndarray` of
+        native float64, C-contiguous and aligned (`TypeError` or `ValueError` naming the one
+        that is not); outputs must be writable and share no memory with another array of the
+        call (`ValueError`). `precision` is `"default"` (bit for bit single points) or `"fast"`
+        (vectorised elementary functions within the bounds in docs/ops.md), `ValueError`
+        otherwise; `MemoryError` naming the size when an allocation fails.
+        """
+    def jacobian_batch_into(
+        self,
+        xs: np.ndarray,
+        jac: np.ndarray,
+        threads: int | None = None,
+        precision: str = "default",
+    ) -> None:
+        """Writes the Jacobian at each row of `xs` to `jac`, shape `(m, k, n)` (`(m, n)` for a
+        scalar function); GIL released; arrays, threads and precision as `eval_batch_into`.
+        """
+    def grad_batch_into(
+        self,
+        xs: np.ndarray,
+        values: np.ndarray,
+        grads: np.ndarray,
+        threads: int | None = None,
+        precision: str = "default",
+    ) -> None:
+        """Writes the output at each row of `xs` to `values` (shape `(m,)`) and its gradient to
+        `grads` (shape `(m, n_inputs)`); GIL released; arrays, threads and precision as
+        `eval_batch_into`, `512 × plan_len` bytes of scratch each.
+        """
+    def grad_sum_into(
+        self,
+        shared: np.ndarray,
+        xs: np.ndarray,
+        values: np.ndarray,
+        grad: np.ndarray,
         threads: int | None = None,
         scale: float = 1.0,
         l2: float = 0.0,
-    ) -> tuple[bytearray, bytearray]:
-        """The output at each row and the gradient with respect to the shared inputs summed over
-        the rows, as float64 bytes; GIL released; threads as `eval_batch_bytes`.
+    ) -> None:
+        """Writes the output at each row to `values` (shape `(m,)`) and the gradient with respect
+        to the shared inputs summed over the rows to `grad` (the shape of `shared`); GIL
+        released; arrays and threads as `eval_batch_into`.
 
-        `shared` holds the first inputs, the same at every row (loaded once per thread); `xs`
-        the others, row-major. The same rows on the same threads give the same bits. The summed
-        gradient `g` comes back as `g * scale + (2 * l2) * shared` (each operation rounded once,
-        in that order; `l2 = 0` adds nothing): a mean over the rows plus an L2 penalty's
-        gradient, without a numpy temporary per step. `ValueError` when `shared` leaves no input
-        to the rows or `xs` is not whole rows; `MemoryError` naming the size when an allocation
-        fails.
+        `shared` (shape `(p,)`) holds the first inputs, the same at every row (loaded once per
+        thread); `xs` (shape `(m, n_inputs - p)`) the others. The same rows on the same threads
+        give the same bits. The summed gradient `g` is written as `g * scale + (2 * l2) *
+        shared` (each operation rounded once, in that order; `l2 = 0` adds nothing): a mean over
+        the rows plus an L2 penalty's gradient, without a numpy temporary per step.
+        `ValueError` when `shared` leaves no input to the rows or a shape is wrong;
+        `MemoryError` naming the size when an allocation fails.
         """
     def to_bytes(self) -> bytes:
         """The tape in a flat little-endian byte format (what pickling stores); `from_bytes`

@@ -309,13 +309,13 @@ class Tape:
         product: np.ndarray = self.hessian(x) @ direction
         return product
 
-    def _batch(self, xs: object) -> bytes:
+    def _batch(self, xs: object) -> np.ndarray:
+        """``xs`` as the C-contiguous, aligned float64 array the core reads in place."""
         array = _checks.batch(xs, self.n_inputs)
         if self._f is not None:
             for row in array.tolist():
                 self._check(row)
-        flat: bytes = array.tobytes()
-        return flat
+        return array
 
     def eval_batch(
         self, xs: object, threads: int | None = None, precision: str = "default"
@@ -331,8 +331,10 @@ class Tape:
         the result; the tape keeps those blocks for its next batch call (one per core at most,
         and only blocks up to 4 MiB), so a loop of small batches allocates nothing after its
         first call. An allocation that fails raises ``MemoryError`` naming its size. Any real
-        dtype and memory order is accepted; rows with NaN or inf give the IEEE results the graph
-        would.
+        dtype and memory order is accepted: a C-contiguous, aligned float64 ``xs`` is read in
+        place, without a copy (so no other thread may write to it during the call), anything
+        else converted to one first; the result is a new array that the threads fill directly.
+        Rows with NaN or inf give the IEEE results the graph would.
 
         ``precision="default"`` computes every row bit for bit as :meth:`grad` and the graph
         do. ``precision="fast"`` runs ``exp``, ``log``, ``sin``, ``cos``, ``tan``, ``tanh`` and
@@ -343,10 +345,11 @@ class Tape:
         """
         threads = _threads(threads)
         precision = _precision(precision)
-        values = self._tape.eval_batch_bytes(self._batch(xs), threads, precision)
-        out: np.ndarray = np.frombuffer(values, dtype=np.float64)
-        if self.is_vector:
-            out = out.reshape(-1, self.n_outputs)
+        array = self._batch(xs)
+        m = array.shape[0]
+        # np.empty: the pages are first touched by the threads that fill them, in parallel.
+        out: np.ndarray = np.empty((m, self.n_outputs) if self.is_vector else (m,))
+        self._tape.eval_batch_into(array, out, threads, precision)
         return out
 
     def grad_batch(
@@ -362,12 +365,10 @@ class Tape:
         self._scalar("grad_batch", "jacobian_batch(xs)")
         threads = _threads(threads)
         precision = _precision(precision)
-        values, grads = self._tape.grad_batch_bytes(self._batch(xs), threads, precision)
-        m = len(values) // 8
-        return (
-            np.frombuffer(values, dtype=np.float64),
-            np.frombuffer(grads, dtype=np.float64).reshape(m, self.n_inputs),
-        )
+        array = self._batch(xs)
+        values, grads = np.empty(array.shape[0]), np.empty(array.shape)
+        self._tape.grad_batch_into(array, values, grads, threads, precision)
+        return values, grads
 
     def jacobian_batch(
         self, xs: object, threads: int | None = None, precision: str = "default"
@@ -384,11 +385,11 @@ class Tape:
         """
         threads = _threads(threads)
         precision = _precision(precision)
-        jac = self._tape.jacobian_batch_bytes(self._batch(xs), threads, precision)
-        out: np.ndarray = np.frombuffer(jac, dtype=np.float64)
-        if self.is_vector:
-            return out.reshape(-1, self.n_outputs, self.n_inputs)
-        return out.reshape(-1, self.n_inputs)
+        array = self._batch(xs)
+        m, n = array.shape
+        out: np.ndarray = np.empty((m, self.n_outputs, n) if self.is_vector else (m, n))
+        self._tape.jacobian_batch_into(array, out, threads, precision)
+        return out
 
     def __reduce__(self) -> tuple[object, tuple[bytes, object]]:
         """Pickles the recorded program; a checked tape also pickles ``f``, by reference."""

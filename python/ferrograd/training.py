@@ -21,7 +21,7 @@ Two tapes are recorded:
 
 * the **example tape**, one example's loss term with the parameters *and that example's
   features and target* as inputs. :meth:`CompiledLoss.value_and_grad` runs it over the rows in
-  lanes with ``Tape.grad_sum_bytes``: the parameters are loaded once, not once per row, and the
+  lanes with ``Tape.grad_sum_into``: the parameters are loaded once, not once per row, and the
   rows' gradients are summed inside Rust, so a step over the whole dataset or over a minibatch
   (``rows=``) is one call. :meth:`CompiledLoss.per_example` gives every row's loss term and
   gradient in one ``grad_batch`` call;
@@ -250,8 +250,8 @@ class CompiledLoss:
         self.loss, self.l2 = loss, l2
         self._example, self._scores, self._dataset = example, scores, dataset
         self.threads = threads
-        self._data = np.column_stack([X, y])  # the example tape's data columns
-        self._data_bytes = self._data.tobytes()
+        # The example tape's data columns, as the core reads them in place.
+        self._data = _checks.in_place(np.column_stack([X, y]))
 
     @property
     def n_examples(self) -> int:
@@ -296,17 +296,19 @@ class CompiledLoss:
         m, n = data.shape[0], self.n_params + data.shape[1]
         values = np.empty(m)
         per_row = np.empty((m, self.n_params)) if grads else None
-        block = np.empty((min(m, next(iter(_chunks(m, n))).stop), n))
+        rows = min(m, next(iter(_chunks(m, n))).stop)
+        block = np.empty((rows, n))
         block[:, : self.n_params] = theta
+        block_grads = np.empty((rows, n)) if grads else None
         for part in _chunks(m, n):
             k = part.stop - part.start
             block[:k, self.n_params :] = data[part]
-            if grads:
-                v, g = tape.grad_batch_bytes(block[:k].tobytes(), 1)
-                values[part] = np.frombuffer(v)
-                per_row[part] = np.frombuffer(g).reshape(k, n)[:, : self.n_params]  # type: ignore[index]
+            # values[part] is a contiguous slice of values: the core writes it in place.
+            if block_grads is not None:
+                tape.grad_batch_into(block[:k], values[part], block_grads[:k], 1)
+                per_row[part] = block_grads[:k, : self.n_params]  # type: ignore[index]
             else:
-                values[part] = np.frombuffer(tape.eval_batch_bytes(block[:k].tobytes(), 1))
+                tape.eval_batch_into(block[:k], values[part], 1)
         return (values, per_row) if grads else values
 
     def per_example(self, theta: object, rows: object = None) -> tuple[np.ndarray, np.ndarray]:
@@ -324,14 +326,13 @@ class CompiledLoss:
         """Each selected row's loss term, and the gradient of the loss (the mean of the terms
         plus the L2 term, as :meth:`_mean` computes it) finished in the same call."""
         index = self._rows(rows)
-        if index is None:
-            data, m = self._data_bytes, self.n_examples
-        else:
-            data, m = self._data[index].tobytes(), len(index)
-        values, grad = self._example.grad_sum_bytes(
-            params.tobytes(), data, self.threads, 1.0 / m, self.l2
+        data = self._data if index is None else _checks.in_place(self._data[index])
+        shared = _checks.in_place(params)
+        values, grad = np.empty(len(data)), np.empty(self.n_params)
+        self._example.grad_sum_into(
+            shared, data, values, grad, self.threads, 1.0 / len(data), self.l2
         )
-        return np.frombuffer(values), np.frombuffer(grad)
+        return values, grad
 
     def _mean(self, params: np.ndarray, values: np.ndarray) -> float:
         """The loss from each row's term: their mean (summed exactly), plus the L2 term."""

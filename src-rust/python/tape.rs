@@ -1,12 +1,10 @@
 //! The `Tape` class: a recorded graph, evaluated at points and batches.
 
-use std::borrow::Cow;
-
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes};
+use pyo3::types::PyBytes;
 
-use super::buffers::{bytearray_of, default_threads, float_bytearray, floats_from_bytes, zeros};
+use super::buffers::{apart, default_threads, Floats, Out};
 use super::value::PyValue;
 use crate::tape::{Tape, TapeError};
 use crate::value::Value;
@@ -21,10 +19,10 @@ fn precision_from(name: &str) -> PyResult<Precision> {
     })
 }
 
-/// A batch's arguments as the core takes them: the rows' floats, how many rows, the thread
-/// count (default: one per core) and the precision.
-struct Batch<'a> {
-    xs: Cow<'a, [f64]>,
+/// A batch's arguments as the core takes them: the rows, how many, the thread count (default:
+/// one per core) and the precision.
+struct Batch<'py> {
+    xs: Floats<'py>,
     rows: usize,
     threads: usize,
     precision: Precision,
@@ -39,16 +37,21 @@ pub struct PyTape {
 }
 
 impl PyTape {
-    /// Reads a batch's arguments, checking the precision's name and that `xs` is whole rows.
-    fn batch<'a>(
+    /// Reads a batch's arguments, checking the precision's name and that `xs` is an array of
+    /// shape `(rows, n_inputs)`.
+    fn batch<'py>(
         &self,
-        xs: &'a [u8],
+        xs: &Bound<'py, PyAny>,
         threads: Option<usize>,
         precision: &str,
-    ) -> PyResult<Batch<'a>> {
+    ) -> PyResult<Batch<'py>> {
         let precision = precision_from(precision)?;
-        let xs = floats_from_bytes(xs)?;
-        let rows = self.rows(&xs)?;
+        let xs = Floats::input(xs, "xs")?;
+        let n = self.tape.n_inputs();
+        let rows = match *xs.shape() {
+            [rows, cols] if cols == n => rows,
+            _ => return Err(xs.wrong_shape(&format!("(m, {n})"))),
+        };
         Ok(Batch {
             xs,
             rows,
@@ -56,25 +59,6 @@ impl PyTape {
             precision,
         })
     }
-
-    /// How many rows a flat batch holds, or the error naming the mismatch.
-    fn rows(&self, xs: &[f64]) -> PyResult<usize> {
-        let n = self.tape.n_inputs();
-        if n == 0 || !xs.len().is_multiple_of(n) {
-            return Err(TapeError::InputLength {
-                expected: n,
-                got: xs.len() % n.max(1),
-            }
-            .into());
-        }
-        Ok(xs.len() / n)
-    }
-}
-
-fn too_many(rows: usize) -> PyErr {
-    pyo3::exceptions::PyMemoryError::new_err(format!(
-        "cannot allocate the results of a batch of {rows} rows"
-    ))
 }
 
 #[pymethods]
@@ -183,71 +167,87 @@ impl PyTape {
         Ok(self.tape.hessians(&x)?)
     }
 
-    /// Outputs (`k` per row) at each row of `xs` (native-endian float64, row-major), computed
-    /// with the GIL released on `min(threads, cores, rows / 32)` threads (default: one per
-    /// core; more than the cores are clamped), each with `256 × plan_len` bytes of scratch.
+    /// Writes the outputs (`k` per row) at each row of `xs` (shape `(m, n_inputs)`) to
+    /// `values` (shape `(m,)`, or `(m, k)` for a vector function), computed with the GIL
+    /// released on `min(threads, cores, m / 32)` threads (default: one per core; more than the
+    /// cores are clamped), each with `256 × plan_len` bytes of scratch.
     ///
-    /// `precision` is `"default"` (bit for bit single points) or `"fast"` (vectorised
-    /// elementary functions within the bounds in docs/ops.md). `ValueError` when `xs` is not
-    /// whole rows of float64s or `precision` is neither; `MemoryError` naming the size when an
-    /// allocation fails.
-    #[pyo3(signature = (xs, threads = None, precision = "default"))]
-    fn eval_batch_bytes<'py>(
+    /// Every array is read or written in place, so each must be exactly a `numpy.ndarray` of
+    /// native float64, C-contiguous and aligned (`TypeError` or `ValueError` naming the one
+    /// that is not); outputs must be writable and share no memory with another array of the
+    /// call (`ValueError`). `precision` is `"default"` (bit for bit single points) or `"fast"`
+    /// (vectorised elementary functions within the bounds in docs/ops.md), `ValueError`
+    /// otherwise; `MemoryError` naming the size when an allocation fails.
+    #[pyo3(signature = (xs, values, threads = None, precision = "default"))]
+    fn eval_batch_into(
         &self,
-        py: Python<'py>,
-        xs: &[u8],
+        py: Python<'_>,
+        xs: &Bound<'_, PyAny>,
+        values: &Bound<'_, PyAny>,
         threads: Option<usize>,
         precision: &str,
-    ) -> PyResult<Bound<'py, PyByteArray>> {
+    ) -> PyResult<()> {
         let Batch {
             xs,
             rows,
             threads,
             precision,
         } = self.batch(xs, threads, precision)?;
-        let len = rows
-            .checked_mul(self.tape.n_outputs())
-            .ok_or_else(|| too_many(rows))?;
-        float_bytearray(py, len, |values| {
-            self.tape.eval_batch_into(&xs, threads, precision, values)
-        })
+        let shape = if self.tape.is_vector() {
+            vec![rows, self.tape.n_outputs()]
+        } else {
+            vec![rows]
+        };
+        let mut values = Out::new(values, "values", &shape)?;
+        apart(&[&xs, values.array()])?;
+        let (xs, values) = (xs.floats(), values.floats_mut());
+        py.detach(|| self.tape.eval_batch_into(xs, threads, precision, values))?;
+        Ok(())
     }
 
-    /// The Jacobian at each row of `xs` as `rows × k × n` float64 bytes; GIL released;
-    /// threads and precision as `eval_batch_bytes`.
-    #[pyo3(signature = (xs, threads = None, precision = "default"))]
-    fn jacobian_batch_bytes<'py>(
+    /// Writes the Jacobian at each row of `xs` to `jac`, shape `(m, k, n)` (`(m, n)` for a
+    /// scalar function); GIL released; arrays, threads and precision as `eval_batch_into`.
+    #[pyo3(signature = (xs, jac, threads = None, precision = "default"))]
+    fn jacobian_batch_into(
         &self,
-        py: Python<'py>,
-        xs: &[u8],
+        py: Python<'_>,
+        xs: &Bound<'_, PyAny>,
+        jac: &Bound<'_, PyAny>,
         threads: Option<usize>,
         precision: &str,
-    ) -> PyResult<Bound<'py, PyByteArray>> {
+    ) -> PyResult<()> {
         let Batch {
             xs,
             rows,
             threads,
             precision,
         } = self.batch(xs, threads, precision)?;
-        let len = rows
-            .checked_mul(self.tape.n_outputs())
-            .and_then(|x| x.checked_mul(self.tape.n_inputs()))
-            .ok_or_else(|| too_many(rows))?;
-        float_bytearray(py, len, |jac| {
-            self.tape.jacobian_batch_into(&xs, threads, precision, jac)
-        })
+        let (k, n) = (self.tape.n_outputs(), self.tape.n_inputs());
+        let shape = if self.tape.is_vector() {
+            vec![rows, k, n]
+        } else {
+            vec![rows, n]
+        };
+        let mut jac = Out::new(jac, "jac", &shape)?;
+        apart(&[&xs, jac.array()])?;
+        let (xs, jac) = (xs.floats(), jac.floats_mut());
+        py.detach(|| self.tape.jacobian_batch_into(xs, threads, precision, jac))?;
+        Ok(())
     }
 
-    /// Outputs and row-major gradients at each row of `xs`, as float64 bytes; GIL released;
-    /// threads and precision as `eval_batch_bytes`, `512 × plan_len` bytes of scratch each.
-    #[pyo3(signature = (xs, threads = None, precision = "default"))]
-    fn grad_batch_bytes<'py>(
+    /// Writes the output at each row of `xs` to `values` (shape `(m,)`) and its gradient to
+    /// `grads` (shape `(m, n_inputs)`); GIL released; arrays, threads and precision as
+    /// `eval_batch_into`, `512 × plan_len` bytes of scratch each.
+    #[pyo3(signature = (xs, values, grads, threads = None, precision = "default"))]
+    fn grad_batch_into(
         &self,
-        py: Python<'py>,
-        xs: &[u8],
+        py: Python<'_>,
+        xs: &Bound<'_, PyAny>,
+        values: &Bound<'_, PyAny>,
+        grads: &Bound<'_, PyAny>,
         threads: Option<usize>,
         precision: &str,
-    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+    ) -> PyResult<()> {
         let Batch {
             xs,
             rows,
@@ -255,59 +255,76 @@ impl PyTape {
             precision,
         } = self.batch(xs, threads, precision)?;
         if self.tape.is_vector() {
-            // Before allocating anything: the same error the core gives.
             return Err(TapeError::NotScalar {
                 outputs: self.tape.n_outputs(),
                 instead: "jacobian_batch",
             }
             .into());
         }
-        let mut values = zeros(rows, "grad_batch()")?;
-        let grads = float_bytearray(py, xs.len(), |grads| {
+        let mut values = Out::new(values, "values", &[rows])?;
+        let mut grads = Out::new(grads, "grads", &[rows, self.tape.n_inputs()])?;
+        apart(&[&xs, values.array(), grads.array()])?;
+        let (xs, values, grads) = (xs.floats(), values.floats_mut(), grads.floats_mut());
+        py.detach(|| {
             self.tape
-                .grad_batch_into(&xs, threads, precision, &mut values, grads)
+                .grad_batch_into(xs, threads, precision, values, grads)
         })?;
-        Ok((bytearray_of(py, &values)?, grads))
+        Ok(())
     }
 
-    /// The output at each row and the gradient with respect to the shared inputs summed over
-    /// the rows, as float64 bytes; GIL released; threads as `eval_batch_bytes`.
+    /// Writes the output at each row to `values` (shape `(m,)`) and the gradient with respect
+    /// to the shared inputs summed over the rows to `grad` (the shape of `shared`); GIL
+    /// released; arrays and threads as `eval_batch_into`.
     ///
-    /// `shared` holds the first inputs, the same at every row (loaded once per thread); `xs`
-    /// the others, row-major. The same rows on the same threads give the same bits. The summed
-    /// gradient `g` comes back as `g * scale + (2 * l2) * shared` (each operation rounded once,
-    /// in that order; `l2 = 0` adds nothing): a mean over the rows plus an L2 penalty's
-    /// gradient, without a numpy temporary per step. `ValueError` when `shared` leaves no input
-    /// to the rows or `xs` is not whole rows; `MemoryError` naming the size when an allocation
-    /// fails.
-    #[pyo3(signature = (shared, xs, threads = None, scale = 1.0, l2 = 0.0))]
-    fn grad_sum_bytes<'py>(
+    /// `shared` (shape `(p,)`) holds the first inputs, the same at every row (loaded once per
+    /// thread); `xs` (shape `(m, n_inputs - p)`) the others. The same rows on the same threads
+    /// give the same bits. The summed gradient `g` is written as `g * scale + (2 * l2) *
+    /// shared` (each operation rounded once, in that order; `l2 = 0` adds nothing): a mean over
+    /// the rows plus an L2 penalty's gradient, without a numpy temporary per step.
+    /// `ValueError` when `shared` leaves no input to the rows or a shape is wrong;
+    /// `MemoryError` naming the size when an allocation fails.
+    #[pyo3(signature = (shared, xs, values, grad, threads = None, scale = 1.0, l2 = 0.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn grad_sum_into(
         &self,
-        py: Python<'py>,
-        shared: &[u8],
-        xs: &[u8],
+        py: Python<'_>,
+        shared: &Bound<'_, PyAny>,
+        xs: &Bound<'_, PyAny>,
+        values: &Bound<'_, PyAny>,
+        grad: &Bound<'_, PyAny>,
         threads: Option<usize>,
         scale: f64,
         l2: f64,
-    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
-        let (shared, xs) = (floats_from_bytes(shared)?, floats_from_bytes(xs)?);
+    ) -> PyResult<()> {
+        let shared = Floats::input(shared, "shared")?;
+        let p = match *shared.shape() {
+            [p] => p,
+            _ => return Err(shared.wrong_shape("(p,)")),
+        };
+        let xs = Floats::input(xs, "xs")?;
+        self.tape.sum_rows(p, 0)?; // refuses a `shared` that leaves no input to the rows
+        let d = self.tape.n_inputs() - p;
+        let rows = match *xs.shape() {
+            [rows, cols] if cols == d => rows,
+            _ => return Err(xs.wrong_shape(&format!("(m, {d})"))),
+        };
+        let mut values = Out::new(values, "values", &[rows])?;
+        let mut grad = Out::new(grad, "grad", &[p])?;
+        apart(&[&shared, &xs, values.array(), grad.array()])?;
         let threads = threads.unwrap_or_else(default_threads);
-        let rows = self.tape.sum_rows(shared.len(), xs.len())?;
-        let mut grad = zeros(shared.len(), "grad_sum()")?;
-        let values = float_bytearray(py, rows, |values| {
-            self.tape
-                .grad_sum_into(&shared, &xs, threads, values, &mut grad)
-        })?;
+        let (shared, xs) = (shared.floats(), xs.floats());
+        let (values, grad) = (values.floats_mut(), grad.floats_mut());
+        py.detach(|| self.tape.grad_sum_into(shared, xs, threads, values, grad))?;
         if scale != 1.0 || l2 != 0.0 {
             let decay = 2.0 * l2;
-            for (g, &p) in grad.iter_mut().zip(shared.iter()) {
+            for (g, &p) in grad.iter_mut().zip(shared) {
                 *g *= scale;
                 if l2 != 0.0 {
                     *g += decay * p;
                 }
             }
         }
-        Ok((values, bytearray_of(py, &grad)?))
+        Ok(())
     }
 
     /// The tape in a flat little-endian byte format (what pickling stores); `from_bytes`
