@@ -14,6 +14,7 @@ import pytest
 from programs import random_program
 
 import ferrograd
+from ferrograd import _core
 
 
 def _f(a, b, c):
@@ -398,3 +399,9 @@ def test_empty_arrays_need_no_memory() -> None:
     tape.grad_sum_into(shared, np.empty((0, 1)), values, np.full(2, 7.0))
     # the same empty array as input and output overlaps nothing
     tape.eval_batch_into(values.reshape(0, 3), values)
+
+
+def test_array_headers_are_read_directly_and_agree_with_the_interface() -> None:
+    # The fast path (numpy's header read in place) is the one batches take on this numpy;
+    # the batches above already check its results and refusals against single points.
+    assert _core._array_headers_direct()

@@ -11,6 +11,7 @@ __all__ = [
     "Dual",
     "Tape",
     "Value",
+    "_array_headers_direct",
     "_custom",
     "_dense",
     "_set_detect_anomaly",
@@ -655,6 +656,10 @@ def _vmath(name: str, isa: str, xs: bytes) -> bytes:
     `xs` (native-endian f64 bytes) with the lane loops compiled for `isa`, as f64 bytes: for
     testing their error bounds.
     """
+
+def _array_headers_direct() -> bool:
+    """Whether batches read numpy's array headers directly (this numpy's layout was confirmed)
+    rather than through `__array_interface__`: for tests."""
 
 def _vmath_isas() -> list[str]:
     """The instruction sets this build carries and this CPU runs, baseline first, best last."""

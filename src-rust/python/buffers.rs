@@ -8,7 +8,8 @@
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyType};
 
 /// numpy's type string for a float64 in this machine's byte order.
 const NATIVE_F8: &str = if cfg!(target_endian = "little") {
@@ -38,10 +39,10 @@ impl<'py> Floats<'py> {
 
     fn checked(obj: &Bound<'py, PyAny>, name: &'static str, write: bool) -> PyResult<Self> {
         let py = obj.py();
-        let ndarray = py.import("numpy")?.getattr("ndarray")?;
-        if !obj.is_exact_instance(&ndarray) {
+        let ndarray = ndarray_type(py)?;
+        if !obj.is_exact_instance(ndarray) {
             let kind = obj.get_type().name()?;
-            let what = if obj.is_instance(&ndarray)? {
+            let what = if obj.is_instance(ndarray)? {
                 format!("the ndarray subclass {kind}")
             } else {
                 kind.to_string()
@@ -50,28 +51,32 @@ impl<'py> Floats<'py> {
                 "{name} must be a numpy.ndarray, got {what}"
             )));
         }
-        let interface = obj.getattr("__array_interface__")?;
-        let interface = interface.cast::<PyDict>().map_err(|_| {
-            PyTypeError::new_err(format!("{name}'s __array_interface__ is not a dict"))
-        })?;
-        let item = |key: &str| -> PyResult<Bound<'py, PyAny>> {
-            interface.get_item(key)?.ok_or_else(|| {
-                PyTypeError::new_err(format!("{name}'s __array_interface__ has no {key:?}"))
-            })
+        let Header {
+            typestr,
+            contiguous,
+            shape,
+            addr,
+            readonly,
+        } = match header_layout_known(py) {
+            // SAFETY: `obj` is exactly a numpy.ndarray, whose header this numpy lays out as
+            // `ArrayFields` says (checked against `__array_interface__` once).
+            true => unsafe { Header::read(obj) },
+            false => Header::from_interface(obj, name)?,
         };
-        let typestr: String = item("typestr")?.extract()?;
-        if typestr != NATIVE_F8 {
+        if !typestr {
+            let typestr: String = obj
+                .getattr("__array_interface__")?
+                .get_item("typestr")?
+                .extract()?;
             return Err(PyTypeError::new_err(format!(
                 "{name} must hold float64 in native byte order ('{NATIVE_F8}'), got '{typestr}'"
             )));
         }
-        if !item("strides")?.is_none() {
+        if !contiguous {
             return Err(PyValueError::new_err(format!(
                 "{name} must be C-contiguous, got a strided array (a view or Fortran order)"
             )));
         }
-        let shape: Vec<usize> = item("shape")?.extract()?;
-        let (addr, readonly): (usize, bool) = item("data")?.extract()?;
         if write && readonly {
             return Err(PyValueError::new_err(format!("{name} is read-only")));
         }
@@ -171,6 +176,178 @@ impl<'py> Out<'py> {
         // memory.
         unsafe { std::slice::from_raw_parts_mut(std::ptr::with_exposed_provenance_mut(addr), len) }
     }
+}
+
+/// `numpy.ndarray`, looked up once.
+fn ndarray_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    static NDARRAY: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let ty = NDARRAY.get_or_try_init(py, || -> PyResult<_> {
+        Ok(py
+            .import("numpy")?
+            .getattr("ndarray")?
+            .cast_into::<PyType>()?
+            .unbind())
+    })?;
+    Ok(ty.bind(py))
+}
+
+/// What the core needs to know of an array: whether it holds native float64s (`typestr`),
+/// is C-contiguous, its shape, where its data starts and whether it is read-only.
+struct Header {
+    typestr: bool,
+    contiguous: bool,
+    shape: Vec<usize>,
+    addr: usize,
+    readonly: bool,
+}
+
+/// The start of numpy's array object (`PyArrayObject_fields` in numpy's `ndarraytypes.h`, the
+/// same in numpy 1 and 2), after the object header every Python object has.
+#[repr(C)]
+struct ArrayFields {
+    ob_refcnt: isize,
+    ob_type: *mut std::ffi::c_void,
+    data: *mut u8,
+    nd: std::ffi::c_int,
+    dimensions: *const isize,
+    strides: *const isize,
+    base: *mut std::ffi::c_void,
+    descr: *const DescrFields,
+    flags: std::ffi::c_int,
+}
+
+/// The start of numpy's dtype object (`PyArray_Descr`), the same in numpy 1 and 2.
+#[repr(C)]
+struct DescrFields {
+    ob_refcnt: isize,
+    ob_type: *mut std::ffi::c_void,
+    typeobj: *mut std::ffi::c_void,
+    kind: std::ffi::c_char,
+    type_: std::ffi::c_char,
+    byteorder: std::ffi::c_char,
+    flags: std::ffi::c_char,
+    type_num: std::ffi::c_int,
+}
+
+/// numpy's flags and the type number of float64 (`NPY_DOUBLE`).
+const NPY_ARRAY_C_CONTIGUOUS: std::ffi::c_int = 0x0001;
+const NPY_ARRAY_WRITEABLE: std::ffi::c_int = 0x0400;
+const NPY_DOUBLE: std::ffi::c_int = 12;
+
+impl Header {
+    /// The header read from the array object itself: a few loads instead of building the
+    /// `__array_interface__` dict (about a microsecond per array, which a training step over a
+    /// hundred rows would pay four times).
+    ///
+    /// # Safety
+    /// `obj` must be exactly a `numpy.ndarray` of a numpy whose layout `header_layout_known`
+    /// has confirmed.
+    unsafe fn read(obj: &Bound<'_, PyAny>) -> Header {
+        // SAFETY: the caller's promise; numpy keeps `dimensions` (`nd` of them) and `descr`
+        // alive as long as the array, which `obj` holds.
+        unsafe {
+            let a = &*(obj.as_ptr() as *const ArrayFields);
+            let d = &*a.descr;
+            let native = if cfg!(target_endian = "little") {
+                b'<'
+            } else {
+                b'>'
+            };
+            let order = d.byteorder as u8;
+            let nd = usize::try_from(a.nd).unwrap_or(0);
+            let dims = if nd == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(a.dimensions, nd)
+            };
+            Header {
+                typestr: d.type_num == NPY_DOUBLE && (order == b'=' || order == native),
+                contiguous: a.flags & NPY_ARRAY_C_CONTIGUOUS != 0,
+                shape: dims.iter().map(|&n| n.max(0) as usize).collect(),
+                addr: a.data as usize,
+                readonly: a.flags & NPY_ARRAY_WRITEABLE == 0,
+            }
+        }
+    }
+
+    /// The header from `obj.__array_interface__`, numpy's documented description of it.
+    fn from_interface(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Header> {
+        let interface = obj.getattr("__array_interface__")?;
+        let interface = interface.cast::<PyDict>().map_err(|_| {
+            PyTypeError::new_err(format!("{name}'s __array_interface__ is not a dict"))
+        })?;
+        let item = |key: &str| -> PyResult<Bound<'_, PyAny>> {
+            interface.get_item(key)?.ok_or_else(|| {
+                PyTypeError::new_err(format!("{name}'s __array_interface__ has no {key:?}"))
+            })
+        };
+        let typestr: String = item("typestr")?.extract()?;
+        let (addr, readonly): (usize, bool) = item("data")?.extract()?;
+        Ok(Header {
+            typestr: typestr == NATIVE_F8,
+            contiguous: item("strides")?.is_none(),
+            shape: item("shape")?.extract()?,
+            addr,
+            readonly,
+        })
+    }
+}
+
+/// Whether this numpy's array objects start as `ArrayFields` says: checked once, on arrays of
+/// several kinds (a float64 matrix, a read-only strided float64 view, a big-endian float64
+/// and a float32 array), by comparing what `Header::read` finds with their
+/// `__array_interface__`. Otherwise every array is read through `__array_interface__`.
+fn header_layout_known(py: Python<'_>) -> bool {
+    static KNOWN: PyOnceLock<bool> = PyOnceLock::new();
+    *KNOWN.get_or_init(py, || check_layout(py).unwrap_or(false))
+}
+
+/// Whether batches read numpy's array headers directly (this numpy's layout was confirmed)
+/// rather than through `__array_interface__`: for tests.
+#[pyfunction]
+pub(super) fn _array_headers_direct(py: Python<'_>) -> bool {
+    header_layout_known(py)
+}
+
+fn check_layout(py: Python<'_>) -> PyResult<bool> {
+    let np = py.import("numpy")?;
+    let matrix = np
+        .call_method1("arange", (6.0,))?
+        .call_method1("reshape", (2, 3))?;
+    let view = matrix.get_item((pyo3::types::PySlice::full(py), 1))?;
+    view.getattr("flags")?.setattr("writeable", false)?;
+    let big = np.call_method1("zeros", (3, ">f8"))?;
+    let single = np.call_method1("zeros", (4, "f4"))?;
+    let ndarray = ndarray_type(py)?;
+    for array in [&matrix, &view, &big, &single] {
+        if !array.is_exact_instance(ndarray) {
+            return Ok(false);
+        }
+        let known = Header::from_interface(array, "a test array")?;
+        // First the fields that need no dereference: the data pointer, the dimension count
+        // and the dtype object (`array.dtype` is the array's descr itself).
+        // SAFETY: an exact numpy.ndarray is a Python object at least as large as its header
+        // in every numpy release (their fields only ever grew), so these reads are in bounds.
+        let fields = unsafe { &*(array.as_ptr() as *const ArrayFields) };
+        let dtype = array.getattr("dtype")?;
+        if fields.data as usize != known.addr
+            || usize::try_from(fields.nd).ok() != Some(known.shape.len())
+            || !std::ptr::eq(fields.descr.cast(), dtype.as_ptr())
+        {
+            return Ok(false);
+        }
+        // SAFETY: the layout matched so far: `dimensions` and `descr` are numpy's pointers.
+        let read = unsafe { Header::read(array) };
+        if read.typestr != known.typestr
+            || read.contiguous != known.contiguous
+            || read.shape != known.shape
+            || read.addr != known.addr
+            || read.readonly != known.readonly
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// `ValueError` when an array written (an output) shares memory with any other of `arrays`.
