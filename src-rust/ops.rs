@@ -176,7 +176,11 @@ macro_rules! with_op_list {
                     backward |x, y, z, g| (y * g, x * g);
                 4 Div div DIV "/"
                     forward |x, y| x / y,
-                    backward |x, y, z, g| (g / y, -(z / y) * g);
+                    // `y`'s increment reuses `x`'s quotient: one division for both.
+                    backward |x, y, z, g| {
+                        let dx = g / y;
+                        (dx, -(dx * z))
+                    };
                 /// IEEE `pow`: `(-8) ** (1/3)` is NaN, `0 ** -1` is inf. The exponent is an
                 /// operand, a constant leaf when it is a number. `d/dx x**0 = 0` everywhere, 0
                 /// included (the formula would give 0 · inf); `d/dy x**y = x**y ln x` is taken

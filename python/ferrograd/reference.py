@@ -51,6 +51,11 @@ def _div(x: float, y: float) -> float:
     return math.copysign(_INF, x) * math.copysign(1.0, y)
 
 
+def _div_backward(dx: float, z: float) -> tuple[float, float]:
+    """``z = x / y``'s increments from ``dx = g / y``: ``(dx, -(dx * z))``, one division."""
+    return dx, -(dx * z)
+
+
 def _is_odd_integer(y: float) -> bool:
     return y.is_integer() and math.fmod(y, 2.0) != 0.0
 
@@ -304,7 +309,7 @@ def _pow_backward(x: float, y: float, z: float, g: float) -> tuple[float, float]
 ADD = BinaryOp("+", lambda x, y: x + y, lambda x, y, z, g: (g, g))
 SUB = BinaryOp("-", lambda x, y: x - y, lambda x, y, z, g: (g, -g))
 MUL = BinaryOp("*", lambda x, y: x * y, lambda x, y, z, g: (y * g, x * g))
-DIV = BinaryOp("/", _div, lambda x, y, z, g: (_div(g, y), -_div(z, y) * g))
+DIV = BinaryOp("/", _div, lambda x, y, z, g: _div_backward(_div(g, y), z))
 POW = BinaryOp("**", _pow, _pow_backward)
 
 

@@ -274,11 +274,40 @@ impl Block {
     /// Loads up to `LANES` rows of `xs` (row-major, `n` columns) into the input slots; lanes
     /// past the last row keep whatever they held, and their results are never read.
     pub(super) fn load(&mut self, xs: &[f64], n: usize) {
+        if xs.len() == LANES * n {
+            // A whole block: slot by slot, so each slot's lanes are written together.
+            for (i, slot) in self.vals[..n].iter_mut().enumerate() {
+                for (l, v) in slot.iter_mut().enumerate() {
+                    *v = xs[l * n + i];
+                }
+            }
+            return;
+        }
         for (l, row) in xs.chunks_exact(n).enumerate() {
             for (i, &x) in row.iter().enumerate() {
                 self.vals[i][l] = x;
             }
         }
+    }
+
+    /// Writes the inputs' adjoints of up to `LANES` rows into `grads` (row-major, `n`
+    /// columns), and clears them for the next sweep.
+    pub(super) fn unload_gradients(&mut self, grads: &mut [f64], n: usize) {
+        let adj = &mut self.adj[..n];
+        if grads.len() == LANES * n {
+            for (i, slot) in adj.iter().enumerate() {
+                for (l, &a) in slot.iter().enumerate() {
+                    grads[l * n + i] = a;
+                }
+            }
+        } else {
+            for (l, grad) in grads.chunks_exact_mut(n).enumerate() {
+                for (g, slot) in grad.iter_mut().zip(adj.iter()) {
+                    *g = slot[l];
+                }
+            }
+        }
+        adj.as_flattened_mut().fill(0.0);
     }
 }
 
@@ -400,7 +429,7 @@ impl Tape {
         check_out(values.len(), rows.saturating_mul(k))?;
         let work = |block: &mut Block, (xs, values): (&[f64], &mut [f64])| {
             for (xs, values) in xs.chunks(LANES * n).zip(values.chunks_mut(LANES * k)) {
-                block.load(xs, n);
+                on_isa(ops.isa(), || block.load(xs, n));
                 self.plan.forward_lanes(&ops, &mut block.vals);
                 for (l, row) in values.chunks_exact_mut(k).enumerate() {
                     for (v, &out) in row.iter_mut().zip(outs) {
@@ -437,16 +466,11 @@ impl Tape {
                 .zip(values.chunks_mut(LANES))
                 .zip(grads.chunks_mut(LANES * n));
             for ((xs, values), grads) in blocks {
-                block.load(xs, n);
+                on_isa(ops.isa(), || block.load(xs, n));
                 self.plan.forward_lanes(&ops, &mut block.vals);
                 self.plan.reverse_lanes(&ops, &block.vals, &mut block.adj);
                 values.copy_from_slice(&block.vals[out][..values.len()]);
-                for (l, grad) in grads.chunks_exact_mut(n).enumerate() {
-                    for (i, g) in grad.iter_mut().enumerate() {
-                        *g = block.adj[i][l];
-                    }
-                }
-                block.clear_inputs(0..n);
+                on_isa(ops.isa(), || block.unload_gradients(grads, n));
             }
             Ok(())
         };

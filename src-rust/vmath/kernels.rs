@@ -499,11 +499,11 @@ unary! {
     square |x| x * x;
 }
 
-/// `-(z / y) · g`: the divisor's increment in `z = x / y`.
+/// `-((g / y) · z)`: the divisor's increment in `z = x / y`.
 #[inline(always)]
 pub fn div_backward_y(y: &Lanes, z: &Lanes, g: &Lanes, dy: &mut Lanes) {
     for l in 0..LANES {
-        dy[l] = -(z[l] / y[l]) * g[l];
+        dy[l] = -((g[l] / y[l]) * z[l]);
     }
 }
 
@@ -531,11 +531,19 @@ pub fn accumulate_quotient(acc: &mut Lanes, a: &Lanes, b: &Lanes) {
     }
 }
 
-/// `acc += -(z / y) · g`: `div_backward_y` added in.
+/// `acc += -((g / y) · z)`: `div_backward_y` added in.
 #[inline(always)]
 pub fn accumulate_div_y(acc: &mut Lanes, y: &Lanes, z: &Lanes, g: &Lanes) {
     for l in 0..LANES {
-        acc[l] += -(z[l] / y[l]) * g[l];
+        acc[l] += -((g[l] / y[l]) * z[l]);
+    }
+}
+
+/// `acc += -(q · z)`: the divisor's increment from `x`'s, `q = g / y`.
+#[inline(always)]
+pub fn accumulate_neg_product(acc: &mut Lanes, q: &Lanes, z: &Lanes) {
+    for l in 0..LANES {
+        acc[l] += -(q[l] * z[l]);
     }
 }
 

@@ -189,8 +189,11 @@ impl LaneOps {
                 kernels::dot_accumulate(&mut adj[j], x, g);
             }
             Code::Div => {
-                kernels::accumulate_quotient(&mut adj[i], g, y);
-                kernels::accumulate_div_y(&mut adj[j], y, z, g);
+                // One division for both: `y`'s increment is `-(dx · z)`.
+                let mut dx = [0.0; LANES];
+                kernels::div(g, y, &mut dx);
+                kernels::accumulate(&mut adj[i], &dx);
+                kernels::accumulate_neg_product(&mut adj[j], &dx, z);
             }
             _ => {
                 let (mut dx, mut dy) = ([0.0; LANES], [0.0; LANES]);

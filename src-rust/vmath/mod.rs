@@ -134,7 +134,7 @@ pub struct Kernels {
     pub abs_backward: Binary,
     /// `dx = 2 · x · g`: `square_backward(x, g, dx)`.
     pub square_backward: Binary,
-    /// `dy = -(z / y) · g`: `div_backward_y(y, z, g, dy)`.
+    /// `dy = -((g / y) · z)`: `div_backward_y(y, z, g, dy)`.
     pub div_backward_y: Backward,
     /// `dx = (0.5 / z) · g`: `sqrt_backward(x, z, g, dx)`.
     pub sqrt_backward: Backward,

@@ -166,7 +166,7 @@ fn default_arithmetic_is_bit_for_bit_the_scalar_formula() {
             for l in 0..LANES {
                 assert!(same(acc[l], y[l] + x[l]));
                 assert!(same(dot[l], y[l] + x[l] * y[l]));
-                assert!(same(dy[l], -(x[l] / y[l]) * z[l]));
+                assert!(same(dy[l], -((z[l] / y[l]) * x[l])));
                 assert!(same(ds[l], (0.5 / y[l]) * z[l]));
             }
         }
