@@ -186,7 +186,7 @@ impl Plan {
             let (i, step) = (self.n_inputs + j, &self.steps[j]);
             // Every operand is an earlier slot: the adjoints below `i` take the increments.
             let (adj, rest) = adj.split_at_mut(i);
-            let g = &std::mem::replace(&mut rest[0], [0.0; LANES]);
+            let g = &rest[0];
             let (z, v) = (&vals[i], |i: u32| &vals[i as usize]);
             match *step {
                 Step::Const(_) => {}
@@ -216,6 +216,8 @@ impl Plan {
                     }
                 }
             }
+            // Cleared in place once passed on (it is in cache): no copy of it is taken.
+            rest[0] = [0.0; LANES];
         }
     }
 }
