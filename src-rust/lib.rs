@@ -74,6 +74,7 @@ mod arith;
 mod backward;
 pub mod custom;
 mod dense;
+pub mod fsum;
 pub mod grad_mode;
 #[cfg(test)]
 mod graph_tests;

@@ -395,3 +395,21 @@ def test_bad_input_is_named() -> None:
         compiled.per_example(np.zeros(13), rows=[0.5])
     with pytest.raises(ValueError, match="shape \\(m, 2\\)"):
         compiled.scores(np.zeros(13), X=np.ones(3))
+
+
+@pytest.mark.parametrize("loss", ["hinge", "mse"])
+def test_the_core_sums_the_terms_as_math_fsum_does(loss: str) -> None:
+    # The loss is the terms' mean summed exactly: the core's sum against math.fsum's, on
+    # terms whose naive sum would round differently, and on a minibatch.
+    import math
+
+    X, y = moons(n=97, seed=11)
+    X = X * np.array([1e8, 1e-8])  # terms of very different sizes
+    model = MLP(2, [8, 1], seed=4)
+    compiled = model.compile_loss(X, y, loss=loss, l2=1e-3)
+    theta = model.flat_parameters()
+    for rows in (None, np.arange(0, 97, 3)):
+        value, _, terms = compiled.value_grad_terms(theta, rows=rows)
+        want = math.fsum(terms.tolist()) * (1.0 / len(terms)) + 1e-3 * float(np.dot(theta, theta))
+        assert value == want
+        assert value == compiled(theta, rows=rows)  # the loss alone sums in Python

@@ -588,7 +588,7 @@ class Tape:
         threads: int | None = None,
         scale: float = 1.0,
         l2: float = 0.0,
-    ) -> None:
+    ) -> float | None:
         """Writes the output at each row to `values` (shape `(m,)`) and the gradient with respect
         to the shared inputs summed over the rows to `grad` (the shape of `shared`); GIL
         released; arrays and threads as `eval_batch_into`.
@@ -598,6 +598,10 @@ class Tape:
         give the same bits. The summed gradient `g` is written as `g * scale + (2 * l2) *
         shared` (each operation rounded once, in that order; `l2 = 0` adds nothing): a mean over
         the rows plus an L2 penalty's gradient, without a numpy temporary per step.
+
+        Returns the correctly rounded sum of `values` (what `math.fsum` gives), or None where
+        `math.fsum` has rules of its own (a value that is not finite, a partial sum that
+        overflows).
         `ValueError` when `shared` leaves no input to the rows or a shape is wrong;
         `MemoryError` naming the size when an allocation fails.
         """

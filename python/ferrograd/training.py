@@ -322,21 +322,24 @@ class CompiledLoss:
         values, grads = self._batch(self._example, self._theta(theta), data, grads=True)
         return values, grads
 
-    def _sum(self, params: np.ndarray, rows: object) -> tuple[np.ndarray, np.ndarray]:
-        """Each selected row's loss term, and the gradient of the loss (the mean of the terms
-        plus the L2 term, as :meth:`_mean` computes it) finished in the same call."""
+    def _sum(self, params: np.ndarray, rows: object) -> tuple[float, np.ndarray, np.ndarray]:
+        """The loss (as :meth:`_mean` computes it), each selected row's loss term, and the
+        gradient of the loss (the mean of the terms plus the L2 term), from one call."""
         index = self._rows(rows)
         data = self._data if index is None else _checks.in_place(self._data[index])
         shared = _checks.in_place(params)
         values, grad = np.empty(len(data)), np.empty(self.n_params)
-        self._example.grad_sum_into(
+        total = self._example.grad_sum_into(
             shared, data, values, grad, self.threads, 1.0 / len(data), self.l2
         )
-        return values, grad
+        return self._mean(params, values, total), values, grad
 
-    def _mean(self, params: np.ndarray, values: np.ndarray) -> float:
-        """The loss from each row's term: their mean (summed exactly), plus the L2 term."""
-        value = math.fsum(values.tolist()) * (1.0 / len(values))
+    def _mean(self, params: np.ndarray, values: np.ndarray, total: float | None = None) -> float:
+        """The loss from each row's term: their mean (summed exactly: ``total`` when the core
+        has summed them, as ``math.fsum`` would), plus the L2 term."""
+        if total is None:
+            total = math.fsum(values.tolist())
+        value = total * (1.0 / len(values))
         if self.l2 != 0.0:
             value += self.l2 * float(np.dot(params, params))
         return value
@@ -350,8 +353,8 @@ class CompiledLoss:
         if rows is None and self._dataset is not None:
             value, grads = self._dataset.grad(params.tolist())
             return value, np.array(grads)
-        values, grad = self._sum(params, rows)
-        return self._mean(params, values), grad
+        value, _, grad = self._sum(params, rows)
+        return value, grad
 
     def value_grad_terms(
         self, theta: object, rows: object = None
@@ -360,8 +363,8 @@ class CompiledLoss:
         from the same call: a hinge term below 1 is a row whose margin ``y * s`` is positive,
         so accuracy costs nothing more."""
         params = self._theta(theta)
-        values, grad = self._sum(params, rows)
-        return self._mean(params, values), grad, values
+        value, values, grad = self._sum(params, rows)
+        return value, grad, values
 
     def __call__(self, theta: object, rows: object = None) -> float:
         """The loss at ``theta`` (over ``rows`` when given)."""

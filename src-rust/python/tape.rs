@@ -281,6 +281,10 @@ impl PyTape {
     /// give the same bits. The summed gradient `g` is written as `g * scale + (2 * l2) *
     /// shared` (each operation rounded once, in that order; `l2 = 0` adds nothing): a mean over
     /// the rows plus an L2 penalty's gradient, without a numpy temporary per step.
+    ///
+    /// Returns the correctly rounded sum of `values` (what `math.fsum` gives), or None where
+    /// `math.fsum` has rules of its own (a value that is not finite, a partial sum that
+    /// overflows).
     /// `ValueError` when `shared` leaves no input to the rows or a shape is wrong;
     /// `MemoryError` naming the size when an allocation fails.
     #[pyo3(signature = (shared, xs, values, grad, threads = None, scale = 1.0, l2 = 0.0))]
@@ -295,7 +299,7 @@ impl PyTape {
         threads: Option<usize>,
         scale: f64,
         l2: f64,
-    ) -> PyResult<()> {
+    ) -> PyResult<Option<f64>> {
         let shared = Floats::input(shared, "shared")?;
         let p = match *shared.shape() {
             [p] => p,
@@ -324,7 +328,7 @@ impl PyTape {
                 }
             }
         }
-        Ok(())
+        Ok(crate::fsum::exact_sum(values))
     }
 
     /// The tape in a flat little-endian byte format (what pickling stores); `from_bytes`
