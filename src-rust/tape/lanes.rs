@@ -325,6 +325,15 @@ pub(super) struct Scratch(std::sync::Mutex<Vec<Block>>);
 /// a time (bit for bit what lanes give each row), instead of in a block of `LANES` lanes.
 const POINT_TAIL: usize = 2;
 
+/// The least work (rows × slots) a batch needs before it runs on more than one thread: below
+/// it, starting a thread costs more than it saves (W4, 122 slots, gains from a second thread
+/// at about 4,000 rows).
+const THREAD_WORK: usize = 400_000;
+
+/// How many jobs `split` cuts a batch into per thread: enough that the threads finish within a
+/// small job of each other, however late one of them starts (each job is whole lane blocks).
+const JOBS_PER_THREAD: usize = 32;
+
 /// The largest block (values and adjoints) a tape keeps between calls.
 const KEEP_BYTES: usize = 4 << 20;
 
@@ -642,17 +651,18 @@ impl Tape {
     }
 
     /// How many threads a batch of `rows` runs on, and the rows of each job they share out:
-    /// whole lane blocks, about eight jobs per thread, so that a thread the machine starts
-    /// late (another program has its core) takes fewer jobs instead of holding the batch up.
+    /// whole lane blocks, about `JOBS_PER_THREAD` jobs per thread, so that a thread the machine
+    /// starts late (another program has its core) takes fewer jobs instead of holding the
+    /// batch up.
     /// One thread and one job when the batch is too small for a thread to pay for itself.
     /// Threads above the core count are clamped to it, so scratch memory stays at most
     /// `cores × plan_len × 512` bytes (256 without adjoints) however many are asked for.
     pub(super) fn split(&self, rows: usize, threads: usize) -> (usize, usize) {
         let threads = threads.clamp(1, cores()).min(rows.div_ceil(LANES).max(1));
-        if threads == 1 || rows * self.plan.n_slots() < 200_000 {
+        if threads == 1 || rows * self.plan.n_slots() < THREAD_WORK {
             (1, rows.max(1))
         } else {
-            (threads, rows.div_ceil(8 * threads).next_multiple_of(LANES))
+            (threads, rows.div_ceil(JOBS_PER_THREAD * threads).next_multiple_of(LANES))
         }
     }
 
@@ -707,7 +717,7 @@ impl Tape {
     /// `cores × plan_len × 512` bytes (256 without adjoints) however many are asked for.
     pub(super) fn rows_per_thread(&self, rows: usize, threads: usize) -> usize {
         let threads = threads.clamp(1, cores()).min(rows.div_ceil(LANES).max(1));
-        if threads == 1 || rows * self.plan.n_slots() < 200_000 {
+        if threads == 1 || rows * self.plan.n_slots() < THREAD_WORK {
             rows.max(1)
         } else {
             rows.div_ceil(threads).next_multiple_of(LANES)
