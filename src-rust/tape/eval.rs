@@ -24,6 +24,12 @@ impl Plan {
                 Step::Sum { start, len } => {
                     sum::forward(self.operands(start, len).iter().map(|&i| vals[i as usize]))
                 }
+                Step::Chain { start, len, k } => {
+                    let (first, rest) = self.operands(start, len).split_at(1);
+                    let first = vals[first[0] as usize];
+                    let acc = k.map_or(first, |k| T::lift(k) + first);
+                    rest.iter().fold(acc, |acc, &o| acc + vals[o as usize])
+                }
                 Step::Dot { start, len } => {
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
                     dot::forward(
@@ -96,7 +102,7 @@ impl Plan {
                     let x = x as usize;
                     adj[x] = adj[x] + square::backward(vals[x], g);
                 }
-                Step::Sum { start, len } => {
+                Step::Sum { start, len } | Step::Chain { start, len, .. } => {
                     for &w in self.operands(start, len) {
                         adj[w as usize] = adj[w as usize] + g;
                     }

@@ -56,6 +56,9 @@ impl Plan {
                 // square::forward, sum::step and dot::step, on every lane.
                 Step::Square { x } => ops.square(v(x), z),
                 Step::Sum { start, len } => ops.sum(before, self.operands(start, len), z),
+                Step::Chain { start, len, k } => {
+                    ops.chain(before, k, self.operands(start, len), z);
+                }
                 Step::Dot { start, len } => {
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
                     if shared.is_empty() {
@@ -206,7 +209,9 @@ impl Plan {
                 }
                 // square::backward and dot::backward, on every lane.
                 Step::Square { x } => ops.square_backward_add(v(x), g, &mut adj[x as usize]),
-                Step::Sum { start, len } => ops.sum_backward(self.operands(start, len), g, adj),
+                Step::Sum { start, len } | Step::Chain { start, len, .. } => {
+                    ops.sum_backward(self.operands(start, len), g, adj)
+                }
                 Step::Dot { start, len } => {
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
                     if shared.is_empty() {
@@ -662,7 +667,11 @@ impl Tape {
         if threads == 1 || rows * self.plan.n_slots() < THREAD_WORK {
             (1, rows.max(1))
         } else {
-            (threads, rows.div_ceil(JOBS_PER_THREAD * threads).next_multiple_of(LANES))
+            (
+                threads,
+                rows.div_ceil(JOBS_PER_THREAD * threads)
+                    .next_multiple_of(LANES),
+            )
         }
     }
 

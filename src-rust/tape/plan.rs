@@ -25,6 +25,15 @@ shared_variants! {
         Square {
             x: u32,
         },
+        /// `pool[start] + pool[start + 1] + ...`, added left to right from the first operand
+        /// (from `k + pool[start]` when `k` is given): a chain of additions whose partial
+        /// sums nothing else reads, as `Plan::fuse_sums` finds them. The same additions in
+        /// the same order as the chain, so the same bits; each operand's increment is `g`.
+        Chain {
+            start: u32,
+            len: u32,
+            k: Option<f64>,
+        },
     }
 }
 
@@ -168,8 +177,152 @@ impl Plan {
         }
         plan.outputs = tape.outputs.iter().map(|&o| slot_of[o as usize]).collect();
         plan.output = plan.outputs[0];
+        if plan.outputs.len() == 1 {
+            plan.fuse_sums();
+        }
         plan.orders = plan.reverse_orders()?;
         Ok(plan)
+    }
+
+    /// Fuses chains of additions `((a + b) + c) + d` into one `Chain` step when every partial
+    /// sum and every operand is used once (the next link; its own operand slot): the partial
+    /// sums then need no slot, no store and no adjoint of their own.
+    ///
+    /// Bit for bit the same values and gradients, with one output: the additions are the
+    /// same, in the same order, and in the reverse sweep each partial sum's adjoint would be
+    /// `0 + g = g` exactly (an adjoint starts at +0 and only ever has increments added, so it
+    /// is never -0), then passed on unchanged; an operand used once receives that one
+    /// increment whichever step gives it.
+    fn fuse_sums(&mut self) {
+        let n = self.n_inputs;
+        let steps = self.steps.len();
+        // Uses of each slot (an output counts as one), and the last step using it.
+        let mut uses = vec![0u32; n + steps];
+        let mut user = vec![u32::MAX; n + steps];
+        for &o in &self.outputs {
+            uses[o as usize] += 1;
+        }
+        for j in 0..steps {
+            let mut i = 0;
+            while let Some(slot) = self.operand(j as u32, i) {
+                uses[slot as usize] += 1;
+                user[slot as usize] = j as u32;
+                i += 1;
+            }
+        }
+        let once = |slot: u32| uses[slot as usize] == 1;
+        // The operands an addition step adds, and its constant.
+        let add = |step: &Step| -> Option<(Option<f64>, [Option<u32>; 2])> {
+            match *step {
+                Step::Binary {
+                    code: Code::Add,
+                    x,
+                    y,
+                } => Some((None, [Some(x), Some(y)])),
+                Step::BinaryK {
+                    code: Code::Add,
+                    x,
+                    k,
+                } => Some((Some(k), [Some(x), None])),
+                Step::KBinary {
+                    code: Code::Add,
+                    k,
+                    y,
+                } => Some((Some(k), [Some(y), None])),
+                _ => None,
+            }
+        };
+        // `from[j]`: the link step `j` continues (its partial sum is one of `j`'s operands).
+        let mut from: Vec<Option<u32>> = vec![None; steps];
+        let mut eligible = vec![false; steps]; // a chain may run through step `j`
+        for j in 0..steps {
+            let Some((k, ops)) = add(&self.steps[j]) else {
+                continue;
+            };
+            let own = ops.iter().flatten().all(|&o| once(o));
+            eligible[j] = own && (k.is_none() || ops[1].is_none());
+            if let (None, [Some(x), Some(y)]) = (k, ops) {
+                for (chain, term) in [(x, y), (y, x)] {
+                    if chain as usize >= n && chain != term && once(chain) && once(term) {
+                        let p = chain as usize - n;
+                        if eligible[p] && user[chain as usize] == j as u32 {
+                            from[j] = Some(p as u32);
+                            eligible[j] = true;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let continued: Vec<bool> = {
+            let mut c = vec![false; steps];
+            for p in from.iter().flatten() {
+                c[*p as usize] = true;
+            }
+            c
+        };
+        if !from.iter().any(Option::is_some) {
+            return;
+        }
+        // Rebuild: each chain's end becomes a `Chain` step; its other links go; slots shift.
+        let mut slot_of: Vec<u32> = (0..(n + steps) as u32).collect();
+        let mut new_steps = Vec::with_capacity(steps);
+        let mut pool = std::mem::take(&mut self.pool);
+        for j in 0..steps {
+            if continued[j] {
+                slot_of[n + j] = u32::MAX; // folded into the link that continues it
+                continue;
+            }
+            let step = match from[j] {
+                None => self.steps[j],
+                Some(_) => {
+                    // Walk back to the first link, collecting each link's new operand.
+                    let mut terms = Vec::new();
+                    let mut link = j;
+                    while let Some(p) = from[link] {
+                        let (_, ops) = add(&self.steps[link]).expect("a link is an addition");
+                        let chain = n as u32 + p;
+                        let term = ops.iter().flatten().find(|&&o| o != chain).copied();
+                        terms.push(term.expect("a link adds a term"));
+                        link = p as usize;
+                    }
+                    let (k, first) = add(&self.steps[link]).expect("a chain starts with one");
+                    terms.extend(first.iter().flatten().rev());
+                    terms.reverse();
+                    let start = pool.len() as u32;
+                    pool.extend(terms.iter().copied());
+                    Step::Chain {
+                        start,
+                        len: terms.len() as u32,
+                        k,
+                    }
+                }
+            };
+            slot_of[n + j] = (n + new_steps.len()) as u32;
+            new_steps.push(step);
+        }
+        let remap = |s: u32| slot_of[s as usize];
+        for step in &mut new_steps {
+            match step {
+                Step::Const(_) => {}
+                Step::Unary { x, .. } | Step::BinaryK { x, .. } | Step::Square { x } => {
+                    *x = remap(*x)
+                }
+                Step::KBinary { y, .. } => *y = remap(*y),
+                Step::Binary { x, y, .. } => {
+                    *x = remap(*x);
+                    *y = remap(*y);
+                }
+                Step::Sum { .. } | Step::Dot { .. } | Step::Chain { .. } => {}
+            }
+        }
+        for s in &mut pool {
+            *s = remap(*s);
+        }
+        self.pool = pool;
+        self.steps = new_steps;
+        self.outputs = self.outputs.iter().map(|&o| remap(o)).collect();
+        self.output = self.outputs[0];
     }
 
     /// Each output's reverse order (see `orders`), `None` where it is the plan's own.
@@ -233,6 +386,7 @@ impl Plan {
             Step::Binary { x, y, .. } => [x, y].get(i).copied(),
             Step::Sum { start, len } => self.operands(start, len).get(i).copied(),
             Step::Dot { start, len } => self.operands(start, 2 * len).get(i).copied(),
+            Step::Chain { start, len, .. } => self.operands(start, len).get(i).copied(),
         }
     }
 

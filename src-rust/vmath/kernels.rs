@@ -634,6 +634,23 @@ pub fn sum(vals: &[Lanes], xs: &[u32], z: &mut Lanes) {
     *z = acc;
 }
 
+/// A chain of additions: `z = ((k + vals[xs[0]]) + vals[xs[1]]) + ...` (from `vals[xs[0]]`
+/// when `k` is `None`), the sum kept in registers.
+#[inline(always)]
+pub fn chain(vals: &[Lanes], k: Option<f64>, xs: &[u32], z: &mut Lanes) {
+    let (first, rest) = xs.split_at(1);
+    let mut acc = vals[first[0] as usize];
+    if let Some(k) = k {
+        for a in &mut acc {
+            *a += k;
+        }
+    }
+    for &x in rest {
+        accumulate(&mut acc, &vals[x as usize]);
+    }
+    *z = acc;
+}
+
 /// The sum step's backward: `adj[xs[j]] += g` for each operand, in order.
 #[inline(always)]
 pub fn sum_backward(xs: &[u32], g: &Lanes, adj: &mut [Lanes]) {

@@ -317,6 +317,13 @@ impl LaneOps {
         kernels::sum(vals, xs, z)
     }
 
+    /// A chain step: `z = ((k + vals[xs[0]]) + vals[xs[1]]) + ...`, without `k` when it is
+    /// `None`.
+    #[inline(always)]
+    pub fn chain(&self, vals: &[Lanes], k: Option<f64>, xs: &[u32], z: &mut Lanes) {
+        kernels::chain(vals, k, xs, z)
+    }
+
     /// A sum step's backward: `adj[x] += g` for each operand `x`, in order.
     #[inline(always)]
     pub fn sum_backward(&self, xs: &[u32], g: &Lanes, adj: &mut [Lanes]) {
