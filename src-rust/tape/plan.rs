@@ -240,7 +240,7 @@ impl Plan {
                 continue;
             };
             let own = ops.iter().flatten().all(|&o| once(o));
-            eligible[j] = own && (k.is_none() || ops[1].is_none());
+            eligible[j] = own;
             if let (None, [Some(x), Some(y)]) = (k, ops) {
                 for (chain, term) in [(x, y), (y, x)] {
                     if chain as usize >= n && chain != term && once(chain) && once(term) {
