@@ -12,40 +12,63 @@ impl Plan {
     /// the whole pass is compiled once per instruction set, so the arithmetic loops are
     /// inlined into it.
     pub(super) fn forward_lanes(&self, ops: &LaneOps, vals: &mut [Lanes]) {
-        self.forward_lanes_shared(ops, &[], vals)
+        self.forward_lanes_shared(ops, &[], vals, LANES)
     }
 
     /// `forward_lanes` where the first `shared.len()` inputs are the same on every lane (their
     /// slots filled with `shared` too): dot steps read those as numbers (`LaneOps::dot_shared`),
-    /// with the same results.
-    pub(super) fn forward_lanes_shared(&self, ops: &LaneOps, shared: &[f64], vals: &mut [Lanes]) {
+    /// with the same results. Only the lanes below `live` need be right: a dense layer
+    /// (`Plan::layers`) leaves whole chunks of lanes past it as they were.
+    pub(super) fn forward_lanes_shared(
+        &self,
+        ops: &LaneOps,
+        shared: &[f64],
+        vals: &mut [Lanes],
+        live: usize,
+    ) {
         match ops.isa() {
             // SAFETY (each call): `LaneOps::isa` is a set the running CPU has.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => unsafe { self.forward_avx512(ops, shared, vals) },
+            Isa::Avx512 => unsafe { self.forward_avx512(ops, shared, vals, live) },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => unsafe { self.forward_avx2(ops, shared, vals) },
-            _ => self.forward_body(ops, shared, vals),
+            Isa::Avx2Fma => unsafe { self.forward_avx2(ops, shared, vals, live) },
+            _ => self.forward_body(ops, shared, vals, live),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-    unsafe fn forward_avx512(&self, ops: &LaneOps, shared: &[f64], vals: &mut [Lanes]) {
-        self.forward_body(ops, shared, vals)
+    unsafe fn forward_avx512(
+        &self,
+        ops: &LaneOps,
+        shared: &[f64],
+        vals: &mut [Lanes],
+        live: usize,
+    ) {
+        self.forward_body(ops, shared, vals, live)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn forward_avx2(&self, ops: &LaneOps, shared: &[f64], vals: &mut [Lanes]) {
-        self.forward_body(ops, shared, vals)
+    unsafe fn forward_avx2(&self, ops: &LaneOps, shared: &[f64], vals: &mut [Lanes], live: usize) {
+        self.forward_body(ops, shared, vals, live)
     }
 
     #[inline(always)]
-    fn forward_body(&self, ops: &LaneOps, shared: &[f64], vals: &mut [Lanes]) {
+    fn forward_body(&self, ops: &LaneOps, shared: &[f64], vals: &mut [Lanes], live: usize) {
         let n = self.n_inputs;
         for (j, step) in self.steps.iter().enumerate() {
             let (before, after) = vals.split_at_mut(n + j);
+            if let (Step::Dot { .. }, false) = (step, shared.is_empty()) {
+                if let Some(layer) = self.layer_at(j, shared.len()) {
+                    // The layer's first dot computes them all (their operands are all
+                    // earlier slots); the others find theirs done.
+                    if layer.dots[0] as usize == j {
+                        ops.dense_shared(before, shared, layer.kernel(), after, live);
+                    }
+                    continue;
+                }
+            }
             let (z, v) = (&mut after[0], |i: u32| &before[i as usize]);
             match *step {
                 Step::Const(_) => {}
@@ -216,6 +239,24 @@ impl Plan {
                     let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
                     if shared.is_empty() {
                         ops.dot_backward(vals, ws, xs, g, adj);
+                    } else if let Some(layer) = self.layer_at(j, shared.len()) {
+                        // The layer's other dots come first in the sweep and leave their
+                        // adjoints for this, its first, to pass on and clear.
+                        if layer.dots[0] as usize != j {
+                            continue;
+                        }
+                        ops.dense_backward_shared(
+                            vals,
+                            shared,
+                            layer.kernel(),
+                            rest,
+                            adj,
+                            parts,
+                            live,
+                        );
+                        for &o in &layer.offsets {
+                            rest[o as usize] = [0.0; LANES];
+                        }
                     } else {
                         ops.dot_backward_shared(vals, shared, ws, xs, g, adj, parts, live);
                     }
@@ -577,7 +618,7 @@ impl Tape {
                     }
                 }
                 let len = values.len();
-                self.plan.forward_lanes_shared(&ops, shared, vals);
+                self.plan.forward_lanes_shared(&ops, shared, vals, len);
                 self.plan
                     .reverse_lanes_shared(&ops, shared, vals, adj, &mut parts, len);
                 if len < LANES {

@@ -2,6 +2,7 @@
 
 use super::{Instr, Tape, TapeError};
 use crate::ops::{binary_forward, dot, sum, unary_forward, Code};
+use crate::vmath::Dense;
 
 shared_variants! {
     /// One step of the plan; slot `n_inputs + j` holds step `j`'s result.
@@ -55,6 +56,43 @@ pub(super) struct Plan {
     pub(super) output: u32,
     pub(super) outputs: Vec<u32>,
     pub(super) orders: Vec<Option<Vec<u32>>>,
+    /// Dense layers: runs of dot steps that read the same operands (see `Layer`).
+    pub(super) layers: Vec<Layer>,
+    /// Each step's layer in `layers`, `u32::MAX` for none; empty when there are no layers.
+    layer_of: Vec<u32>,
+}
+
+/// A dense layer: dot steps `Σ_i w_ji · x_i` that read the same operands `x_i` (the second
+/// half of each dot's operands), with nothing else in between reading an `x_i`, no slot twice
+/// among the `x_i` and no `w_ji` twice in the layer. In a batch whose weights are shared
+/// inputs and whose `x_i` are not (`grad_sum_into`), the reverse sweep runs the layer's dots
+/// in one pass at its first dot (`kernels::dense_backward_shared`), with the same bits: each
+/// `x_i` takes the same increments in the same order, and nothing in between touches them.
+#[derive(Clone, Debug)]
+pub(super) struct Layer {
+    /// The dot steps, in plan order.
+    pub(super) dots: Vec<u32>,
+    /// Each dot's slot less the first's (where its adjoint is, from the first's on).
+    pub(super) offsets: Vec<u32>,
+    /// The operands every dot reads.
+    pub(super) xs: Vec<u32>,
+    /// The weights, dot by dot (`xs.len()` each).
+    pub(super) ws: Vec<u32>,
+    /// The largest weight slot and the smallest `xs` slot: with `k` shared inputs, the layer
+    /// runs as one when `max_w < k <= min_x`.
+    max_w: u32,
+    min_x: u32,
+}
+
+impl Layer {
+    /// The layer as the lane kernels take it, its results at `offsets` from the first dot's.
+    pub(super) fn kernel(&self) -> Dense<'_> {
+        Dense {
+            ws: &self.ws,
+            xs: &self.xs,
+            gs: &self.offsets,
+        }
+    }
 }
 
 impl Plan {
@@ -179,6 +217,7 @@ impl Plan {
         plan.output = plan.outputs[0];
         if plan.outputs.len() == 1 {
             plan.fuse_sums();
+            plan.find_layers();
         }
         plan.orders = plan.reverse_orders()?;
         Ok(plan)
@@ -323,6 +362,99 @@ impl Plan {
         self.steps = new_steps;
         self.outputs = self.outputs.iter().map(|&o| remap(o)).collect();
         self.output = self.outputs[0];
+    }
+
+    /// Finds the dense layers (`Layer`): runs of dot steps with the same operand list `xs`,
+    /// closed by any other step that reads one of them.
+    fn find_layers(&mut self) {
+        let slots = self.n_slots();
+        let mut marked = vec![false; slots]; // the open layer's `xs`
+        let mut open: Option<Layer> = None;
+        let mut layers = Vec::new();
+        let close = |open: &mut Option<Layer>, marked: &mut [bool], layers: &mut Vec<Layer>| {
+            let Some(mut layer) = open.take() else {
+                return;
+            };
+            for &x in &layer.xs {
+                marked[x as usize] = false;
+            }
+            let mut ws = layer.ws.clone();
+            ws.sort_unstable();
+            ws.dedup();
+            if layer.dots.len() >= 2 && ws.len() == layer.ws.len() {
+                layer.max_w = ws.last().copied().unwrap_or(0);
+                layer.min_x = layer.xs.iter().copied().min().unwrap_or(0);
+                layers.push(layer);
+            }
+        };
+        for j in 0..self.steps.len() {
+            if let Step::Dot { start, len } = self.steps[j] {
+                let (ws, xs) = self.operands(start, 2 * len).split_at(len as usize);
+                if let Some(layer) = open.as_mut().filter(|l| l.xs == xs) {
+                    layer.offsets.push(j as u32 - layer.dots[0]);
+                    layer.dots.push(j as u32);
+                    layer.ws.extend_from_slice(ws);
+                    continue;
+                }
+                close(&mut open, &mut marked, &mut layers);
+                let (ws, xs) = (ws.to_vec(), xs.to_vec());
+                if xs
+                    .iter()
+                    .all(|&x| !std::mem::replace(&mut marked[x as usize], true))
+                {
+                    open = Some(Layer {
+                        dots: vec![j as u32],
+                        offsets: vec![0],
+                        xs,
+                        ws,
+                        max_w: 0,
+                        min_x: 0,
+                    });
+                } else {
+                    for &x in &xs {
+                        marked[x as usize] = false;
+                    }
+                }
+                continue;
+            }
+            let mut i = 0;
+            while let Some(slot) = self.operand(j as u32, i) {
+                if marked[slot as usize] {
+                    close(&mut open, &mut marked, &mut layers);
+                    break;
+                }
+                i += 1;
+            }
+        }
+        close(&mut open, &mut marked, &mut layers);
+        if layers.is_empty() {
+            return;
+        }
+        self.layer_of = vec![u32::MAX; self.steps.len()];
+        for (l, layer) in layers.iter().enumerate() {
+            for &d in &layer.dots {
+                self.layer_of[d as usize] = l as u32;
+            }
+        }
+        self.layers = layers;
+    }
+
+    /// The same plan with no dense layers: its dots run one at a time.
+    #[cfg(test)]
+    pub(super) fn without_layers(&self) -> Plan {
+        Plan {
+            layers: Vec::new(),
+            layer_of: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// Step `j`'s dense layer, where its dots run as one with `k` shared inputs.
+    #[inline]
+    pub(super) fn layer_at(&self, j: usize, k: usize) -> Option<&Layer> {
+        let &l = self.layer_of.get(j)?;
+        let layer = self.layers.get(l as usize)?;
+        ((layer.max_w as usize) < k && k <= layer.min_x as usize).then_some(layer)
     }
 
     /// Each output's reverse order (see `orders`), `None` where it is the plan's own.

@@ -465,3 +465,163 @@ fn grad_sum_over_dot_steps_matches_the_rows_and_ignores_stale_lanes() {
         }
     }
 }
+
+/// An MLP's score, 2 → 3 → 4 → 1: weights `w` then the inputs `x0, x1` (the last two slots).
+/// `between` reads a first-layer operand between that layer's dots; `twice` gives the second
+/// layer one weight in two places.
+fn mlp(vars: &[Value], between: bool, twice: bool) -> Value {
+    let (w, x) = vars.split_at(vars.len() - 2);
+    let (w1, rest) = w.split_at(3 * 3);
+    let (w2, w3) = rest.split_at(4 * 4);
+    let mut hidden = Vec::new();
+    for j in 0..3 {
+        let z = Value::dot(&w1[3 * j..3 * j + 2], x).unwrap() + &w1[3 * j + 2];
+        hidden.push(z.relu());
+        if between && j == 0 {
+            hidden[0] = &hidden[0] * &x[1];
+        }
+    }
+    let mut second = Vec::new();
+    for j in 0..4 {
+        let mut ws: Vec<Value> = w2[4 * j..4 * j + 3].to_vec();
+        if twice && j == 2 {
+            ws[1] = w2[0].clone();
+        }
+        second.push((Value::dot(&ws, &hidden).unwrap() + &w2[4 * j + 3]).tanh());
+    }
+    Value::dot(&w3[..4], &second).unwrap() * &x[0]
+}
+
+fn mlp_tape(between: bool, twice: bool) -> (Tape, Vec<f64>) {
+    let weights: Vec<f64> = (0..29).map(|i| ((i * 7 % 11) as f64 - 5.0) / 6.0).collect();
+    let point: Vec<f64> = weights.iter().copied().chain([0.4, -0.9]).collect();
+    let vars = leaves(&point);
+    (
+        Tape::record(&vars, &mlp(&vars, between, twice)).unwrap(),
+        weights,
+    )
+}
+
+#[test]
+fn dense_layers_are_runs_of_dots_over_the_same_operands() {
+    let dots =
+        |tape: &Tape| -> Vec<usize> { tape.plan.layers.iter().map(|l| l.dots.len()).collect() };
+    // Both hidden layers; the output's single dot is no layer.
+    let (tape, _) = mlp_tape(false, false);
+    assert_eq!(dots(&tape), vec![3, 4]);
+    let first = &tape.plan.layers[0];
+    assert_eq!(first.xs, vec![29, 30]);
+    assert_eq!(first.ws.len(), 3 * 2);
+    // A step reading an operand of the first layer between its dots ends it there: the
+    // first dot alone is no layer, the other two are one.
+    let (tape, _) = mlp_tape(true, false);
+    assert_eq!(dots(&tape), vec![2, 4]);
+    // A weight in two places of the second layer: that layer is not one.
+    let (tape, _) = mlp_tape(false, true);
+    assert_eq!(dots(&tape), vec![3]);
+    // The same operand twice in a dot: no layer.
+    let vars = leaves(&[0.5, 0.25, 1.5, -1.0, 2.0]);
+    let x = [vars[4].clone(), vars[4].clone()];
+    let y = Value::dot(&vars[..2], &x).unwrap() * Value::dot(&vars[2..4], &x).unwrap();
+    assert!(Tape::record(&vars, &y).unwrap().plan.layers.is_empty());
+}
+
+#[test]
+fn dense_layers_give_the_bits_of_one_dot_at_a_time() {
+    use crate::vmath::{kernels_for, Isa, LaneOps, Parts, Precision, PARTS};
+    for (between, twice) in [(false, false), (true, false), (false, true)] {
+        let (tape, shared) = mlp_tape(between, twice);
+        let (plan, dots) = (&tape.plan, tape.plan.without_layers());
+        let k = shared.len();
+        for &isa in Isa::ALL {
+            let Some(kernels) = kernels_for(isa) else {
+                continue;
+            };
+            let ops = LaneOps::new(kernels, Precision::Default);
+            for live in [LANES, 31, 20, 9, 8, 3, 1] {
+                let rows: Vec<f64> = (0..LANES)
+                    .flat_map(|l| {
+                        shared
+                            .iter()
+                            .copied()
+                            .chain([0.1 * l as f64 - 1.3, (l as f64).cos()])
+                    })
+                    .collect();
+                let mut runs = Vec::new();
+                for plan in [plan, &dots] {
+                    let mut block = lanes::Block::new(plan, true).unwrap();
+                    // Stale lanes: what a block kept from an earlier batch may hold.
+                    block.vals.iter_mut().flatten().for_each(|v| *v = f64::NAN);
+                    block.load(&rows, plan.n_inputs);
+                    let mut parts: Vec<Parts> = vec![[0.0; PARTS]; k];
+                    plan.forward_lanes_shared(&ops, &shared, &mut block.vals, live);
+                    plan.reverse_lanes_shared(
+                        &ops,
+                        &shared,
+                        &block.vals,
+                        &mut block.adj,
+                        &mut parts,
+                        live,
+                    );
+                    let value: Vec<u64> = block.vals[plan.output as usize][..live]
+                        .iter()
+                        .map(|v| v.to_bits())
+                        .collect();
+                    let lane_adj: Vec<u64> = block.adj[..plan.n_inputs]
+                        .iter()
+                        .flat_map(|a| a[..live].iter().map(|v| v.to_bits()))
+                        .collect();
+                    let parts: Vec<u64> = parts.iter().flatten().map(|v| v.to_bits()).collect();
+                    assert!(block.adj[plan.n_inputs..]
+                        .iter()
+                        .flatten()
+                        .all(|&a| a.to_bits() == 0));
+                    runs.push((value, lane_adj, parts));
+                }
+                let what = format!("{} live {live} between {between} twice {twice}", isa.name());
+                assert_eq!(runs[0], runs[1], "{what}");
+                assert!(
+                    runs[0].2.iter().any(|&p| f64::from_bits(p) != 0.0),
+                    "{what}"
+                );
+            }
+        }
+        // Whole batches, tails and threads: the same bits with and without layers, and the
+        // rows' gradients summed.
+        let mut flat = tape.clone();
+        flat.plan = dots.clone();
+        for rows in [1usize, 3, 5, 9, 31, 32, 33, 100, 257] {
+            let xs: Vec<f64> = (0..rows)
+                .flat_map(|r| [(r as f64 * 0.37).sin(), (r as f64 * 0.11).cos()])
+                .collect();
+            for threads in [1, 2] {
+                let mut out = Vec::new();
+                for t in [&tape, &flat] {
+                    let (mut v, mut g) = (vec![0.0; rows], vec![0.0; k]);
+                    t.grad_sum_into(&shared, &xs, threads, &mut v, &mut g)
+                        .unwrap();
+                    out.push((v, g));
+                }
+                assert_eq!(out[0].0, out[1].0, "{rows} rows on {threads} threads");
+                let bits = |g: &[f64]| g.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&out[0].1),
+                    bits(&out[1].1),
+                    "{rows} rows on {threads} threads"
+                );
+                let full: Vec<f64> = xs
+                    .chunks_exact(2)
+                    .flat_map(|d| shared.iter().chain(d).copied())
+                    .collect();
+                let (_, grads) = tape.grad_batch(&full, 1).unwrap();
+                for (i, &got) in out[0].1.iter().enumerate() {
+                    let want = grads.chunks_exact(k + 2).fold(0.0, |s, row| s + row[i]);
+                    assert!(
+                        (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                        "{rows} rows, input {i}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -736,6 +736,160 @@ pub fn dot_backward_shared(
     }
 }
 
+/// A dense layer's dot steps (`Plan::layers`): dot `j` is `Σ_i w[ws[j·I + i]] · x[xs[i]]`
+/// (`I = xs.len()`), and its result (or adjoint) is at `gs[j]` of the slots it is given.
+#[derive(Clone, Copy)]
+pub struct Dense<'a> {
+    /// The weights' slots, dot by dot.
+    pub ws: &'a [u32],
+    /// The operands every dot reads.
+    pub xs: &'a [u32],
+    /// Where each dot's result is.
+    pub gs: &'a [u32],
+}
+
+/// The lane blocks' chunks of `PARTS` lanes (one AVX-512 vector each).
+const CHUNKS: usize = LANES / PARTS;
+const _: () = assert!(
+    CHUNKS == 4,
+    "dense_shared and dense_backward_shared match on 1..=4"
+);
+
+/// The dot steps of a dense layer (`Plan::layers`) in one forward pass, when their weights are
+/// shared: `above[gs[j]] = Σ_i shared[ws[j·I + i]] · vals[xs[i]]` (`I = xs.len()`), on the
+/// lanes below `live` rounded up to whole chunks of `PARTS` (the others are left as they
+/// were). Four dots at a time, so each `xs[i]` is loaded once per four dots. Each dot's
+/// products and sums are `dot_shared`'s, in the same order, so the same bits.
+#[inline(always)]
+pub fn dense_shared(
+    vals: &[Lanes],
+    shared: &[f64],
+    layer: Dense<'_>,
+    above: &mut [Lanes],
+    live: usize,
+) {
+    let args = (vals, shared, layer);
+    match live.div_ceil(PARTS) {
+        1 => dense_chunks::<1>(args, above),
+        2 => dense_chunks::<2>(args, above),
+        3 => dense_chunks::<3>(args, above),
+        _ => dense_chunks::<CHUNKS>(args, above),
+    }
+}
+
+/// `dense_shared` on the first `C` chunks of lanes.
+#[inline(always)]
+fn dense_chunks<const C: usize>(
+    (vals, shared, Dense { ws, xs, gs }): (&[Lanes], &[f64], Dense<'_>),
+    above: &mut [Lanes],
+) {
+    const AT_ONCE: usize = 4;
+    let (n, width) = (xs.len(), C * PARTS);
+    let mut four = gs.chunks_exact(AT_ONCE);
+    let mut j = 0;
+    for slots in four.by_ref() {
+        let mut acc = [[0.0; LANES]; AT_ONCE];
+        for (i, &x) in xs.iter().enumerate() {
+            let x = &vals[x as usize];
+            for (a, acc) in acc.iter_mut().enumerate() {
+                let w = shared[ws[(j + a) * n + i] as usize];
+                for l in 0..width {
+                    acc[l] += w * x[l];
+                }
+            }
+        }
+        for (&g, acc) in slots.iter().zip(acc) {
+            above[g as usize][..width].copy_from_slice(&acc[..width]);
+        }
+        j += AT_ONCE;
+    }
+    for (a, &g) in four.remainder().iter().enumerate() {
+        let ws = &ws[(j + a) * n..(j + a + 1) * n];
+        let mut acc = [0.0; LANES];
+        for (&w, &x) in ws.iter().zip(xs) {
+            let (w, x) = (shared[w as usize], &vals[x as usize]);
+            for l in 0..width {
+                acc[l] += w * x[l];
+            }
+        }
+        above[g as usize][..width].copy_from_slice(&acc[..width]);
+    }
+}
+
+/// The dot steps of a dense layer (`Plan::layers`) in one backward, when their weights are
+/// shared: dot `j` is `Σ_i shared[ws[j·I + i]] · vals[xs[i]]` (`I = xs.len()`), and its adjoint
+/// is `above[gs[j]]`. Each `xs[i]`'s adjoint takes the dots' increments `w · g` in the order a
+/// sweep gives them one dot at a time (the last dot's first), held in registers in between
+/// instead of loaded and stored once per dot; each weight's increment from the lanes below
+/// `live` goes to its `parts`. Only the chunks of `PARTS` lanes that hold a live lane are
+/// computed (a chunk of dead lanes would add `+0` to each part, which changes nothing: a part's
+/// sum starts at `+0` and is never `-0`). The same bits as `dot_backward_shared` on each dot in
+/// turn, last first, on the live lanes, when no weight appears twice and no slot twice among
+/// `xs` (`Plan::layers` finds only such layers).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn dense_backward_shared(
+    vals: &[Lanes],
+    shared: &[f64],
+    layer: Dense<'_>,
+    above: &[Lanes],
+    adj: &mut [Lanes],
+    parts: &mut [Parts],
+    live: usize,
+) {
+    let args = (vals, shared, layer, above);
+    match live.div_ceil(PARTS) {
+        1 => dense_backward_chunks::<1>(args, adj, parts, live),
+        2 => dense_backward_chunks::<2>(args, adj, parts, live),
+        3 => dense_backward_chunks::<3>(args, adj, parts, live),
+        _ => dense_backward_chunks::<CHUNKS>(args, adj, parts, live),
+    }
+}
+
+type DenseArgs<'a> = (&'a [Lanes], &'a [f64], Dense<'a>, &'a [Lanes]);
+
+/// `dense_backward_shared` on the first `C` chunks of lanes.
+#[inline(always)]
+fn dense_backward_chunks<const C: usize>(
+    (vals, shared, Dense { ws, xs, gs }, above): DenseArgs<'_>,
+    adj: &mut [Lanes],
+    parts: &mut [Parts],
+    live: usize,
+) {
+    let (n, width) = (xs.len(), C * PARTS);
+    for (i, &x) in xs.iter().enumerate() {
+        let x = x as usize;
+        let v = vals[x];
+        let mut acc = adj[x];
+        for (j, &g) in gs.iter().enumerate().rev() {
+            let (g, w) = (&above[g as usize], ws[j * n + i] as usize);
+            let k = shared[w];
+            for l in 0..width {
+                acc[l] += k * g[l];
+            }
+            let mut t = [0.0; PARTS];
+            if C == CHUNKS && live >= LANES {
+                for c in 0..C {
+                    for (p, t) in t.iter_mut().enumerate() {
+                        *t += v[c * PARTS + p] * g[c * PARTS + p];
+                    }
+                }
+            } else {
+                for c in 0..C {
+                    for (p, t) in t.iter_mut().enumerate() {
+                        let l = c * PARTS + p;
+                        *t += if l < live { v[l] * g[l] } else { 0.0 };
+                    }
+                }
+            }
+            for (part, t) in parts[w].iter_mut().zip(t) {
+                *part += t;
+            }
+        }
+        adj[x][..width].copy_from_slice(&acc[..width]);
+    }
+}
+
 /// `parts[j] += v[j]·g[j] + v[j + PARTS]·g[j + PARTS] + ...`, the products summed in lane order,
 /// of the lanes below `live` only.
 #[inline(always)]

@@ -5,7 +5,7 @@
 //! lane); in [`Precision::Fast`] `exp`, `log`, `sin`, `cos`, `tan`, `tanh` and `sigmoid` and
 //! their backward steps use the fast functions.
 
-use super::{kernels, Isa, Kernels, Parts};
+use super::{kernels, Dense, Isa, Kernels, Parts};
 use crate::ops::{
     binary_backward_lanes, binary_backward_one_lanes, binary_forward_lanes, unary_backward_lanes,
     unary_forward_lanes, Code,
@@ -309,6 +309,35 @@ impl LaneOps {
         live: usize,
     ) {
         kernels::dot_backward_shared(vals, shared, ws, xs, g, adj, parts, live)
+    }
+
+    /// A dense layer's dot steps in one forward pass (see `kernels::dense_shared`).
+    #[inline(always)]
+    pub fn dense_shared(
+        &self,
+        vals: &[Lanes],
+        shared: &[f64],
+        layer: Dense<'_>,
+        above: &mut [Lanes],
+        live: usize,
+    ) {
+        kernels::dense_shared(vals, shared, layer, above, live)
+    }
+
+    /// A dense layer's dot steps in one backward (see `kernels::dense_backward_shared`).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn dense_backward_shared(
+        &self,
+        vals: &[Lanes],
+        shared: &[f64],
+        layer: Dense<'_>,
+        above: &[Lanes],
+        adj: &mut [Lanes],
+        parts: &mut [Parts],
+        live: usize,
+    ) {
+        kernels::dense_backward_shared(vals, shared, layer, above, adj, parts, live)
     }
 
     /// A sum step: `z = Σ_j vals[xs[j]]`, from 0 in order.

@@ -35,7 +35,7 @@ use std::sync::OnceLock;
 
 use crate::scalar::Lanes;
 
-pub use kernels::{Parts, PARTS};
+pub use kernels::{Dense, Parts, PARTS};
 pub use lanes::{splat, LaneOps, Precision};
 
 /// and of the slope the backward pass computes from it (`name'`), on every instruction set.
