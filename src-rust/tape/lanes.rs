@@ -359,22 +359,28 @@ impl Block {
     }
 }
 
-/// Lane blocks kept between batch calls, at most one per core: a batch takes one per thread
-/// and gives it back, so a loop of small batches (a training step over a hundred rows) neither
-/// allocates nor faults in fresh pages for its scratch each call. Only blocks up to
+/// Lane blocks kept between batch calls, at most one per core: a batch's thread `i` takes
+/// block `i` and gives it back, so a loop of small batches (a training step over a hundred rows)
+/// neither allocates nor faults in fresh pages for its scratch each call, and each block stays
+/// in the cache of the core whose worker (`crate::pool`) uses it. Only blocks up to
 /// `KEEP_BYTES` are kept, so a huge tape holds no memory between calls. A clone of the tape
 /// starts with none.
 #[derive(Default)]
-pub(super) struct Scratch(std::sync::Mutex<Vec<Block>>);
+pub(super) struct Scratch(std::sync::Mutex<Vec<Option<Block>>>);
 
 /// `grad_sum_into` runs up to this many rows past a thread's last whole lane block one point at
 /// a time (bit for bit what lanes give each row), instead of in a block of `LANES` lanes.
 const POINT_TAIL: usize = 2;
 
 /// The least work (rows × slots) a batch needs before it runs on more than one thread: below
-/// it, starting a thread costs more than it saves (W4, 122 slots, gains from a second thread
-/// at about 4,000 rows).
-const THREAD_WORK: usize = 400_000;
+/// it, handing rows to a worker (`crate::pool`) costs more than it saves (W4, 83 slots, gains
+/// from a second thread from about 500 rows).
+pub(super) const THREAD_WORK: usize = 40_000;
+
+/// `THREAD_WORK` for `grad_sum_into`, whose threads each also gather and add up a gradient of
+/// their own (about 2 µs for the moons model's 337 parameters): a second thread pays from about
+/// 300 rows there.
+const SUM_THREAD_WORK: usize = 150_000;
 
 /// How many jobs `split` cuts a batch into per thread: enough that the threads finish within a
 /// small job of each other, however late one of them starts (each job is whole lane blocks).
@@ -402,15 +408,16 @@ impl Block {
 }
 
 impl Tape {
-    /// A block for one thread of a batch: a kept one when there is one (its constants are
-    /// filled; inputs and results are overwritten before they are read), else a new one.
-    pub(super) fn block(&self, adjoints: bool) -> Result<Block, TapeError> {
+    /// A block for thread `at` of a batch: the one it kept when there is one (its constants
+    /// are filled; inputs and results are overwritten before they are read), else a new one.
+    pub(super) fn block(&self, at: usize, adjoints: bool) -> Result<Block, TapeError> {
         let kept = self
             .scratch
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
+            .get_mut(at)
+            .and_then(Option::take);
         match kept {
             Some(mut block) => {
                 if adjoints && block.adj.len() != block.vals.len() {
@@ -425,17 +432,17 @@ impl Tape {
 
     /// Gives `block` back for the next batch call (dropped when too big or enough are kept),
     /// its adjoints all zero again.
-    pub(super) fn keep(&self, mut block: Block) {
+    pub(super) fn keep(&self, at: usize, mut block: Block) {
         if block.bytes() > KEEP_BYTES {
             return;
         }
         block.clear_inputs(0..self.n_inputs);
-        self.keep_cleared(block);
+        self.keep_cleared(at, block);
     }
 
     /// `keep` for a block whose adjoints are already all zero.
-    fn keep_cleared(&self, block: Block) {
-        if block.bytes() > KEEP_BYTES {
+    fn keep_cleared(&self, at: usize, block: Block) {
+        if block.bytes() > KEEP_BYTES || at >= cores() {
             return;
         }
         let mut kept = self
@@ -443,9 +450,10 @@ impl Tape {
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if kept.len() < cores() {
-            kept.push(block);
+        if kept.len() <= at {
+            kept.resize_with(at + 1, || None);
         }
+        kept[at] = Some(block);
     }
 
     /// Outputs at each row of `xs` (row-major, `n_inputs` columns), split across `threads`:
@@ -573,7 +581,7 @@ impl Tape {
         // The shared inputs only dot steps read need no lane block: their slots are neither
         // filled nor summed (their adjoints stay zero: their increments go to `parts`).
         let lane_slots = self.plan.shared_lane_slots(k);
-        let work = |xs: &[f64], values: &mut [f64]| -> Result<Sums, TapeError> {
+        let work = |at: usize, xs: &[f64], values: &mut [f64]| -> Result<Sums, TapeError> {
             // A few rows past the last whole lane block run one point at a time: a block of
             // their own would cost more than they do.
             let tail = values.len() % LANES;
@@ -598,7 +606,7 @@ impl Tape {
                 }
             }
             let mut parts = filled(k, [0.0; PARTS], "a batch's gradient sums")?;
-            let mut block = self.block(true)?;
+            let mut block = self.block(at, true)?;
             let Block { vals, adj } = &mut block;
             on_isa(ops.isa(), || {
                 for &s in &lane_slots {
@@ -637,29 +645,20 @@ impl Tape {
                 points: point_sums,
             })
         };
-        let per = self.rows_per_thread(rows, threads);
-        let blocks = std::thread::scope(|scope| {
-            let mut chunks = xs.chunks(per * d).zip(values.chunks_mut(per));
-            let first = chunks.next();
-            let others: Vec<_> = chunks
-                .map(|(xs, values)| scope.spawn(move || work(xs, values)))
-                .collect();
-            let mut blocks = vec![first.map(|(xs, values)| work(xs, values))];
-            for handle in others {
-                blocks.push(Some(
-                    handle
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                ));
-            }
-            blocks.into_iter().flatten().collect::<Result<Vec<_>, _>>()
-        })?;
+        let per = self.rows_per_thread(rows, threads, SUM_THREAD_WORK);
+        let chunks = xs.chunks(per * d).zip(values.chunks_mut(per));
+        let blocks = on_threads(chunks.collect(), |at, (xs, values)| work(at, xs, values))
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         grad.fill(0.0);
-        for Sums {
-            mut block,
-            parts,
-            points,
-        } in blocks
+        for (
+            at,
+            Sums {
+                mut block,
+                parts,
+                points,
+            },
+        ) in blocks.into_iter().enumerate()
         {
             // The shared inputs' adjoints are cleared as they are summed, and the others were
             // after each sweep.
@@ -672,7 +671,7 @@ impl Tape {
             for (g, s) in grad.iter_mut().zip(points) {
                 *g += s;
             }
-            self.keep_cleared(block);
+            self.keep_cleared(at, block);
         }
         Ok(())
     }
@@ -738,36 +737,35 @@ impl Tape {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .next()
         };
-        let worker = || -> Result<(), TapeError> {
+        let worker = |at: usize| -> Result<(), TapeError> {
             let mut block: Option<Block> = None;
             while let Some(job) = next() {
                 let b = match &mut block {
                     Some(b) => b,
-                    None => block.insert(self.block(adjoints)?),
+                    None => block.insert(self.block(at, adjoints)?),
                 };
                 work(b, job)?;
             }
             if let Some(b) = block {
-                self.keep(b);
+                self.keep(at, b);
             }
             Ok(())
         };
         if threads <= 1 {
-            return worker();
+            return worker(0);
         }
-        std::thread::scope(|scope| {
-            let others: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
-            joined(worker(), others)
-        })
+        let results = crate::pool::map(threads, worker);
+        results.into_iter().fold(Ok(()), Result::and)
     }
 
     /// Rows per thread: one chunk per thread (a whole number of lane blocks), but a single
-    /// chunk when the batch is too small for a thread to pay for itself.
+    /// chunk when the batch is too small for a thread to pay for itself (rows × slots below
+    /// `least`: `THREAD_WORK`, or `SUM_THREAD_WORK` for `grad_sum_into`).
     /// Threads above the core count are clamped to it, so scratch memory stays at most
     /// `cores × plan_len × 512` bytes (256 without adjoints) however many are asked for.
-    pub(super) fn rows_per_thread(&self, rows: usize, threads: usize) -> usize {
+    pub(super) fn rows_per_thread(&self, rows: usize, threads: usize, least: usize) -> usize {
         let threads = threads.clamp(1, cores()).min(rows.div_ceil(LANES).max(1));
-        if threads == 1 || rows * self.plan.n_slots() < THREAD_WORK {
+        if threads == 1 || rows * self.plan.n_slots() < least {
             rows.max(1)
         } else {
             rows.div_ceil(threads).next_multiple_of(LANES)
@@ -846,16 +844,19 @@ fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// The first error of a batch's threads (the calling thread's result first), after all joined.
-pub(super) fn joined(
-    first: Result<(), TapeError>,
-    others: Vec<std::thread::ScopedJoinHandle<'_, Result<(), TapeError>>>,
-) -> Result<(), TapeError> {
-    others.into_iter().fold(first, |acc, handle| {
-        let result = handle
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        acc.and(result)
+/// `f` on each of `chunks`, one thread each (the first on this one; see `crate::pool`), the
+/// results in order.
+pub(super) fn on_threads<T: Send, R: Send>(
+    chunks: Vec<T>,
+    f: impl Fn(usize, T) -> R + Sync,
+) -> Vec<R> {
+    let chunks: Vec<std::sync::Mutex<Option<T>>> = chunks
+        .into_iter()
+        .map(|c| std::sync::Mutex::new(Some(c)))
+        .collect();
+    crate::pool::map(chunks.len(), |i| {
+        let chunk = chunks[i].lock().unwrap_or_else(|p| p.into_inner()).take();
+        f(i, chunk.expect("each chunk is taken once"))
     })
 }
 

@@ -6,7 +6,7 @@
 //! for bit output `k`'s own gradient (the same steps in the same order as a tape recorded from
 //! that output alone, or the graph's `backward`), which forward mode's columns would not be.
 
-use super::lanes::{check_out, joined};
+use super::lanes::{self, check_out, on_threads};
 use super::{filled, Tape, TapeError};
 use crate::scalar::{Dual, LANES};
 use crate::vmath::{LaneOps, Precision};
@@ -113,8 +113,8 @@ impl Tape {
         let rows = self.batch_rows(xs)?;
         check_out(jac.len(), self.jacobian_len(rows)?)?;
         let (plan, ops) = (&self.plan, LaneOps::best(precision));
-        let work = |xs: &[f64], jac: &mut [f64]| {
-            let mut block = self.block(true)?;
+        let work = |at: usize, xs: &[f64], jac: &mut [f64]| {
+            let mut block = self.block(at, true)?;
             for (xs, jac) in xs.chunks(LANES * n).zip(jac.chunks_mut(LANES * k * n)) {
                 block.load(xs, n);
                 plan.forward_lanes(&ops, &mut block.vals);
@@ -137,18 +137,13 @@ impl Tape {
                     }
                 }
             }
-            self.keep(block);
+            self.keep(at, block);
             Ok(())
         };
-        let per = self.rows_per_thread(rows, threads);
-        std::thread::scope(|scope| {
-            let mut chunks = xs.chunks(per * n).zip(jac.chunks_mut(per * k * n));
-            let first = chunks.next();
-            let others: Vec<_> = chunks
-                .map(|(xs, jac)| scope.spawn(move || work(xs, jac)))
-                .collect();
-            let first = first.map_or(Ok(()), |(xs, jac)| work(xs, jac));
-            joined(first, others)
-        })
+        let per = self.rows_per_thread(rows, threads, lanes::THREAD_WORK);
+        let chunks = xs.chunks(per * n).zip(jac.chunks_mut(per * k * n));
+        on_threads(chunks.collect(), |at, (xs, jac)| work(at, xs, jac))
+            .into_iter()
+            .fold(Ok(()), Result::and)
     }
 }
