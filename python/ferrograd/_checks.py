@@ -107,9 +107,14 @@ def real_array(x: object, what: str) -> np.ndarray:
     return array
 
 
+_FLOAT64 = np.dtype(np.float64)
+
+
 def vector(x: object, n: int, what: str) -> np.ndarray:
     """``x`` as a float64 array of shape ``(n,)`` (one point, one direction); ``ValueError``
     for another shape."""
+    if type(x) is np.ndarray and x.dtype is _FLOAT64 and x.shape == (n,):
+        return x  # what the checks below return for it, without their cost (a training step's)
     array = real_array(x, what)
     if array.shape != (n,):
         raise ValueError(f"{what} must have shape ({n},), got {array.shape}")
