@@ -364,9 +364,13 @@ impl Block {
 /// neither allocates nor faults in fresh pages for its scratch each call, and each block stays
 /// in the cache of the core whose worker (`crate::pool`) uses it. Only blocks up to
 /// `KEEP_BYTES` are kept, so a huge tape holds no memory between calls. A clone of the tape
-/// starts with none.
+/// starts with none. Also `grad_sum_into`'s last `Plan::shared_lane_slots` (a scan of the
+/// whole plan, about as long as a lane block's forward pass on the moons model), with its `k`.
 #[derive(Default)]
-pub(super) struct Scratch(std::sync::Mutex<Vec<Option<Block>>>);
+pub(super) struct Scratch {
+    blocks: std::sync::Mutex<Vec<Option<Block>>>,
+    lane_slots: std::sync::Mutex<Option<(usize, std::sync::Arc<[u32]>)>>,
+}
 
 /// `grad_sum_into` runs up to this many rows past a thread's last whole lane block one point at
 /// a time (bit for bit what lanes give each row), instead of in a block of `LANES` lanes.
@@ -413,7 +417,7 @@ impl Tape {
     pub(super) fn block(&self, at: usize, adjoints: bool) -> Result<Block, TapeError> {
         let kept = self
             .scratch
-            .0
+            .blocks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get_mut(at)
@@ -427,6 +431,23 @@ impl Tape {
                 Ok(block)
             }
             None => Block::new(&self.plan, adjoints),
+        }
+    }
+
+    /// `Plan::shared_lane_slots(k)`, computed once for the `k` the calls use.
+    fn shared_lane_slots(&self, k: usize) -> std::sync::Arc<[u32]> {
+        let mut cached = self
+            .scratch
+            .lane_slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match &*cached {
+            Some((at, slots)) if *at == k => std::sync::Arc::clone(slots),
+            _ => {
+                let slots: std::sync::Arc<[u32]> = self.plan.shared_lane_slots(k).into();
+                *cached = Some((k, std::sync::Arc::clone(&slots)));
+                slots
+            }
         }
     }
 
@@ -447,7 +468,7 @@ impl Tape {
         }
         let mut kept = self
             .scratch
-            .0
+            .blocks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if kept.len() <= at {
@@ -580,7 +601,7 @@ impl Tape {
         check_out(grad.len(), k)?;
         // The shared inputs only dot steps read need no lane block: their slots are neither
         // filled nor summed (their adjoints stay zero: their increments go to `parts`).
-        let lane_slots = self.plan.shared_lane_slots(k);
+        let lane_slots = self.shared_lane_slots(k);
         let work = |at: usize, xs: &[f64], values: &mut [f64]| -> Result<Sums, TapeError> {
             // A few rows past the last whole lane block run one point at a time: a block of
             // their own would cost more than they do.
@@ -609,7 +630,7 @@ impl Tape {
             let mut block = self.block(at, true)?;
             let Block { vals, adj } = &mut block;
             on_isa(ops.isa(), || {
-                for &s in &lane_slots {
+                for &s in lane_slots.iter() {
                     vals[s as usize] = [shared[s as usize]; LANES];
                 }
             });
@@ -630,7 +651,7 @@ impl Tape {
                 self.plan
                     .reverse_lanes_shared(&ops, shared, vals, adj, &mut parts, len);
                 if len < LANES {
-                    for &s in &lane_slots {
+                    for &s in lane_slots.iter() {
                         for (l, x) in adj[s as usize].iter_mut().enumerate() {
                             *x = if l < len { *x } else { 0.0 };
                         }

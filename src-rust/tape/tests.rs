@@ -423,6 +423,33 @@ fn dense_rows(vars: &[Value]) -> Value {
 }
 
 #[test]
+fn grad_sum_on_one_tape_with_other_numbers_of_shared_inputs_gives_a_fresh_tapes_bits() {
+    let all = [0.3, -0.2, 1.5, 0.8, 0.1, 0.7, 1.0];
+    let vars = leaves(&all);
+    let tape = Tape::record(&vars, &dense_rows(&vars)).unwrap();
+    // Each k in turn, twice, on the same tape (whose kept state is per k), against a clone
+    // (which keeps nothing) on its first call.
+    for k in [5usize, 3, 5, 0, 6, 3] {
+        let d = all.len() - k;
+        let xs: Vec<f64> = (0..70 * d)
+            .map(|i| ((i * 7 % 23) as f64 - 11.0) / 9.0)
+            .collect();
+        let run = |tape: &Tape| {
+            let (mut v, mut g) = (vec![0.0; 70], vec![0.0; k]);
+            tape.grad_sum_into(&all[..k], &xs, 1, &mut v, &mut g)
+                .unwrap();
+            (v, g)
+        };
+        let bits = |(v, g): (Vec<f64>, Vec<f64>)| -> Vec<u64> {
+            v.iter().chain(&g).map(|x| x.to_bits()).collect()
+        };
+        let fresh = bits(run(&tape.clone()));
+        assert_eq!(bits(run(&tape)), fresh, "k = {k}");
+        assert_eq!(bits(run(&tape)), fresh, "k = {k}, again");
+    }
+}
+
+#[test]
 fn grad_sum_over_dot_steps_matches_the_rows_and_ignores_stale_lanes() {
     let shared = [0.3, -0.2, 1.5, 0.8, 0.1];
     let vars = leaves(&[0.3, -0.2, 1.5, 0.8, 0.1, 0.7, 1.0]);
