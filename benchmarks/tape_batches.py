@@ -294,6 +294,14 @@ def main() -> None:
     parser.add_argument("--child", choices=list(SETTINGS), dest="setting")
     parser.add_argument("--out", default=str(HERE / "results_tape_batches.json"))
     args = parser.parse_args()
+    unknown = [s for s in args.settings if s not in SETTINGS]
+    if unknown:
+        parser.error(f"unknown --settings {', '.join(unknown)}; choose from {', '.join(SETTINGS)}")
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    if unknown:
+        parser.error(
+            f"unknown --workloads {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}"
+        )
     if args.setting:
         child(args)
         return
