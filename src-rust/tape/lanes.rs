@@ -291,15 +291,46 @@ type Job3<'a> = ((&'a [f64], &'a mut [f64]), &'a mut [f64]);
 
 /// One thread's scratch space for batches: every slot's values (and adjoints) across the lanes.
 pub(super) struct Block {
-    pub(super) vals: Vec<Lanes>,
+    pub(super) vals: LaneVec,
     /// Zero between uses, except where a sweep has just added the inputs' adjoints.
-    pub(super) adj: Vec<Lanes>,
+    pub(super) adj: LaneVec,
+}
+
+/// A slot's lanes on a cache line boundary.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line(Lanes);
+
+/// Slots of lanes, each starting on a 64-byte boundary: a vector load or store of a slot never
+/// straddles two cache lines (with `Vec<Lanes>`, aligned to 8 bytes, most of them did).
+pub(super) struct LaneVec(Vec<Line>);
+
+impl LaneVec {
+    fn new(len: usize, what: &'static str) -> Result<LaneVec, TapeError> {
+        filled(len, Line([0.0; LANES]), what).map(LaneVec)
+    }
+}
+
+impl std::ops::Deref for LaneVec {
+    type Target = [Lanes];
+    fn deref(&self) -> &[Lanes] {
+        // SAFETY: `Line` is a `Lanes` (`repr(C)`, one field) whose size, 256 bytes, is a
+        // multiple of its alignment, so a `[Line]` is a `[Lanes]` with a stricter alignment.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast::<Lanes>(), self.0.len()) }
+    }
+}
+
+impl std::ops::DerefMut for LaneVec {
+    fn deref_mut(&mut self) -> &mut [Lanes] {
+        // SAFETY: as `deref`, from a unique borrow.
+        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<Lanes>(), self.0.len()) }
+    }
 }
 
 impl Block {
     /// `LANES × 8` bytes per slot for the values, as many again for the adjoints when `adjoints`.
     pub(super) fn new(plan: &Plan, adjoints: bool) -> Result<Block, TapeError> {
-        let mut vals = filled(plan.n_slots(), [0.0; LANES], "a batch's scratch values")?;
+        let mut vals = LaneVec::new(plan.n_slots(), "a batch's scratch values")?;
         for (j, step) in plan.steps.iter().enumerate() {
             if let Step::Const(c) = *step {
                 vals[plan.n_inputs + j] = [c; LANES];
@@ -307,7 +338,7 @@ impl Block {
         }
         let adj_len = if adjoints { vals.len() } else { 0 };
         Ok(Block {
-            adj: filled(adj_len, [0.0; LANES], "a batch's scratch adjoints")?,
+            adj: LaneVec::new(adj_len, "a batch's scratch adjoints")?,
             vals,
         })
     }
@@ -425,8 +456,7 @@ impl Tape {
         match kept {
             Some(mut block) => {
                 if adjoints && block.adj.len() != block.vals.len() {
-                    block.adj =
-                        filled(block.vals.len(), [0.0; LANES], "a batch's scratch adjoints")?;
+                    block.adj = LaneVec::new(block.vals.len(), "a batch's scratch adjoints")?;
                 }
                 Ok(block)
             }

@@ -378,6 +378,20 @@ fn grad_sum_refuses_bad_shapes() {
 }
 
 #[test]
+fn lane_blocks_start_every_slot_on_a_cache_line() {
+    let xs = leaves(&[1.0, 1.0, 1.0]);
+    let f = build(&xs) * &xs[2];
+    let tape = Tape::record(&xs, &f).unwrap();
+    for _ in 0..8 {
+        let block = lanes::Block::new(&tape.plan, true).unwrap();
+        for slots in [&block.vals, &block.adj] {
+            assert!(slots.len() > 3);
+            assert!(slots.iter().all(|s| s.as_ptr() as usize % 64 == 0));
+        }
+    }
+}
+
+#[test]
 fn lane_passes_match_single_points_on_every_instruction_set() {
     use crate::vmath::{kernels_for, Isa, LaneOps, Precision};
     let xs = leaves(&[1.0, 1.0, 1.0]);
