@@ -352,33 +352,24 @@ impl Block {
 
     /// Loads up to `LANES` rows of `xs` (row-major, `n` columns) into the input slots; lanes
     /// past the last row keep whatever they held, and their results are never read.
-    pub(super) fn load(&mut self, xs: &[f64], n: usize) {
+    pub(super) fn load(&mut self, isa: Isa, xs: &[f64], n: usize) {
         if xs.len() == LANES * n {
-            // A whole block: slot by slot, so each slot's lanes are written together.
-            for (i, slot) in self.vals[..n].iter_mut().enumerate() {
-                for (l, v) in slot.iter_mut().enumerate() {
-                    *v = xs[l * n + i];
-                }
-            }
+            rows_to_slots(isa, xs, n, &mut self.vals[..n]);
             return;
         }
         for (l, row) in xs.chunks_exact(n).enumerate() {
-            for (i, &x) in row.iter().enumerate() {
-                self.vals[i][l] = x;
+            for (slot, &x) in self.vals[..n].iter_mut().zip(row) {
+                slot[l] = x;
             }
         }
     }
 
     /// Writes the inputs' adjoints of up to `LANES` rows into `grads` (row-major, `n`
     /// columns), and clears them for the next sweep.
-    pub(super) fn unload_gradients(&mut self, grads: &mut [f64], n: usize) {
+    pub(super) fn unload_gradients(&mut self, isa: Isa, grads: &mut [f64], n: usize) {
         let adj = &mut self.adj[..n];
         if grads.len() == LANES * n {
-            for (i, slot) in adj.iter().enumerate() {
-                for (l, &a) in slot.iter().enumerate() {
-                    grads[l * n + i] = a;
-                }
-            }
+            slots_to_rows(isa, adj, n, grads);
         } else {
             for (l, grad) in grads.chunks_exact_mut(n).enumerate() {
                 for (g, slot) in grad.iter_mut().zip(adj.iter()) {
@@ -388,6 +379,208 @@ impl Block {
         }
         adj.as_flattened_mut().fill(0.0);
     }
+}
+
+/// The side of the square tiles `rows_to_slots` and `slots_to_rows` transpose: one AVX-512
+/// vector each way, so that there a tile is 8 loads, 24 shuffles in registers and 8 stores
+/// instead of 64 loads and 64 stores.
+const TILE: usize = 8;
+const _: () = assert!(LANES.is_multiple_of(TILE));
+
+/// A tile's rows, read.
+type Tile<'a> = [&'a [f64; TILE]; TILE];
+/// A tile's rows, written.
+type TileMut<'a> = [&'a mut [f64; TILE]; TILE];
+
+/// `dst[p][q] = src[q][p]`.
+#[inline(always)]
+fn transpose_tile(src: Tile<'_>, dst: TileMut<'_>) {
+    for (p, d) in dst.into_iter().enumerate() {
+        for (x, s) in d.iter_mut().zip(src) {
+            *x = s[p];
+        }
+    }
+}
+
+/// `transpose_tile` in AVX-512 registers. Rows are paired (`unpacklo`/`unpackhi`: columns 2j
+/// and 2j+1 of two rows in 128-bit lane j), then the pairs' lanes are gathered twice
+/// (`shuffle_f64x2`, 0x88 taking lanes 0 and 2 of each operand, 0xdd lanes 1 and 3).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn transpose_tile_avx512(src: Tile<'_>, dst: TileMut<'_>) {
+    use std::arch::x86_64::{
+        _mm512_loadu_pd, _mm512_shuffle_f64x2 as lanes, _mm512_storeu_pd, _mm512_unpackhi_pd,
+        _mm512_unpacklo_pd,
+    };
+    // SAFETY: each pointer is to 8 numbers, as `Tile` and `TileMut` hold.
+    let r = unsafe {
+        [
+            _mm512_loadu_pd(src[0].as_ptr()),
+            _mm512_loadu_pd(src[1].as_ptr()),
+            _mm512_loadu_pd(src[2].as_ptr()),
+            _mm512_loadu_pd(src[3].as_ptr()),
+            _mm512_loadu_pd(src[4].as_ptr()),
+            _mm512_loadu_pd(src[5].as_ptr()),
+            _mm512_loadu_pd(src[6].as_ptr()),
+            _mm512_loadu_pd(src[7].as_ptr()),
+        ]
+    };
+    let t = [
+        _mm512_unpacklo_pd(r[0], r[1]),
+        _mm512_unpackhi_pd(r[0], r[1]),
+        _mm512_unpacklo_pd(r[2], r[3]),
+        _mm512_unpackhi_pd(r[2], r[3]),
+        _mm512_unpacklo_pd(r[4], r[5]),
+        _mm512_unpackhi_pd(r[4], r[5]),
+        _mm512_unpacklo_pd(r[6], r[7]),
+        _mm512_unpackhi_pd(r[6], r[7]),
+    ];
+    // u[j]: columns j and j + 4 of rows 0-3 (j < 4) or 4-7 (j >= 4), two rows per lane.
+    let u = [
+        lanes::<0x88>(t[0], t[2]),
+        lanes::<0x88>(t[1], t[3]),
+        lanes::<0xdd>(t[0], t[2]),
+        lanes::<0xdd>(t[1], t[3]),
+        lanes::<0x88>(t[4], t[6]),
+        lanes::<0x88>(t[5], t[7]),
+        lanes::<0xdd>(t[4], t[6]),
+        lanes::<0xdd>(t[5], t[7]),
+    ];
+    let c = [
+        lanes::<0x88>(u[0], u[4]),
+        lanes::<0x88>(u[1], u[5]),
+        lanes::<0x88>(u[2], u[6]),
+        lanes::<0x88>(u[3], u[7]),
+        lanes::<0xdd>(u[0], u[4]),
+        lanes::<0xdd>(u[1], u[5]),
+        lanes::<0xdd>(u[2], u[6]),
+        lanes::<0xdd>(u[3], u[7]),
+    ];
+    for (d, c) in dst.into_iter().zip(c) {
+        // SAFETY: as the loads.
+        unsafe { _mm512_storeu_pd(d.as_mut_ptr(), c) };
+    }
+}
+
+/// `transpose_tile`, in registers when `AVX512` (only where the caller is compiled for it).
+#[inline(always)]
+fn tile<const AVX512: bool>(src: Tile<'_>, dst: TileMut<'_>) {
+    #[cfg(target_arch = "x86_64")]
+    if AVX512 {
+        // SAFETY: `AVX512` is set only by callers compiled for AVX-512 on a CPU that has it.
+        return unsafe { transpose_tile_avx512(src, dst) };
+    }
+    transpose_tile(src, dst)
+}
+
+/// `rows_to_slots_body` compiled for `isa`, which the CPU must have (as `LaneOps::isa`).
+fn rows_to_slots(isa: Isa, rows: &[f64], n: usize, slots: &mut [Lanes]) {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+    fn avx512(rows: &[f64], n: usize, slots: &mut [Lanes]) {
+        rows_to_slots_body::<true>(rows, n, slots)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(rows: &[f64], n: usize, slots: &mut [Lanes]) {
+        rows_to_slots_body::<false>(rows, n, slots)
+    }
+    match isa {
+        // SAFETY (each call): the caller's `isa` is one the running CPU has.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(rows, n, slots) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { avx2(rows, n, slots) },
+        _ => rows_to_slots_body::<false>(rows, n, slots),
+    }
+}
+
+/// `slots_to_rows_body` compiled for `isa`, which the CPU must have (as `LaneOps::isa`).
+fn slots_to_rows(isa: Isa, slots: &[Lanes], n: usize, rows: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+    fn avx512(slots: &[Lanes], n: usize, rows: &mut [f64]) {
+        slots_to_rows_body::<true>(slots, n, rows)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(slots: &[Lanes], n: usize, rows: &mut [f64]) {
+        slots_to_rows_body::<false>(slots, n, rows)
+    }
+    match isa {
+        // SAFETY (each call): the caller's `isa` is one the running CPU has.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(slots, n, rows) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { avx2(slots, n, rows) },
+        _ => slots_to_rows_body::<false>(slots, n, rows),
+    }
+}
+
+/// `slots[c][r] = rows[r * n + c]` for the `LANES` rows of `rows` (row-major, `n` columns, one
+/// slot per column): a transpose by `TILE × TILE` tiles, the columns past the last whole tile
+/// one number at a time.
+#[inline(always)]
+fn rows_to_slots_body<const AVX512: bool>(rows: &[f64], n: usize, slots: &mut [Lanes]) {
+    let whole = n - n % TILE;
+    for (r0, rows) in (0..LANES).step_by(TILE).zip(rows.chunks_exact(TILE * n)) {
+        for c0 in (0..whole).step_by(TILE) {
+            let mut src = rows.chunks_exact(n);
+            let mut dst = slots[c0..c0 + TILE].iter_mut();
+            tile::<AVX512>(
+                std::array::from_fn(|_| segment(src.next(), c0)),
+                std::array::from_fn(|_| segment_mut(dst.next().map(|s| &mut s[..]), r0)),
+            );
+        }
+        for (c, slot) in slots.iter_mut().enumerate().skip(whole) {
+            for (x, row) in slot[r0..r0 + TILE].iter_mut().zip(rows.chunks_exact(n)) {
+                *x = row[c];
+            }
+        }
+    }
+}
+
+/// `rows[r * n + c] = slots[c][r]`: the inverse of `rows_to_slots_body`.
+#[inline(always)]
+fn slots_to_rows_body<const AVX512: bool>(slots: &[Lanes], n: usize, rows: &mut [f64]) {
+    let whole = n - n % TILE;
+    for (r0, rows) in (0..LANES)
+        .step_by(TILE)
+        .zip(rows.chunks_exact_mut(TILE * n))
+    {
+        for c0 in (0..whole).step_by(TILE) {
+            let mut src = slots[c0..c0 + TILE].iter();
+            let mut dst = rows.chunks_exact_mut(n);
+            tile::<AVX512>(
+                std::array::from_fn(|_| segment(src.next().map(|s| &s[..]), r0)),
+                std::array::from_fn(|_| segment_mut(dst.next(), c0)),
+            );
+        }
+        for (c, slot) in slots.iter().enumerate().skip(whole) {
+            for (&x, row) in slot[r0..r0 + TILE].iter().zip(rows.chunks_exact_mut(n)) {
+                row[c] = x;
+            }
+        }
+    }
+}
+
+/// The `TILE` numbers of `line` from `at` (a tile's row: `line` is one of `TILE` there are).
+#[inline(always)]
+fn segment(line: Option<&[f64]>, at: usize) -> &[f64; TILE] {
+    let line = line.expect("a tile has TILE rows");
+    line[at..at + TILE]
+        .try_into()
+        .expect("a tile's row has TILE numbers")
+}
+
+/// `segment`, to write.
+#[inline(always)]
+fn segment_mut(line: Option<&mut [f64]>, at: usize) -> &mut [f64; TILE] {
+    let line = line.expect("a tile has TILE rows");
+    (&mut line[at..at + TILE])
+        .try_into()
+        .expect("a tile's row has TILE numbers")
 }
 
 /// Lane blocks kept between batch calls, at most one per core: a batch's thread `i` takes
@@ -545,7 +738,7 @@ impl Tape {
         check_out(values.len(), rows.saturating_mul(k))?;
         let work = |block: &mut Block, (xs, values): (&[f64], &mut [f64])| {
             for (xs, values) in xs.chunks(LANES * n).zip(values.chunks_mut(LANES * k)) {
-                on_isa(ops.isa(), || block.load(xs, n));
+                block.load(ops.isa(), xs, n);
                 self.plan.forward_lanes(&ops, &mut block.vals);
                 for (l, row) in values.chunks_exact_mut(k).enumerate() {
                     for (v, &out) in row.iter_mut().zip(outs) {
@@ -582,11 +775,11 @@ impl Tape {
                 .zip(values.chunks_mut(LANES))
                 .zip(grads.chunks_mut(LANES * n));
             for ((xs, values), grads) in blocks {
-                on_isa(ops.isa(), || block.load(xs, n));
+                block.load(ops.isa(), xs, n);
                 self.plan.forward_lanes(&ops, &mut block.vals);
                 self.plan.reverse_lanes(&ops, &block.vals, &mut block.adj);
                 values.copy_from_slice(&block.vals[out][..values.len()]);
-                on_isa(ops.isa(), || block.unload_gradients(grads, n));
+                block.unload_gradients(ops.isa(), grads, n);
             }
             Ok(())
         };
