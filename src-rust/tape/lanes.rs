@@ -3,7 +3,7 @@
 use super::plan::{Plan, Step};
 use super::{filled, Tape, TapeError};
 use crate::scalar::{Lanes, LANES};
-use crate::vmath::{splat, Isa, LaneOps, Parts, Precision, PARTS};
+use crate::vmath::{Isa, LaneOps, Parts, Precision, PARTS};
 
 impl Plan {
     /// `forward` for `LANES` points at once; constant slots must already be filled (they
@@ -74,8 +74,8 @@ impl Plan {
                 Step::Const(_) => {}
                 Step::Unary { code, x, p } => ops.unary_forward(code, v(x), p, z),
                 Step::Binary { code, x, y } => ops.binary_forward(code, v(x), v(y), z),
-                Step::BinaryK { code, x, k } => ops.binary_forward(code, v(x), &splat(k), z),
-                Step::KBinary { code, k, y } => ops.binary_forward(code, &splat(k), v(y), z),
+                Step::BinaryK { code, x, k } => ops.binary_forward_k(code, v(x), k, false, z),
+                Step::KBinary { code, k, y } => ops.binary_forward_k(code, v(y), k, true, z),
                 // square::forward, sum::step and dot::step, on every lane.
                 Step::Square { x } => ops.square(v(x), z),
                 Step::Sum { start, len } => ops.sum(before, self.operands(start, len), z),
@@ -224,11 +224,11 @@ impl Plan {
                 }
                 Step::BinaryK { code, x, k } => {
                     let acc = &mut adj[x as usize];
-                    ops.binary_backward_one_add(code, [v(x), &splat(k), z, g], false, acc);
+                    ops.binary_backward_k_add(code, [v(x), z, g], k, false, acc);
                 }
                 Step::KBinary { code, k, y } => {
                     let acc = &mut adj[y as usize];
-                    ops.binary_backward_one_add(code, [&splat(k), v(y), z, g], true, acc);
+                    ops.binary_backward_k_add(code, [v(y), z, g], k, true, acc);
                 }
                 // square::backward and dot::backward, on every lane.
                 Step::Square { x } => ops.square_backward_add(v(x), g, &mut adj[x as usize]),

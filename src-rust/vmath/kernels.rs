@@ -507,6 +507,30 @@ pub fn div_backward_y(y: &Lanes, z: &Lanes, g: &Lanes, dy: &mut Lanes) {
     }
 }
 
+/// `z = f(x)` lane by lane.
+#[inline(always)]
+pub fn map_k(x: &Lanes, z: &mut Lanes, f: impl Fn(f64) -> f64) {
+    for l in 0..LANES {
+        z[l] = f(x[l]);
+    }
+}
+
+/// `acc += k · g`.
+#[inline(always)]
+pub fn accumulate_scaled(acc: &mut Lanes, k: f64, g: &Lanes) {
+    for l in 0..LANES {
+        acc[l] += k * g[l];
+    }
+}
+
+/// `acc += g / k`.
+#[inline(always)]
+pub fn accumulate_quotient_k(acc: &mut Lanes, g: &Lanes, k: f64) {
+    for l in 0..LANES {
+        acc[l] += g[l] / k;
+    }
+}
+
 /// `acc += d`.
 #[inline(always)]
 pub fn accumulate(acc: &mut Lanes, d: &Lanes) {

@@ -149,6 +149,25 @@ impl LaneOps {
         }
     }
 
+    /// `z = x op k`, or `z = k op x` when `right` (`k` one number for every lane: the
+    /// arithmetic ops take it as it is, in a register, where a block of it would be built
+    /// on the stack and read back).
+    #[inline(always)]
+    pub fn binary_forward_k(&self, code: Code, x: &Lanes, k: f64, right: bool, z: &mut Lanes) {
+        match (code, right) {
+            (Code::Add, false) => kernels::map_k(x, z, |x| x + k),
+            (Code::Add, true) => kernels::map_k(x, z, |x| k + x),
+            (Code::Sub, false) => kernels::map_k(x, z, |x| x - k),
+            (Code::Sub, true) => kernels::map_k(x, z, |x| k - x),
+            (Code::Mul, false) => kernels::map_k(x, z, |x| x * k),
+            (Code::Mul, true) => kernels::map_k(x, z, |x| k * x),
+            (Code::Div, false) => kernels::map_k(x, z, |x| x / k),
+            (Code::Div, true) => kernels::map_k(x, z, |x| k / x),
+            (_, false) => binary_forward_lanes(code, x, &splat(k), z),
+            (_, true) => binary_forward_lanes(code, &splat(k), x, z),
+        }
+    }
+
     /// `(dx, dy)` for `z = x op y`.
     #[inline(always)]
     pub fn binary_backward(
@@ -204,38 +223,29 @@ impl LaneOps {
         }
     }
 
-    /// One operand's increment for `z = x op y` (`right` picks `y`); the other is a constant.
+    /// `acc +=` one operand's increment for `z = x op k` (`z = k op x` when `right`, the
+    /// increment then `y`'s), `k` one number (see `binary_forward_k`).
     #[inline(always)]
-    pub fn binary_backward_one(
+    pub fn binary_backward_k_add(
         &self,
         code: Code,
-        [x, y, z, g]: [&Lanes; 4],
-        right: bool,
-        d: &mut Lanes,
-    ) {
-        d.fill(-0.0);
-        self.binary_backward_one_add(code, [x, y, z, g], right, d);
-    }
-
-    /// `acc +=` one operand's increment for `z = x op y` (`right` picks `y`).
-    #[inline(always)]
-    pub fn binary_backward_one_add(
-        &self,
-        code: Code,
-        [x, y, z, g]: [&Lanes; 4],
+        [x, z, g]: [&Lanes; 3],
+        k: f64,
         right: bool,
         acc: &mut Lanes,
     ) {
         match (code, right) {
             (Code::Add, _) | (Code::Sub, false) => kernels::accumulate(acc, g),
             (Code::Sub, true) => kernels::accumulate_neg(acc, g),
-            (Code::Mul, false) => kernels::dot_accumulate(acc, y, g),
-            (Code::Mul, true) => kernels::dot_accumulate(acc, x, g),
-            (Code::Div, false) => kernels::accumulate_quotient(acc, g, y),
-            (Code::Div, true) => kernels::accumulate_div_y(acc, y, z, g),
+            // `y · g` and `x · g` of `Mul` (the product commutes).
+            (Code::Mul, _) => kernels::accumulate_scaled(acc, k, g),
+            (Code::Div, false) => kernels::accumulate_quotient_k(acc, g, k),
+            (Code::Div, true) => kernels::accumulate_div_y(acc, x, z, g),
             _ => {
                 let mut d = [0.0; LANES];
-                binary_backward_one_lanes(code, [x, y, z, g], right, &mut d);
+                let k = splat(k);
+                let xy = if right { [&k, x] } else { [x, &k] };
+                binary_backward_one_lanes(code, [xy[0], xy[1], z, g], right, &mut d);
                 kernels::accumulate(acc, &d)
             }
         }

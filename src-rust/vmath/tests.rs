@@ -338,10 +338,22 @@ fn lane_ops_in_default_precision_are_the_op_tables_formulas_bit_for_bit() {
                     "{code:?} on {}",
                     k.isa.name()
                 );
-                for right in [false, true] {
-                    ops.binary_backward_one(code, [&x, &y, &z, &g], right, &mut a);
-                    binary_backward_one_lanes(code, [&x, &y, &z, &g], right, &mut c);
-                    assert!(all_same(&a, &c), "{code:?} one {right} on {}", k.isa.name());
+                // With one operand a constant, `x op k` and `k op x`: the increment added to
+                // `x`'s adjoint (here `x` itself).
+                let constants = [y[0], y[7], 2.0, -0.0];
+                for (kc, right) in constants.into_iter().zip([false, true].repeat(2)) {
+                    let kk = [kc; LANES];
+                    let what = format!("{code:?} with {kc} (right {right}) on {}", k.isa.name());
+                    let xy = if right { [&kk, &x] } else { [&x, &kk] };
+                    ops.binary_forward_k(code, &x, kc, right, &mut a);
+                    binary_forward_lanes(code, xy[0], xy[1], &mut b);
+                    assert!(all_same(&a, &b), "{what}: forward");
+                    let z = b;
+                    binary_backward_one_lanes(code, [xy[0], xy[1], &z, &g], right, &mut c);
+                    a = x;
+                    ops.binary_backward_k_add(code, [&x, &z, &g], kc, right, &mut a);
+                    let expected: Lanes = std::array::from_fn(|l| x[l] + c[l]);
+                    assert!(all_same(&a, &expected), "{what}: backward");
                 }
             }
         }
