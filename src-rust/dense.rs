@@ -62,23 +62,35 @@ impl Value {
             .into());
         }
         let mut out = Vec::with_capacity(weights.len());
-        for ((mut operands, b), &nonlin) in weights.into_iter().zip(biases).zip(nonlins) {
-            let n = operands.len();
-            operands.extend_from_slice(xs);
-            let dot = Value::dot_owned(operands, n).map_err(DenseError::from)?;
-            check(&dot)?;
-            let affine = dot.add(b);
-            check(&affine)?;
-            let z = if nonlin {
-                let z = affine.relu();
-                check(&z)?;
-                z
-            } else {
-                affine
-            };
-            out.push(z);
+        for ((row, b), &nonlin) in weights.into_iter().zip(biases).zip(nonlins) {
+            out.push(Value::neuron(row, xs, b, nonlin, &mut check)?);
         }
         Ok(out)
+    }
+
+    /// One row of `dense`: `dot(row, xs) + b`, then `relu` when `nonlin`, each new node shown
+    /// to `check`. The inputs are appended to `row` (the dot's operands), so a row given with
+    /// room for `xs.len()` more is not copied.
+    pub fn neuron<E: From<DenseError>>(
+        mut row: Vec<Value>,
+        xs: &[Value],
+        b: &Value,
+        nonlin: bool,
+        mut check: impl FnMut(&Value) -> Result<(), E>,
+    ) -> Result<Value, E> {
+        let n = row.len();
+        row.extend_from_slice(xs);
+        let dot = Value::dot_owned(row, n).map_err(DenseError::from)?;
+        check(&dot)?;
+        let affine = dot.add(b);
+        check(&affine)?;
+        Ok(if nonlin {
+            let z = affine.relu();
+            check(&z)?;
+            z
+        } else {
+            affine
+        })
     }
 }
 

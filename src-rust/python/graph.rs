@@ -7,6 +7,7 @@ use super::operands::{push_values, values_from, LENGTH_HINT_CAP};
 use super::value::OpHandle;
 use super::value::{check_forward, checked, recorded, untracked, PyValue};
 use crate::custom::{intern, Custom};
+use crate::dense::DenseError;
 use crate::value::Value;
 
 /// `values[0] + values[1] + …` as one graph node.
@@ -40,22 +41,33 @@ pub(super) fn _dense(
 ) -> PyResult<Py<PyList>> {
     let xs = values_from(x, "dense()")?;
     let biases = values_from(biases, "dense()")?;
-    // Each row read with room for the inputs, which `Value::dense` appends to it (a length
-    // hint trusted no further than for any other call).
-    let weights = weights
-        .try_iter()?
-        .map(|w| {
-            let w = w?;
-            let hint = w.len().unwrap_or(0).min(LENGTH_HINT_CAP);
-            let mut row = Vec::with_capacity(hint + xs.len());
-            push_values(&w, "dense()", &mut row)?;
-            Ok(row)
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    let layer = Value::dense(weights, &biases, &nonlins, &xs, check_forward)?;
+    let rows_error = |weights: usize| DenseError::Rows {
+        weights,
+        biases: biases.len(),
+        nonlins: nonlins.len(),
+    };
+    if biases.len() != nonlins.len() {
+        return Err(rows_error(weights.len().unwrap_or(0)).into());
+    }
+    // Row by row (`Value::neuron`, as `Value::dense` builds them), each read with room for the
+    // inputs, which the neuron appends to it (a length hint trusted no further than for any
+    // other call).
     let out = PyList::empty(py);
-    for z in layer {
+    let mut rows = 0;
+    for w in weights.try_iter()? {
+        let w = w?;
+        if rows == biases.len() {
+            return Err(rows_error(weights.len().unwrap_or(rows + 1)).into());
+        }
+        let hint = w.len().unwrap_or(0).min(LENGTH_HINT_CAP);
+        let mut row = Vec::with_capacity(hint + xs.len());
+        push_values(&w, "dense()", &mut row)?;
+        let z = Value::neuron(row, &xs, &biases[rows], nonlins[rows], check_forward)?;
         out.append(untracked(Py::new(py, PyValue { inner: recorded(z) })?)?)?;
+        rows += 1;
+    }
+    if rows != biases.len() {
+        return Err(rows_error(rows).into());
     }
     Ok(out.unbind())
 }
