@@ -402,29 +402,29 @@ fn transpose_tile(src: Tile<'_>, dst: TileMut<'_>) {
     }
 }
 
-/// `transpose_tile` in AVX-512 registers. Rows are paired (`unpacklo`/`unpackhi`: columns 2j
-/// and 2j+1 of two rows in 128-bit lane j), then the pairs' lanes are gathered twice
-/// (`shuffle_f64x2`, 0x88 taking lanes 0 and 2 of each operand, 0xdd lanes 1 and 3).
+/// `transpose_tile` in AVX-512 registers (`transpose_avx512`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
 fn transpose_tile_avx512(src: Tile<'_>, dst: TileMut<'_>) {
-    use std::arch::x86_64::{
-        _mm512_loadu_pd, _mm512_shuffle_f64x2 as lanes, _mm512_storeu_pd, _mm512_unpackhi_pd,
-        _mm512_unpacklo_pd,
-    };
+    use std::arch::x86_64::{_mm512_loadu_pd, _mm512_storeu_pd};
     // SAFETY: each pointer is to 8 numbers, as `Tile` and `TileMut` hold.
-    let r = unsafe {
-        [
-            _mm512_loadu_pd(src[0].as_ptr()),
-            _mm512_loadu_pd(src[1].as_ptr()),
-            _mm512_loadu_pd(src[2].as_ptr()),
-            _mm512_loadu_pd(src[3].as_ptr()),
-            _mm512_loadu_pd(src[4].as_ptr()),
-            _mm512_loadu_pd(src[5].as_ptr()),
-            _mm512_loadu_pd(src[6].as_ptr()),
-            _mm512_loadu_pd(src[7].as_ptr()),
-        ]
+    let r = src.map(|s| unsafe { _mm512_loadu_pd(s.as_ptr()) });
+    for (d, c) in dst.into_iter().zip(transpose_avx512(r)) {
+        // SAFETY: as the loads.
+        unsafe { _mm512_storeu_pd(d.as_mut_ptr(), c) };
+    }
+}
+
+/// The columns of the 8 × 8 tile whose rows are `r`. Rows are paired (`unpacklo`/`unpackhi`:
+/// columns 2j and 2j+1 of two rows in 128-bit lane j), then the pairs' lanes are gathered
+/// twice (`shuffle_f64x2`, 0x88 taking lanes 0 and 2 of each operand, 0xdd lanes 1 and 3).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn transpose_avx512(r: [std::arch::x86_64::__m512d; TILE]) -> [std::arch::x86_64::__m512d; TILE] {
+    use std::arch::x86_64::{
+        _mm512_shuffle_f64x2 as lanes, _mm512_unpackhi_pd, _mm512_unpacklo_pd,
     };
     let t = [
         _mm512_unpacklo_pd(r[0], r[1]),
@@ -447,7 +447,7 @@ fn transpose_tile_avx512(src: Tile<'_>, dst: TileMut<'_>) {
         lanes::<0xdd>(t[4], t[6]),
         lanes::<0xdd>(t[5], t[7]),
     ];
-    let c = [
+    [
         lanes::<0x88>(u[0], u[4]),
         lanes::<0x88>(u[1], u[5]),
         lanes::<0x88>(u[2], u[6]),
@@ -456,10 +456,48 @@ fn transpose_tile_avx512(src: Tile<'_>, dst: TileMut<'_>) {
         lanes::<0xdd>(u[1], u[5]),
         lanes::<0xdd>(u[2], u[6]),
         lanes::<0xdd>(u[3], u[7]),
-    ];
-    for (d, c) in dst.into_iter().zip(c) {
-        // SAFETY: as the loads.
-        unsafe { _mm512_storeu_pd(d.as_mut_ptr(), c) };
+    ]
+}
+
+/// The last `slots.len()` (< 8) columns of 8 rows of `rows` (`n` numbers each, those columns
+/// from `at`) into lanes `r0..r0 + 8` of `slots`: one masked load per row, a transpose in
+/// registers and one store per column.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn rows_tail_avx512(rows: &[f64], n: usize, at: usize, slots: &mut [Lanes], r0: usize) {
+    use std::arch::x86_64::{_mm512_maskz_loadu_pd, _mm512_storeu_pd};
+    let rem = n - at;
+    assert!(rem < TILE && slots.len() == rem && rows.len() == TILE * n && r0 + TILE <= LANES);
+    let mask = (1u8 << rem) - 1;
+    let mut row = rows.chunks_exact(n);
+    // SAFETY: each masked load reads the `rem` numbers of a row from `at` (the mask keeps the
+    // others from being read); the stores write 8 lanes from `r0` of a slot, in bounds.
+    let r = std::array::from_fn(|_| {
+        let row = row.next().expect("8 rows");
+        unsafe { _mm512_maskz_loadu_pd(mask, row[at..].as_ptr()) }
+    });
+    for (slot, c) in slots.iter_mut().zip(transpose_avx512(r)) {
+        unsafe { _mm512_storeu_pd(slot[r0..].as_mut_ptr(), c) };
+    }
+}
+
+/// The inverse of `rows_tail_avx512`: lanes `r0..r0 + 8` of `slots` into the last
+/// `slots.len()` columns (from `at`) of 8 rows of `rows`, by masked stores.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn slots_tail_avx512(slots: &[Lanes], n: usize, at: usize, rows: &mut [f64], r0: usize) {
+    use std::arch::x86_64::{_mm512_loadu_pd, _mm512_mask_storeu_pd, _mm512_setzero_pd};
+    let rem = n - at;
+    assert!(rem < TILE && slots.len() == rem && rows.len() == TILE * n && r0 + TILE <= LANES);
+    let mask = (1u8 << rem) - 1;
+    let mut r = [_mm512_setzero_pd(); TILE];
+    for (r, slot) in r.iter_mut().zip(slots) {
+        // SAFETY: 8 lanes from `r0` of a slot, in bounds.
+        *r = unsafe { _mm512_loadu_pd(slot[r0..].as_ptr()) };
+    }
+    for (row, c) in rows.chunks_exact_mut(n).zip(transpose_avx512(r)) {
+        // SAFETY: the mask writes the `rem` numbers of the row from `at`, and no others.
+        unsafe { _mm512_mask_storeu_pd(row[at..].as_mut_ptr(), mask, c) };
     }
 }
 
@@ -533,6 +571,12 @@ fn rows_to_slots_body<const AVX512: bool>(rows: &[f64], n: usize, slots: &mut [L
                 std::array::from_fn(|_| segment_mut(dst.next().map(|s| &mut s[..]), r0)),
             );
         }
+        #[cfg(target_arch = "x86_64")]
+        if AVX512 && whole < n {
+            // SAFETY: `AVX512` is set only by callers compiled for AVX-512 on a CPU that has it.
+            unsafe { rows_tail_avx512(rows, n, whole, &mut slots[whole..n], r0) };
+            continue;
+        }
         for (c, slot) in slots.iter_mut().enumerate().skip(whole) {
             for (x, row) in slot[r0..r0 + TILE].iter_mut().zip(rows.chunks_exact(n)) {
                 *x = row[c];
@@ -556,6 +600,12 @@ fn slots_to_rows_body<const AVX512: bool>(slots: &[Lanes], n: usize, rows: &mut 
                 std::array::from_fn(|_| segment(src.next().map(|s| &s[..]), r0)),
                 std::array::from_fn(|_| segment_mut(dst.next(), c0)),
             );
+        }
+        #[cfg(target_arch = "x86_64")]
+        if AVX512 && whole < n {
+            // SAFETY: as in `rows_to_slots_body`.
+            unsafe { slots_tail_avx512(&slots[whole..n], n, whole, rows, r0) };
+            continue;
         }
         for (c, slot) in slots.iter().enumerate().skip(whole) {
             for (&x, row) in slot[r0..r0 + TILE].iter().zip(rows.chunks_exact_mut(n)) {
