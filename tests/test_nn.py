@@ -402,3 +402,20 @@ def test_dense_rejects_mismatched_shapes() -> None:
         _core._dense([w], [b, b], [True, True], [1.0, 2.0])
     with pytest.raises(TypeError):
         _core._dense([w], [b], [True], [1.0, "x"])
+    # Counts that differ are the error, whatever the rows hold, when the rows are a list.
+    short = [ferrograd.Value(1.0)]
+    with pytest.raises(ValueError, match="one bias"):
+        _core._dense([short], [b, b], [True, True], [1.0, 2.0])
+    with pytest.raises(ValueError, match="one bias"):
+        _core._dense([w, ["x"]], [b], [True], [1.0, 2.0])
+    with pytest.raises(ValueError, match="one bias"):
+        _core._dense([w], [b], [True, False], [1.0, 2.0])
+    # Rows from an iterator are counted as they come.
+    with pytest.raises(ValueError, match="one bias"):
+        _core._dense(iter([w, w]), [b], [True], [1.0, 2.0])
+    with pytest.raises(ValueError, match="one bias"):
+        _core._dense(iter([w]), [b, b], [True, True], [1.0, 2.0])
+    out = _core._dense(iter([w, w]), [b, b], [True, False], [1.0, 2.0])
+    assert [v.data for v in out] == [5.0, 5.0]
+    with pytest.raises(TypeError):
+        _core._dense([w, 5], [b, b], [True, True], [1.0, 2.0])

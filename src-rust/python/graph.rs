@@ -46,8 +46,11 @@ pub(super) fn _dense(
         biases: biases.len(),
         nonlins: nonlins.len(),
     };
-    if biases.len() != nonlins.len() {
-        return Err(rows_error(weights.len().unwrap_or(0)).into());
+    // Counts that differ are the error, before any row is read, when `weights` says how many
+    // rows it has (a list or tuple does); rows from an iterator are counted as they come.
+    let known = weights.len().ok();
+    if biases.len() != nonlins.len() || known.is_some_and(|rows| rows != biases.len()) {
+        return Err(rows_error(known.unwrap_or(0)).into());
     }
     // Row by row (`Value::neuron`, as `Value::dense` builds them), each read with room for the
     // inputs, which the neuron appends to it (a length hint trusted no further than for any

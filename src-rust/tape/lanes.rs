@@ -351,10 +351,14 @@ impl Block {
     }
 
     /// Loads up to `LANES` rows of `xs` (row-major, `n` columns) into the input slots; lanes
-    /// past the last row keep whatever they held, and their results are never read.
-    pub(super) fn load(&mut self, isa: Isa, xs: &[f64], n: usize) {
+    /// past the last row keep whatever they held, and their results are never read. Whole
+    /// blocks go through the loops of `ops`' instruction set (which the CPU has).
+    pub(super) fn load(&mut self, ops: &LaneOps, xs: &[f64], n: usize) {
+        if n == 0 {
+            return;
+        }
         if xs.len() == LANES * n {
-            rows_to_slots(isa, xs, n, &mut self.vals[..n]);
+            rows_to_slots(ops.isa(), xs, n, &mut self.vals[..n]);
             return;
         }
         for (l, row) in xs.chunks_exact(n).enumerate() {
@@ -366,10 +370,13 @@ impl Block {
 
     /// Writes the inputs' adjoints of up to `LANES` rows into `grads` (row-major, `n`
     /// columns), and clears them for the next sweep.
-    pub(super) fn unload_gradients(&mut self, isa: Isa, grads: &mut [f64], n: usize) {
+    pub(super) fn unload_gradients(&mut self, ops: &LaneOps, grads: &mut [f64], n: usize) {
         let adj = &mut self.adj[..n];
+        if n == 0 {
+            return;
+        }
         if grads.len() == LANES * n {
-            slots_to_rows(isa, adj, n, grads);
+            slots_to_rows(ops.isa(), adj, n, grads);
         } else {
             for (l, grad) in grads.chunks_exact_mut(n).enumerate() {
                 for (g, slot) in grad.iter_mut().zip(adj.iter()) {
@@ -788,7 +795,7 @@ impl Tape {
         check_out(values.len(), rows.saturating_mul(k))?;
         let work = |block: &mut Block, (xs, values): (&[f64], &mut [f64])| {
             for (xs, values) in xs.chunks(LANES * n).zip(values.chunks_mut(LANES * k)) {
-                block.load(ops.isa(), xs, n);
+                block.load(&ops, xs, n);
                 self.plan.forward_lanes(&ops, &mut block.vals);
                 for (l, row) in values.chunks_exact_mut(k).enumerate() {
                     for (v, &out) in row.iter_mut().zip(outs) {
@@ -825,11 +832,11 @@ impl Tape {
                 .zip(values.chunks_mut(LANES))
                 .zip(grads.chunks_mut(LANES * n));
             for ((xs, values), grads) in blocks {
-                block.load(ops.isa(), xs, n);
+                block.load(&ops, xs, n);
                 self.plan.forward_lanes(&ops, &mut block.vals);
                 self.plan.reverse_lanes(&ops, &block.vals, &mut block.adj);
                 values.copy_from_slice(&block.vals[out][..values.len()]);
-                block.unload_gradients(ops.isa(), grads, n);
+                block.unload_gradients(&ops, grads, n);
             }
             Ok(())
         };

@@ -116,7 +116,7 @@ impl Tape {
         let work = |at: usize, xs: &[f64], jac: &mut [f64]| {
             let mut block = self.block(at, true)?;
             for (xs, jac) in xs.chunks(LANES * n).zip(jac.chunks_mut(LANES * k * n)) {
-                block.load(ops.isa(), xs, n);
+                block.load(&ops, xs, n);
                 plan.forward_lanes(&ops, &mut block.vals);
                 for (q, &seed) in plan.outputs.iter().enumerate() {
                     match &plan.orders[q] {

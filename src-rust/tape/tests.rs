@@ -395,20 +395,23 @@ fn lane_blocks_start_every_slot_on_a_cache_line() {
 
 #[test]
 fn lane_blocks_load_rows_and_unload_gradients_on_every_instruction_set() {
-    use crate::vmath::{kernels_for, Isa};
-    for n in [1, 3, 7, 8, 9, 10, 16, 19] {
+    use crate::vmath::{kernels_for, Isa, LaneOps, Precision};
+    // Every width of the columns past the last whole 8 x 8 tile, with and without whole tiles.
+    for n in (1..=17).chain([19, 24, 30]) {
         let xs = leaves(&vec![1.0; n]);
         let f = Value::sum(&xs) * &xs[0];
         let tape = Tape::record(&xs, &f).unwrap();
         // Every number distinct, so that a misplaced one shows.
         let rows: Vec<f64> = (0..LANES * n).map(|i| i as f64 + 0.5).collect();
         for &isa in Isa::ALL {
-            if kernels_for(isa).is_none() {
-                continue;
-            }
+            let Some(k) = kernels_for(isa) else { continue };
+            let ops = LaneOps::new(k, Precision::Default);
             for len in [LANES, LANES - 1, 1] {
                 let mut block = lanes::Block::new(&tape.plan, true).unwrap();
-                block.load(isa, &rows[..len * n], n);
+                // The slots past the inputs are left as they were.
+                block.vals[n..].iter_mut().flatten().for_each(|v| *v = -7.0);
+                block.load(&ops, &rows[..len * n], n);
+                assert!(block.vals[n..].iter().flatten().all(|&v| v == -7.0));
                 for r in 0..len {
                     for c in 0..n {
                         assert_eq!(
@@ -425,7 +428,7 @@ fn lane_blocks_load_rows_and_unload_gradients_on_every_instruction_set() {
                     }
                 }
                 let mut grads = vec![f64::NAN; len * n];
-                block.unload_gradients(isa, &mut grads, n);
+                block.unload_gradients(&ops, &mut grads, n);
                 for (i, g) in grads.iter().enumerate() {
                     assert_eq!(*g, -(i as f64), "{} n={n} at {i}", isa.name());
                 }
@@ -450,7 +453,7 @@ fn lane_passes_match_single_points_on_every_instruction_set() {
         let ops = LaneOps::new(k, Precision::Default);
         assert_eq!(ops.isa(), isa);
         let mut block = lanes::Block::new(plan, true).unwrap();
-        block.load(isa, &rows, 3);
+        block.load(&ops, &rows, 3);
         plan.forward_lanes(&ops, &mut block.vals);
         plan.reverse_lanes(&ops, &block.vals, &mut block.adj);
         for (l, x) in rows.chunks(3).enumerate() {
@@ -637,7 +640,7 @@ fn dense_layers_give_the_bits_of_one_dot_at_a_time() {
                     let mut block = lanes::Block::new(plan, true).unwrap();
                     // Stale lanes: what a block kept from an earlier batch may hold.
                     block.vals.iter_mut().flatten().for_each(|v| *v = f64::NAN);
-                    block.load(ops.isa(), &rows, plan.n_inputs);
+                    block.load(&ops, &rows, plan.n_inputs);
                     let mut parts: Vec<Parts> = vec![[0.0; PARTS]; k];
                     plan.forward_lanes_shared(&ops, &shared, &mut block.vals, live);
                     plan.reverse_lanes_shared(

@@ -340,8 +340,11 @@ fn lane_ops_in_default_precision_are_the_op_tables_formulas_bit_for_bit() {
                 );
                 // With one operand a constant, `x op k` and `k op x`: the increment added to
                 // `x`'s adjoint (here `x` itself).
-                let constants = [y[0], y[7], 2.0, -0.0];
-                for (kc, right) in constants.into_iter().zip([false, true].repeat(2)) {
+                let constants = [y[0], y[7], 2.0, -0.0, 0.0, f64::INFINITY, -f64::NAN];
+                let orders = constants
+                    .into_iter()
+                    .flat_map(|kc| [(kc, false), (kc, true)]);
+                for (kc, right) in orders {
                     let kk = [kc; LANES];
                     let what = format!("{code:?} with {kc} (right {right}) on {}", k.isa.name());
                     let xy = if right { [&kk, &x] } else { [&x, &kk] };
