@@ -358,7 +358,7 @@ impl Block {
             return;
         }
         if xs.len() == LANES * n {
-            rows_to_slots(ops.isa(), xs, n, &mut self.vals[..n]);
+            transpose(ops.isa(), n, Move::In(xs, &mut self.vals[..n]));
             return;
         }
         for (l, row) in xs.chunks_exact(n).enumerate() {
@@ -376,7 +376,7 @@ impl Block {
             return;
         }
         if grads.len() == LANES * n {
-            slots_to_rows(ops.isa(), adj, n, grads);
+            transpose(ops.isa(), n, Move::Out(adj, grads));
         } else {
             for (l, grad) in grads.chunks_exact_mut(n).enumerate() {
                 for (g, slot) in grad.iter_mut().zip(adj.iter()) {
@@ -388,7 +388,7 @@ impl Block {
     }
 }
 
-/// The side of the square tiles `rows_to_slots` and `slots_to_rows` transpose: one AVX-512
+/// The side of the square tiles `transpose` moves: one AVX-512
 /// vector each way, so that there a tile is 8 loads, 24 shuffles in registers and 8 stores
 /// instead of 64 loads and 64 stores.
 const TILE: usize = 8;
@@ -519,47 +519,41 @@ fn tile<const AVX512: bool>(src: Tile<'_>, dst: TileMut<'_>) {
     transpose_tile(src, dst)
 }
 
-/// `rows_to_slots_body` compiled for `isa`, which the CPU must have (as `LaneOps::isa`).
-fn rows_to_slots(isa: Isa, rows: &[f64], n: usize, slots: &mut [Lanes]) {
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-    fn avx512(rows: &[f64], n: usize, slots: &mut [Lanes]) {
-        rows_to_slots_body::<true>(rows, n, slots)
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn avx2(rows: &[f64], n: usize, slots: &mut [Lanes]) {
-        rows_to_slots_body::<false>(rows, n, slots)
-    }
-    match isa {
-        // SAFETY (each call): the caller's `isa` is one the running CPU has.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(rows, n, slots) },
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { avx2(rows, n, slots) },
-        _ => rows_to_slots_body::<false>(rows, n, slots),
-    }
+/// Which way `transpose` moves a block's numbers.
+enum Move<'a> {
+    /// Rows (row-major) into slots: `rows_to_slots_body`.
+    In(&'a [f64], &'a mut [Lanes]),
+    /// Slots into rows: `slots_to_rows_body`.
+    Out(&'a [Lanes], &'a mut [f64]),
 }
 
-/// `slots_to_rows_body` compiled for `isa`, which the CPU must have (as `LaneOps::isa`).
-fn slots_to_rows(isa: Isa, slots: &[Lanes], n: usize, rows: &mut [f64]) {
+/// `rows_to_slots_body` or `slots_to_rows_body` (`n` columns) compiled for `isa`, which the CPU
+/// must have (as `LaneOps::isa`).
+fn transpose(isa: Isa, n: usize, how: Move<'_>) {
+    #[inline(always)]
+    fn body<const AVX512: bool>(n: usize, how: Move<'_>) {
+        match how {
+            Move::In(rows, slots) => rows_to_slots_body::<AVX512>(rows, n, slots),
+            Move::Out(slots, rows) => slots_to_rows_body::<AVX512>(slots, n, rows),
+        }
+    }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-    fn avx512(slots: &[Lanes], n: usize, rows: &mut [f64]) {
-        slots_to_rows_body::<true>(slots, n, rows)
+    fn avx512(n: usize, how: Move<'_>) {
+        body::<true>(n, how)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn avx2(slots: &[Lanes], n: usize, rows: &mut [f64]) {
-        slots_to_rows_body::<false>(slots, n, rows)
+    fn avx2(n: usize, how: Move<'_>) {
+        body::<false>(n, how)
     }
     match isa {
         // SAFETY (each call): the caller's `isa` is one the running CPU has.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512(slots, n, rows) },
+        Isa::Avx512 => unsafe { avx512(n, how) },
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { avx2(slots, n, rows) },
-        _ => slots_to_rows_body::<false>(slots, n, rows),
+        Isa::Avx2Fma => unsafe { avx2(n, how) },
+        _ => body::<false>(n, how),
     }
 }
 
