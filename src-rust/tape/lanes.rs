@@ -371,10 +371,10 @@ impl Block {
     /// Writes the inputs' adjoints of up to `LANES` rows into `grads` (row-major, `n`
     /// columns), and clears them for the next sweep.
     pub(super) fn unload_gradients(&mut self, ops: &LaneOps, grads: &mut [f64], n: usize) {
-        let adj = &mut self.adj[..n];
         if n == 0 {
             return;
         }
+        let adj = &mut self.adj[..n];
         if grads.len() == LANES * n {
             transpose(ops.isa(), n, Move::Out(adj, grads));
         } else {
@@ -559,7 +559,7 @@ fn transpose(isa: Isa, n: usize, how: Move<'_>) {
 
 /// `slots[c][r] = rows[r * n + c]` for the `LANES` rows of `rows` (row-major, `n` columns, one
 /// slot per column): a transpose by `TILE × TILE` tiles, the columns past the last whole tile
-/// one number at a time.
+/// by masked moves on AVX-512 (`rows_tail_avx512`), else one number at a time.
 #[inline(always)]
 fn rows_to_slots_body<const AVX512: bool>(rows: &[f64], n: usize, slots: &mut [Lanes]) {
     let whole = n - n % TILE;
@@ -993,20 +993,29 @@ impl Tape {
     /// How many threads a batch of `rows` runs on, and the rows of each job they share out:
     /// whole lane blocks, about `JOBS_PER_THREAD` jobs per thread, so that a thread the machine
     /// starts late (another program has its core) takes fewer jobs instead of holding the
-    /// batch up.
-    /// One thread and one job when the batch is too small for a thread to pay for itself.
-    /// Threads above the core count are clamped to it, so scratch memory stays at most
-    /// `cores × plan_len × 512` bytes (256 without adjoints) however many are asked for.
+    /// batch up. One thread and one job when `batch_threads` gives one.
     pub(super) fn split(&self, rows: usize, threads: usize) -> (usize, usize) {
-        let threads = threads.clamp(1, cores()).min(rows.div_ceil(LANES).max(1));
-        if threads == 1 || rows * self.plan.n_slots() < THREAD_WORK {
-            (1, rows.max(1))
-        } else {
-            (
+        match self.batch_threads(rows, threads, THREAD_WORK) {
+            1 => (1, rows.max(1)),
+            threads => (
                 threads,
                 rows.div_ceil(JOBS_PER_THREAD * threads)
                     .next_multiple_of(LANES),
-            )
+            ),
+        }
+    }
+
+    /// The threads a batch of `rows` runs on: `threads`, clamped to the core count (so scratch
+    /// memory stays at most `cores × plan_len × 512` bytes, 256 without adjoints, however many
+    /// are asked for) and to one per lane block; one when the batch is too small for a thread
+    /// to pay for itself (rows × slots below `least`: `THREAD_WORK`, or `SUM_THREAD_WORK` for
+    /// `grad_sum_into`).
+    fn batch_threads(&self, rows: usize, threads: usize, least: usize) -> usize {
+        let threads = threads.clamp(1, cores()).min(rows.div_ceil(LANES).max(1));
+        if rows * self.plan.n_slots() < least {
+            1
+        } else {
+            threads
         }
     }
 
@@ -1053,17 +1062,12 @@ impl Tape {
         results.into_iter().fold(Ok(()), Result::and)
     }
 
-    /// Rows per thread: one chunk per thread (a whole number of lane blocks), but a single
-    /// chunk when the batch is too small for a thread to pay for itself (rows × slots below
-    /// `least`: `THREAD_WORK`, or `SUM_THREAD_WORK` for `grad_sum_into`).
-    /// Threads above the core count are clamped to it, so scratch memory stays at most
-    /// `cores × plan_len × 512` bytes (256 without adjoints) however many are asked for.
+    /// Rows per thread: one chunk per thread of `batch_threads(rows, threads, least)` (a whole
+    /// number of lane blocks), a single chunk when that is one thread.
     pub(super) fn rows_per_thread(&self, rows: usize, threads: usize, least: usize) -> usize {
-        let threads = threads.clamp(1, cores()).min(rows.div_ceil(LANES).max(1));
-        if threads == 1 || rows * self.plan.n_slots() < least {
-            rows.max(1)
-        } else {
-            rows.div_ceil(threads).next_multiple_of(LANES)
+        match self.batch_threads(rows, threads, least) {
+            1 => rows.max(1),
+            threads => rows.div_ceil(threads).next_multiple_of(LANES),
         }
     }
 

@@ -515,14 +515,6 @@ pub fn map_k(x: &Lanes, z: &mut Lanes, f: impl Fn(f64) -> f64) {
     }
 }
 
-/// `acc += k · g`.
-#[inline(always)]
-pub fn accumulate_scaled(acc: &mut Lanes, k: f64, g: &Lanes) {
-    for l in 0..LANES {
-        acc[l] += k * g[l];
-    }
-}
-
 /// `acc += g / k`.
 #[inline(always)]
 pub fn accumulate_quotient_k(acc: &mut Lanes, g: &Lanes, k: f64) {
@@ -941,7 +933,7 @@ fn add_parts(parts: &mut Parts, v: &Lanes, g: &Lanes, live: usize) {
 
 /// `acc += w · g` for one number `w`.
 #[inline(always)]
-fn dot_accumulate_scalar(acc: &mut Lanes, w: f64, g: &Lanes) {
+pub fn dot_accumulate_scalar(acc: &mut Lanes, w: f64, g: &Lanes) {
     for l in 0..LANES {
         acc[l] += w * g[l];
     }

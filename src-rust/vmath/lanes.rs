@@ -238,7 +238,7 @@ impl LaneOps {
             (Code::Add, _) | (Code::Sub, false) => kernels::accumulate(acc, g),
             (Code::Sub, true) => kernels::accumulate_neg(acc, g),
             // `y · g` and `x · g` of `Mul` (the product commutes).
-            (Code::Mul, _) => kernels::accumulate_scaled(acc, k, g),
+            (Code::Mul, _) => kernels::dot_accumulate_scalar(acc, k, g),
             (Code::Div, false) => kernels::accumulate_quotient_k(acc, g, k),
             (Code::Div, true) => kernels::accumulate_div_y(acc, x, z, g),
             _ => {
