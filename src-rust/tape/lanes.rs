@@ -282,7 +282,6 @@ pub(super) struct Shared<'a> {
 /// time (summed in row order).
 struct Sums {
     block: Block,
-    parts: Vec<Parts>,
     points: Vec<f64>,
 }
 
@@ -294,6 +293,10 @@ pub(super) struct Block {
     pub(super) vals: LaneVec,
     /// Zero between uses, except where a sweep has just added the inputs' adjoints.
     pub(super) adj: LaneVec,
+    /// `grad_sum_into`'s partial sums of the dot steps' increments to its shared inputs (one
+    /// `Parts` per shared input; empty until a call needs them): zero between uses, cleared
+    /// as they are summed.
+    parts: Vec<Parts>,
 }
 
 /// A slot's lanes on a cache line boundary.
@@ -340,6 +343,7 @@ impl Block {
         Ok(Block {
             adj: LaneVec::new(adj_len, "a batch's scratch adjoints")?,
             vals,
+            parts: Vec::new(),
         })
     }
 
@@ -683,6 +687,7 @@ impl std::fmt::Debug for Scratch {
 impl Block {
     fn bytes(&self) -> usize {
         (self.vals.len() + self.adj.len()) * std::mem::size_of::<Lanes>()
+            + self.parts.len() * std::mem::size_of::<Parts>()
     }
 }
 
@@ -900,14 +905,20 @@ impl Tape {
                     }
                 }
             }
-            let mut parts = filled(k, [0.0; PARTS], "a batch's gradient sums")?;
             let mut block = self.block(at, true)?;
-            let Block { vals, adj } = &mut block;
-            on_isa(ops.isa(), || {
-                for &s in lane_slots.iter() {
-                    vals[s as usize] = [shared[s as usize]; LANES];
-                }
-            });
+            if block.parts.len() != k {
+                block.parts = filled(k, [0.0; PARTS], "a batch's gradient sums")?;
+            }
+            let Block { vals, adj, parts } = &mut block;
+            on_isa(
+                ops.isa(),
+                #[inline(always)]
+                || {
+                    for &s in lane_slots.iter() {
+                        vals[s as usize] = [shared[s as usize]; LANES];
+                    }
+                },
+            );
             // The shared inputs' adjoints (zero to start with) gather every block's gradient
             // lane by lane, but for dot steps' increments, which `parts` gathers. The last
             // block, when it has fewer than `LANES` rows, goes first, and its unused lanes'
@@ -923,7 +934,7 @@ impl Tape {
                 let len = values.len();
                 self.plan.forward_lanes_shared(&ops, shared, vals, len);
                 self.plan
-                    .reverse_lanes_shared(&ops, shared, vals, adj, &mut parts, len);
+                    .reverse_lanes_shared(&ops, shared, vals, adj, parts, len);
                 if len < LANES {
                     for &s in lane_slots.iter() {
                         for (l, x) in adj[s as usize].iter_mut().enumerate() {
@@ -936,7 +947,6 @@ impl Tape {
             }
             Ok(Sums {
                 block,
-                parts,
                 points: point_sums,
             })
         };
@@ -946,23 +956,17 @@ impl Tape {
             .into_iter()
             .collect::<Result<Vec<_>, _>>()?;
         grad.fill(0.0);
-        for (
-            at,
-            Sums {
-                mut block,
-                parts,
-                points,
-            },
-        ) in blocks.into_iter().enumerate()
-        {
-            // The shared inputs' adjoints are cleared as they are summed, and the others were
-            // after each sweep.
-            on_isa(ops.isa(), || add_lanes(grad, &mut block.adj, &lane_slots));
-            for (g, p) in grad.iter_mut().zip(&parts) {
-                for x in p {
-                    *g += x;
-                }
-            }
+        for (at, Sums { mut block, points }) in blocks.into_iter().enumerate() {
+            // The shared inputs' adjoints and parts are cleared as they are summed, and the
+            // others' adjoints were after each sweep.
+            on_isa(
+                ops.isa(),
+                #[inline(always)]
+                || {
+                    add_lanes(grad, &mut block.adj, &lane_slots);
+                    add_parts_into(grad, &mut block.parts);
+                },
+            );
             for (g, s) in grad.iter_mut().zip(points) {
                 *g += s;
             }
@@ -1110,6 +1114,36 @@ fn add_lanes(grad: &mut [f64], adj: &mut [Lanes], slots: &[u32]) {
             grad[s as usize] = *a;
             adj[s as usize] = [0.0; LANES];
         }
+    }
+}
+
+/// `grad[i] += parts[i][0] + parts[i][1] + ...`, added one part at a time in order, then the
+/// parts cleared: `WIDTH` inputs side by side, so that the additions, each input's in its own
+/// order, run as vectors.
+#[inline(always)]
+fn add_parts_into(grad: &mut [f64], parts: &mut [Parts]) {
+    const WIDTH: usize = 8;
+    #[inline(always)]
+    fn add<const W: usize>(acc: &mut [f64; W], parts: &mut [Parts; W]) {
+        for j in 0..PARTS {
+            for (a, p) in acc.iter_mut().zip(parts.iter()) {
+                *a += p[j];
+            }
+        }
+        *parts = [[0.0; PARTS]; W];
+    }
+    let mut grads = grad.chunks_exact_mut(WIDTH);
+    let mut groups = parts.chunks_exact_mut(WIDTH);
+    for (g, p) in (&mut grads).zip(&mut groups) {
+        let g: &mut [f64; WIDTH] = g.try_into().expect("chunks of WIDTH");
+        add(g, p.try_into().expect("chunks of WIDTH"));
+    }
+    for (g, p) in grads
+        .into_remainder()
+        .iter_mut()
+        .zip(groups.into_remainder())
+    {
+        add(std::array::from_mut(g), std::array::from_mut(p));
     }
 }
 
