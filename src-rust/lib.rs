@@ -79,6 +79,7 @@ pub mod grad_mode;
 #[cfg(test)]
 mod graph_tests;
 pub mod ops;
+pub mod optim;
 mod pool;
 pub mod scalar;
 mod serial;

@@ -245,6 +245,30 @@ def test_flat_sgd_is_bit_for_bit_sgd(momentum: float) -> None:
         assert theta.tolist() == model.flat_parameters().tolist()
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize(
+    "layout", ["contiguous", "strided params", "strided grad", "aliased", "list"]
+)
+def test_flat_sgd_steps_any_array_as_numpy_would(momentum: float, layout: str) -> None:
+    """The in-place core update and numpy's operators (taken for arrays the core cannot use in
+    place) give the same floats, however params and grad are laid out."""
+    rng = np.random.default_rng(7)
+    base = rng.normal(size=12)
+    params = base[::2] if layout == "strided params" else base[:6]
+    grads = [rng.normal(size=12) for _ in range(3)]
+    want, v = params.copy(), np.zeros(6)
+    opt = FlatSGD(params, lr=0.3, momentum=momentum)
+    for g12 in grads:
+        g: object = {"strided grad": g12[1::2], "aliased": params, "list": g12[:6].tolist()}.get(
+            layout, g12[:6]
+        )
+        g_now = np.array(g, dtype=np.float64)  # its values before the step
+        v = v * momentum + g_now if momentum else g_now
+        want = want - 0.3 * v
+        opt.step(g)
+        assert params.tolist() == want.tolist()
+
+
 @pytest.mark.parametrize(
     ("flat", "kwargs"),
     [

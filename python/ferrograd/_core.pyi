@@ -16,6 +16,7 @@ __all__ = [
     "_dense",
     "_set_detect_anomaly",
     "_set_no_grad",
+    "_sgd_step",
     "_value_from_bytes",
     "_vmath",
     "_vmath_isas",
@@ -664,6 +665,14 @@ def _vmath(name: str, isa: str, xs: bytes) -> bytes:
 def _array_headers_direct() -> bool:
     """Whether batches read numpy's array headers directly (this numpy's layout was confirmed)
     rather than through `__array_interface__`: for tests."""
+
+def _sgd_step(
+    params: np.ndarray, grad: np.ndarray, velocity: np.ndarray, lr: float, momentum: float
+) -> bool:
+    """`crate::optim::sgd_step` on numpy arrays in place (`FlatSGD.step`): `params`, `grad` and
+    `velocity` of one length, `velocity` read and written only when `momentum` is not zero.
+    False, touching nothing, when an array is not one the core can use in place (a view, a
+    subclass, read-only, overlapping another): the caller then does the same with numpy."""
 
 def _vmath_isas() -> list[str]:
     """The instruction sets this build carries and this CPU runs, baseline first, best last."""

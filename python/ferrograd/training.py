@@ -411,6 +411,8 @@ class FlatSGD(LearningRate):
     def step(self, grad: object) -> None:
         """Move ``params`` against ``grad`` (shape ``params.shape``)."""
         g = _checks.vector(grad, self.params.size, "grad")
+        if _core._sgd_step(self.params, g, self._velocity, self._lr, self.momentum):
+            return  # the same floats as below, without a temporary array
         if self.momentum == 0.0:
             self.params -= self._lr * g
             return

@@ -384,3 +384,35 @@ pub(super) fn shape_text(shape: &[usize]) -> String {
 pub(super) fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// `crate::optim::sgd_step` on numpy arrays in place (`FlatSGD.step`): `params`, `grad` and
+/// `velocity` of one length, `velocity` read and written only when `momentum` is not zero.
+/// False, touching nothing, when an array is not one the core can use in place (a view, a
+/// subclass, read-only, overlapping another): the caller then does the same with numpy.
+#[pyfunction]
+pub(super) fn _sgd_step(
+    params: &Bound<'_, PyAny>,
+    grad: &Bound<'_, PyAny>,
+    velocity: &Bound<'_, PyAny>,
+    lr: f64,
+    momentum: f64,
+) -> bool {
+    let Ok(mut p) = Floats::checked(params, "params", true).map(Out) else {
+        return false;
+    };
+    let shape = p.array().shape().to_vec();
+    let Ok(g) = Floats::input(grad, "grad") else {
+        return false;
+    };
+    let Ok(mut v) = Floats::checked(velocity, "velocity", true).map(Out) else {
+        return false;
+    };
+    if shape.len() != 1 || g.shape() != shape || v.array().shape() != shape {
+        return false;
+    }
+    if apart(&[p.array(), &g, v.array()]).is_err() {
+        return false;
+    }
+    crate::optim::sgd_step(p.floats_mut(), g.floats(), v.floats_mut(), lr, momentum);
+    true
+}
