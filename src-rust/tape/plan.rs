@@ -78,6 +78,8 @@ pub(super) struct Layer {
     pub(super) xs: Vec<u32>,
     /// The weights, dot by dot (`xs.len()` each).
     pub(super) ws: Vec<u32>,
+    /// The weights, operand by operand (`dots.len()` each): `Dense::wt`.
+    wt: Vec<u32>,
     /// The largest weight slot and the smallest `xs` slot: with `k` shared inputs, the layer
     /// runs as one when `max_w < k <= min_x`.
     max_w: u32,
@@ -89,6 +91,7 @@ impl Layer {
     pub(super) fn kernel(&self) -> Dense<'_> {
         Dense {
             ws: &self.ws,
+            wt: &self.wt,
             xs: &self.xs,
             gs: &self.offsets,
         }
@@ -382,6 +385,8 @@ impl Plan {
             ws.sort_unstable();
             ws.dedup();
             if layer.dots.len() >= 2 && ws.len() == layer.ws.len() {
+                let (n, m) = (layer.xs.len(), layer.dots.len());
+                layer.wt = (0..n * m).map(|t| layer.ws[t % m * n + t / m]).collect();
                 layer.max_w = ws.last().copied().unwrap_or(0);
                 layer.min_x = layer.xs.iter().copied().min().unwrap_or(0);
                 layers.push(layer);
@@ -407,6 +412,7 @@ impl Plan {
                         offsets: vec![0],
                         xs,
                         ws,
+                        wt: Vec::new(),
                         max_w: 0,
                         min_x: 0,
                     });

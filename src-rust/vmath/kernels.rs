@@ -758,6 +758,9 @@ pub fn dot_backward_shared(
 pub struct Dense<'a> {
     /// The weights' slots, dot by dot.
     pub ws: &'a [u32],
+    /// The same, operand by operand: `wt[i·J + j] = ws[j·I + i]` (`J = gs.len()`), in the
+    /// order the backward reads them.
+    pub wt: &'a [u32],
     /// The operands every dot reads.
     pub xs: &'a [u32],
     /// Where each dot's result is.
@@ -796,7 +799,7 @@ pub fn dense_shared(
 /// `dense_shared` on the first `C` chunks of lanes.
 #[inline(always)]
 fn dense_chunks<const C: usize>(
-    (vals, shared, Dense { ws, xs, gs }): (&[Lanes], &[f64], Dense<'_>),
+    (vals, shared, Dense { ws, xs, gs, .. }): (&[Lanes], &[f64], Dense<'_>),
     above: &mut [Lanes],
 ) {
     const AT_ONCE: usize = 4;
@@ -855,49 +858,55 @@ pub fn dense_backward_shared(
 ) {
     let args = (vals, shared, layer, above);
     match live.div_ceil(PARTS) {
-        1 => dense_backward_chunks::<1>(args, adj, parts, live),
-        2 => dense_backward_chunks::<2>(args, adj, parts, live),
-        3 => dense_backward_chunks::<3>(args, adj, parts, live),
-        _ => dense_backward_chunks::<CHUNKS>(args, adj, parts, live),
+        1 => dense_backward_chunks::<1, false>(args, adj, parts, live),
+        2 => dense_backward_chunks::<2, false>(args, adj, parts, live),
+        3 => dense_backward_chunks::<3, false>(args, adj, parts, live),
+        _ if live >= LANES => dense_backward_chunks::<CHUNKS, true>(args, adj, parts, live),
+        _ => dense_backward_chunks::<CHUNKS, false>(args, adj, parts, live),
     }
 }
 
 type DenseArgs<'a> = (&'a [Lanes], &'a [f64], Dense<'a>, &'a [Lanes]);
 
-/// `dense_backward_shared` on the first `C` chunks of lanes.
+/// `dense_backward_shared` on the first `C` chunks of lanes; `FULL` when every lane is live.
 #[inline(always)]
-fn dense_backward_chunks<const C: usize>(
-    (vals, shared, Dense { ws, xs, gs }, above): DenseArgs<'_>,
+fn dense_backward_chunks<const C: usize, const FULL: bool>(
+    (vals, shared, Dense { wt, xs, gs, .. }, above): DenseArgs<'_>,
     adj: &mut [Lanes],
     parts: &mut [Parts],
     live: usize,
 ) {
-    let (n, width) = (xs.len(), C * PARTS);
-    for (i, &x) in xs.iter().enumerate() {
+    let width = C * PARTS;
+    for (&x, wt) in xs.iter().zip(wt.chunks_exact(gs.len())) {
         let x = x as usize;
         let v = vals[x];
         let mut acc = adj[x];
-        for (j, &g) in gs.iter().enumerate().rev() {
-            let (g, w) = (&above[g as usize], ws[j * n + i] as usize);
+        for (&g, &w) in gs.iter().zip(wt).rev() {
+            let (g, w) = (&above[g as usize], w as usize);
             let k = shared[w];
             for l in 0..width {
                 acc[l] += k * g[l];
             }
-            let mut t = [0.0; PARTS];
-            if C == CHUNKS && live >= LANES {
-                for c in 0..C {
+            // The products added chunk by chunk from the first's: `+0 +` the first product
+            // would change only the sign of a zero, which adding to a part (never -0) loses.
+            let t: Parts = if FULL {
+                let mut t: Parts = std::array::from_fn(|p| v[p] * g[p]);
+                for c in 1..C {
                     for (p, t) in t.iter_mut().enumerate() {
                         *t += v[c * PARTS + p] * g[c * PARTS + p];
                     }
                 }
+                t
             } else {
+                let mut t = [0.0; PARTS];
                 for c in 0..C {
                     for (p, t) in t.iter_mut().enumerate() {
                         let l = c * PARTS + p;
                         *t += if l < live { v[l] * g[l] } else { 0.0 };
                     }
                 }
-            }
+                t
+            };
             for (part, t) in parts[w].iter_mut().zip(t) {
                 *part += t;
             }
