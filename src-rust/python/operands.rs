@@ -26,6 +26,26 @@ fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
     Ok(real_number(obj)?.map(Value::new))
 }
 
+/// The core value of `item` when it is a `Value` (exactly: the class has no subclasses), else
+/// `None`; read without taking a reference to it, for a sequence's items.
+///
+/// # Safety
+/// The GIL is held and `item` is a live object, or null (`None`).
+#[inline(always)]
+unsafe fn borrowed_value(py: Python<'_>, item: *mut pyo3::ffi::PyObject) -> Option<Value> {
+    use pyo3::type_object::PyTypeInfo;
+    if item.is_null() {
+        return None;
+    }
+    // SAFETY: `item` is live (the caller's promise), so it has a type.
+    if unsafe { pyo3::ffi::Py_TYPE(item) } != PyValue::type_object_raw(py) {
+        return None;
+    }
+    // SAFETY: `item` is a live `PyValue` (its type was just checked), borrowed for this call.
+    let value = unsafe { Borrowed::from_ptr(py, item).cast_unchecked::<PyValue>() };
+    Some(value.get().inner.clone())
+}
+
 /// An operand of a method (`y.atan2(x)`, `clamp(lo)`; `W` names it): a Value as it is, a
 /// number as a new constant leaf, anything else the `TypeError` "`W` needs a Value or a real
 /// number, got `type`".
@@ -83,13 +103,32 @@ pub(super) fn push_values(
     };
     if let Ok(list) = iterable.cast::<PyList>() {
         try_reserve(out, list.len(), what)?;
-        for item in list.iter() {
-            push(&item, out)?;
+        let mut at = 0;
+        while at < list.len() {
+            // SAFETY: the GIL is held and `list` is a live list; `at` is below its length.
+            let item = unsafe { pyo3::ffi::PyList_GetItem(list.as_ptr(), at as isize) };
+            // SAFETY: as above: a borrowed reference to the item, used before any Python code
+            // can run (which could remove it from the list).
+            if let Some(v) = unsafe { borrowed_value(list.py(), item) } {
+                out.push(v);
+            } else {
+                // Anything else is read with a reference of its own (a number's `__float__`
+                // may run Python code, and change the list: its length is read again).
+                push(&list.get_item(at)?, out)?;
+            }
+            at += 1;
         }
     } else if let Ok(tuple) = iterable.cast::<PyTuple>() {
         try_reserve(out, tuple.len(), what)?;
-        for item in tuple.iter() {
-            push(&item, out)?;
+        for at in 0..tuple.len() {
+            // SAFETY: as for a list; a tuple cannot change, and it keeps its items alive.
+            let item = unsafe { pyo3::ffi::PyTuple_GetItem(tuple.as_ptr(), at as isize) };
+            // SAFETY: as above.
+            if let Some(v) = unsafe { borrowed_value(tuple.py(), item) } {
+                out.push(v);
+            } else {
+                push(&tuple.get_item(at)?, out)?;
+            }
         }
     } else {
         for item in iterable.try_iter()? {
