@@ -157,8 +157,10 @@ def render(results: dict[str, Any]) -> str:
         loop = [(n, r) for n, r in rows.items() if r.get("timing") == "loop"]
         if loop:
             notes.append(
-                "timed as a training loop runs (the mean step of runs of consecutive steps): "
-                + "; ".join(n for n, _ in loop)
+                "timed as a training loop runs (the mean step of runs of consecutive steps"
+                + (", about 10 ms each" if all("run" in r for _, r in loop) else "")
+                + "): "
+                + "; ".join(f"{n} ({r['run']} steps a run)" if "run" in r else n for n, r in loop)
                 + ". Their single steps right after gc.collect(), as the other rows are timed: "
                 + "; ".join(f"{n} {fmt(r['ms_per_step_cold'])} ms" for n, r in loop)
             )

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -155,6 +156,15 @@ def run_w1(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
     return out
 
 
+#: How long each sample of W2's loop rows runs: consecutive steps for about this many seconds.
+LOOP_SAMPLE_S = 0.01
+
+
+def loop_run(step_s: float) -> int:
+    """Steps per sample of a loop row whose step takes about ``step_s`` seconds."""
+    return max(1, math.ceil(LOOP_SAMPLE_S / max(step_s, 1e-9)))
+
+
 def run_w2(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -> dict[str, Any]:
     x, y = wl.moons()
     xs, ys = x.tolist(), y.tolist()
@@ -184,16 +194,20 @@ def run_w2(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
     # lanes, summed in Rust; or the whole-dataset tape). Its steps take tens of microseconds, and
     # a collection before each evicts the caches such a step lives in: these rows (and
     # autograd's, for the same footing) time runs of consecutive steps, as a training loop runs
-    # them ("loop"), and, apart, single steps right after a collection ("cold", the graph rows'
-    # protocol).
+    # them ("loop"), each run about LOOP_SAMPLE_S long whatever the step costs, so that the cold
+    # start after each run's collection weighs the same in every such row; and, apart, single
+    # steps right after a collection ("cold", the graph rows' protocol).
     for method, name in (("examples", "ferrograd tape"), ("dataset", "ferrograd tape, dataset")):
         print(f"  W2: {name} ...", file=sys.stderr, flush=True)
-        times, first, compile_s = wl.w2_tape(x, y, 1337, 4 * cfg["w2_steps"], method, run=50)
+        guess, _, _ = wl.w2_tape(x, y, 1337, 3, method, run=20)
+        run = loop_run(statistics.median(guess))
+        times, first, compile_s = wl.w2_tape(x, y, 1337, 4 * cfg["w2_steps"], method, run=run)
         cold, _, _ = wl.w2_tape(x, y, 1337, 40 * cfg["w2_steps"], method)
         rows[name] = {
             "ms_per_step": statistics.median(times) * 1e3,
             "ms_per_step_cold": statistics.median(cold) * 1e3,
             "timing": "loop",
+            "run": run,
             "first_loss": first,
             "loss_matches_first_engine": None if check is None else agree([check], [first]),
             "model": "compile_loss " + method,
@@ -201,12 +215,15 @@ def run_w2(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
         }
     if autograd_ok:
         print("  W2: autograd ...", file=sys.stderr, flush=True)
-        times, first = wl.w2_autograd(x, y, 1337, cfg["w2_steps"], run=10)
+        guess, _ = wl.w2_autograd(x, y, 1337, 2, run=3)
+        run = loop_run(statistics.median(guess))
+        times, first = wl.w2_autograd(x, y, 1337, cfg["w2_steps"], run=run)
         cold, _ = wl.w2_autograd(x, y, 1337, cfg["w2_steps"])
         rows[AUTOGRAD + " (numpy matrices)"] = {
             "ms_per_step": statistics.median(times) * 1e3,
             "ms_per_step_cold": statistics.median(cold) * 1e3,
             "timing": "loop",
+            "run": run,
             "first_loss": first,
             "loss_matches_first_engine": None if check is None else agree([check], [first]),
             "model": "numpy matrices",
