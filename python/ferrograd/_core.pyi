@@ -1,7 +1,7 @@
 """The compiled core of ferrograd. Import from `ferrograd`, not here."""
 
 from collections.abc import Iterable, Sequence
-from typing import NoReturn, SupportsFloat, final
+from typing import Any, NoReturn, SupportsFloat, final
 
 import numpy as np
 from typing_extensions import TypeAlias
@@ -14,6 +14,7 @@ __all__ = [
     "_array_headers_direct",
     "_custom",
     "_dense",
+    "_dense_neurons",
     "_set_detect_anomaly",
     "_set_no_grad",
     "_sgd_step",
@@ -634,6 +635,13 @@ def _dense(
 
     `ValueError` when the rows, biases and flags differ in number or a row's length differs
     from `x`'s.
+    """
+
+def _dense_neurons(neurons: list[Any], x: Iterable[_Operand]) -> list[Value]:
+    """`_dense` of the neurons in the list `neurons`, each read for its `w`, `b` and `nonlin` as it
+    is reached (`getattr`, as `[n.w for n in neurons]` reads them): the same nodes, values and
+    errors as `_dense([n.w for n in neurons], [n.b for n in neurons], [n.nonlin for n in
+    neurons], x)`, without those three lists.
     """
 
 def _value_from_bytes(

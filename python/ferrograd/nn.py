@@ -315,6 +315,8 @@ class Layer(Module):
         ns = self.neurons
         if self.engine is RUST:
             # The same dot, + and relu nodes, built in one call into the core.
+            if type(ns) is list:
+                return _core._dense_neurons(ns, x)
             return _core._dense([n.w for n in ns], [n.b for n in ns], [n.nonlin for n in ns], x)
         dot = self.engine.dot
         return [(dot(n.w, x) + n.b).relu() if n.nonlin else dot(n.w, x) + n.b for n in ns]

@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::operands::{push_values, values_from, LENGTH_HINT_CAP};
+use super::operands::{push_values, value_of, values_from, LENGTH_HINT_CAP};
 use super::value::OpHandle;
 use super::value::{check_forward, checked, recorded, untracked, PyValue};
 use crate::custom::{intern, Custom};
@@ -71,6 +71,37 @@ pub(super) fn _dense(
     }
     if rows != biases.len() {
         return Err(rows_error(rows).into());
+    }
+    Ok(out.unbind())
+}
+
+/// `_dense` of the neurons in the list `neurons`, each read for its `w`, `b` and `nonlin` as it
+/// is reached (`getattr`, as `[n.w for n in neurons]` reads them): the same nodes, values and
+/// errors as `_dense([n.w for n in neurons], [n.b for n in neurons], [n.nonlin for n in
+/// neurons], x)`, without those three lists.
+#[pyfunction]
+pub(super) fn _dense_neurons(
+    py: Python<'_>,
+    neurons: &Bound<'_, PyList>,
+    x: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyList>> {
+    let xs = values_from(x, "dense()")?;
+    let out = PyList::empty(py);
+    let mut at = 0;
+    // Reading an attribute or a weight's `__float__` may run Python code that changes the list:
+    // its length is read again each time, as a Python loop over it reads it.
+    while at < neurons.len() {
+        let neuron = neurons.get_item(at)?;
+        let w = neuron.getattr(pyo3::intern!(py, "w"))?;
+        let b = neuron.getattr(pyo3::intern!(py, "b"))?;
+        let nonlin: bool = neuron.getattr(pyo3::intern!(py, "nonlin"))?.extract()?;
+        let hint = w.len().unwrap_or(0).min(LENGTH_HINT_CAP);
+        let mut row = Vec::with_capacity(hint + xs.len());
+        push_values(&w, "dense()", &mut row)?;
+        let b = value_of(&b, "dense()")?;
+        let z = Value::neuron(row, &xs, &b, nonlin, check_forward)?;
+        out.append(untracked(Py::new(py, PyValue { inner: recorded(z) })?)?)?;
+        at += 1;
     }
     Ok(out.unbind())
 }

@@ -26,6 +26,17 @@ fn operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
     Ok(real_number(obj)?.map(Value::new))
 }
 
+/// `obj` as one operand of `what`: a Value as it is, a number as a new constant leaf, anything
+/// else the `TypeError` "`what` needs Values or real numbers, got `type`".
+pub(super) fn value_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
+    operand(obj)?.ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "{what} needs Values or real numbers, got {}",
+            type_name(obj)
+        ))
+    })
+}
+
 /// The core value of `item` when it is a `Value` (exactly: the class has no subclasses), else
 /// `None`; read without taking a reference to it, for a sequence's items.
 ///
