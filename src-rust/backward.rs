@@ -109,21 +109,25 @@ fn topo_into(root: &Value, s: &mut Scratch) {
         }
     };
     visit(root.node(), Rc::as_ptr(&root.0), s);
-    while let Some(&top) = s.stack.last() {
+    'nodes: while let Some(&top) = s.stack.last() {
         // SAFETY: see above; `root` outlives this function call.
         let node = unsafe { &*top };
-        let next = node.grad.get().to_bits();
-        if let Some(child) = node.children().get(next as usize) {
-            node.grad.set(f64::from_bits(next + 1));
+        let children = node.children();
+        let mut next = node.grad.get().to_bits() as usize;
+        // Past the operands this sort has reached already (a shared weight, an activation
+        // that an earlier neuron read) without coming back to the stack for each.
+        while let Some(child) = children.get(next) {
+            next += 1;
             let child_node = child.node();
             if child_node.tag.get() >> EPOCH_SHIFT != epoch {
+                node.grad.set(f64::from_bits(next as u64));
                 visit(child_node, Rc::as_ptr(&child.0), s);
+                continue 'nodes;
             }
-        } else {
-            node.grad.set(0.0);
-            s.stack.pop();
-            s.order.push(top);
         }
+        node.grad.set(0.0);
+        s.stack.pop();
+        s.order.push(top);
     }
 }
 
