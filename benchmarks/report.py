@@ -305,8 +305,13 @@ def batches_table(batches: dict[str, Any]) -> list[str]:
     ]
     title = (
         "W4 (rational) and W5 (log, sin, tanh, exp of each input): value and gradient of a "
-        f"10-input function per row of a batch, ns per point (median of {batches['repeats']}); "
-        f"{batches['cores']} cores"
+        f"10-input function per row of a batch, ns per point (median of {batches['repeats']}"
+        + (
+            f" in each of {batches['processes']} processes, then their median"
+            if batches.get("processes", 1) > 1
+            else ""
+        )
+        + f"); {batches['cores']} cores"
     )
     out = table(title, header, rows)
     out += table(

@@ -10,7 +10,7 @@ Workloads (see workloads.py):
   W4  a 10-input function with its gradient at many points: us per point
   W4/W5 on batches (tape_batches.py): the compiled tape's grad_batch against JAX's
       jit(vmap(value_and_grad)) and CasADi's Function.map, 10,000 and 1,000,000 points, on one
-      thread and on all cores, each setting in its own child interpreter
+      thread and on all cores, each setting in child interpreters of its own (the median of three)
 Every figure is the median of at least five repetitions; "vs micrograd" is micrograd's time
 divided by the engine's (above 1 is faster). "agrees" compares an engine's results (W1 root and
 leaf grads, W2 loss at step 1, W4 grads) with the first engine's, to 1e-9 relative. An engine
@@ -79,6 +79,7 @@ def config(quick: bool) -> dict[str, Any]:
             "w4_points": 1_000,
             "batch_sizes": [10_000, 100_000],
             "batch_repeats": 3,
+            "batch_processes": 1,
         }
     return {
         "repeats": 5,
@@ -90,6 +91,7 @@ def config(quick: bool) -> dict[str, Any]:
         "w4_points": 10_000,
         "batch_sizes": [10_000, 1_000_000],
         "batch_repeats": 5,
+        "batch_processes": 3,
     }
 
 
@@ -394,11 +396,14 @@ def run_rust(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def run_batches(cfg: dict[str, Any]) -> dict[str, Any]:
     """W4 and W5 over batches against JAX and CasADi (tape_batches.py), each thread setting in
-    its own child interpreter."""
+    child interpreters of its own (the median of ``batch_processes`` of them)."""
     import tape_batches
 
     args = argparse.Namespace(
-        sizes=cfg["batch_sizes"], repeats=cfg["batch_repeats"], workloads=["w4", "w5"]
+        sizes=cfg["batch_sizes"],
+        repeats=cfg["batch_repeats"],
+        workloads=["w4", "w5"],
+        processes=cfg["batch_processes"],
     )
     return tape_batches.collect(args, list(tape_batches.SETTINGS))
 

@@ -20,9 +20,13 @@ intra_op_parallelism_threads=1``); all cores: no pinning, no flags. Next to each
 child records the process CPU time over the same calls: CPU / wall ≈ 1 shows an engine really ran
 on one core, ≈ the core count that it used them all.
 
-Each of the repeats times enough back-to-back calls to last 50 ms (one call at 1,000,000 points);
-prints ns per point (median of the repeats), CPU/wall, the ratio rows (JAX time / ferrograd
-time: above 1 means ferrograd is faster), and writes benchmarks/results_tape_batches.json.
+Each of the repeats times enough back-to-back calls to last 50 ms (one call at 1,000,000 points).
+Each setting runs in ``--processes`` child interpreters in turn, and a row's time is the median
+over them of each one's median: on this kind of machine one process runs a batch steadily
+faster or slower than another (by up to a fifth at 10,000 points, from where its memory lands
+in the caches), so one process's figure is a draw, and the median process is the typical one.
+Prints ns per point, CPU/wall, the ratio rows (JAX time / ferrograd time: above 1 means
+ferrograd is faster), and writes benchmarks/results_tape_batches.json.
 """
 
 from __future__ import annotations
@@ -238,16 +242,39 @@ def spawn(setting: str, args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One setting's rows from several processes' (``measure``'s shape): each row's time and
+    CPU/wall the median over the processes, its error the largest; each process's time kept in
+    ``ns_per_point_by_process``."""
+    out: dict[str, Any] = {}
+    for workload, sizes in runs[0].items():
+        out[workload] = {}
+        for m, rows in sizes.items():
+            out[workload][m] = {}
+            for name, row in rows.items():
+                each = [run[workload][m][name] for run in runs]
+                out[workload][m][name] = {
+                    **row,
+                    "ns_per_point": statistics.median(r["ns_per_point"] for r in each),
+                    "cpu_per_wall": statistics.median(r["cpu_per_wall"] for r in each),
+                    "max_rel_error_vs_default": max(r["max_rel_error_vs_default"] for r in each),
+                    "ns_per_point_by_process": [r["ns_per_point"] for r in each],
+                }
+    return out
+
+
 def collect(args: argparse.Namespace, settings: list[str]) -> dict[str, Any]:
-    """Every setting's measurements (``args``: sizes, repeats, workloads), with how the threads
-    were set."""
+    """Every setting's measurements (``args``: sizes, repeats, workloads, processes), with how
+    the threads were set."""
+    processes = max(1, getattr(args, "processes", 1))
     return {
         "sizes": args.sizes,
         "repeats": args.repeats,
+        "processes": processes,
         "cores": len(os.sched_getaffinity(0)),
         "xla_flags_one_thread": ONE_THREAD_XLA,
         "casadi": "Function.map(m, 'serial') on one thread; Function.map(m, 'thread', cores)",
-        "settings": {s: spawn(s, args) for s in settings},
+        "settings": {s: combine([spawn(s, args) for _ in range(processes)]) for s in settings},
     }
 
 
@@ -289,6 +316,7 @@ def main() -> None:
         "--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[10_000, 1_000_000]
     )
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--processes", type=int, default=1, help="child interpreters a setting")
     parser.add_argument("--workloads", type=lambda s: s.split(","), default=["w4", "w5"])
     parser.add_argument("--settings", type=lambda s: s.split(","), default=list(SETTINGS))
     parser.add_argument("--child", choices=list(SETTINGS), dest="setting")
