@@ -11,7 +11,7 @@ import numpy as np
 import optax
 import pytest
 
-from ferrograd import _engines, demo, nn
+from ferrograd import _core, _engines, demo, nn
 from ferrograd.datasets import make_moons
 from ferrograd.nn import MLP, SGD, FlatAdam, FlatAdamW, FlatSGD, Layer, hinge_loss, l2_penalty
 from ferrograd.training import compile_loss
@@ -267,6 +267,42 @@ def test_flat_sgd_steps_any_array_as_numpy_would(momentum: float, layout: str) -
         want = want - 0.3 * v
         opt.step(g)
         assert params.tolist() == want.tolist()
+
+
+@pytest.mark.parametrize(
+    ("flat", "kwargs"),
+    [
+        (FlatAdam, {"lr": 0.03}),
+        (FlatAdam, {"lr": 0.03, "betas": (0.3, 0.9)}),  # the other lerp form (weight >= 0.5)
+        (FlatAdam, {"lr": 0.03, "weight_decay": 0.2, "amsgrad": True}),
+        (FlatAdamW, {"lr": 0.03, "weight_decay": 0.5}),
+        (FlatAdamW, {"lr": 0.03, "weight_decay": 0.5, "amsgrad": True, "eps": 1e-3}),
+    ],
+)
+def test_flat_adam_in_place_is_numpy_bit_for_bit(flat: type, kwargs: dict) -> None:
+    """The in-place core update (a contiguous array) against numpy's operators (taken for a
+    strided view, which the core cannot use in place), steps with huge, tiny, zero, infinite
+    and NaN gradients included."""
+    rng = np.random.default_rng(3)
+    start = rng.normal(size=8)
+    flat_params = start.copy()
+    strided = np.zeros(16)
+    strided[::2] = start
+    view = strided[::2]
+    ours, numpy_path = flat(flat_params, **kwargs), flat(view, **kwargs)
+    grads = [rng.normal(size=8) * 10.0**k for k in (-300, 0, 5, 300)]
+    grads.append(np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-320, -5.0, 2.0]))
+    grads += [rng.normal(size=8) for _ in range(3)]
+    z = np.zeros(8)
+    assert _core._sgd_step(z, z.copy(), z.copy(), 0.1, 0.0)  # what the core takes in place
+    assert not _core._sgd_step(view, z, z.copy(), 0.1, 0.0)  # and what it leaves to numpy
+    for g in grads:
+        ours.step(g)
+        with np.errstate(all="ignore"):  # numpy warns of the overflows; the core is silent
+            numpy_path.step(g)
+        assert flat_params.tobytes() == view.copy().tobytes()
+        assert ours._m.tobytes() == numpy_path._m.tobytes()
+        assert ours._v.tobytes() == numpy_path._v.tobytes()
 
 
 @pytest.mark.parametrize(

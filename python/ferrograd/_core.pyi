@@ -11,6 +11,7 @@ __all__ = [
     "Dual",
     "Tape",
     "Value",
+    "_adam_step",
     "_array_headers_direct",
     "_custom",
     "_dense",
@@ -673,6 +674,26 @@ def _vmath(name: str, isa: str, xs: bytes) -> bytes:
 def _array_headers_direct() -> bool:
     """Whether batches read numpy's array headers directly (this numpy's layout was confirmed)
     rather than through `__array_interface__`: for tests."""
+
+def _adam_step(
+    params: np.ndarray,
+    grad: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    v_max: np.ndarray,
+    neg_step: float,
+    bias2_sqrt: float,
+    eps: float,
+    w: float,
+    beta2: float,
+    shrink: float | None,
+    l2: float | None,
+    amsgrad: bool,
+) -> bool:
+    """`crate::optim::adam_step` on numpy arrays in place (`FlatAdam.step`), with the step's numbers
+    as `AdamStep` names them; `v_max` is read and written only with `amsgrad`. False, touching
+    nothing, when an array is not one the core can use in place (the caller then does the same
+    with numpy)."""
 
 def _sgd_step(
     params: np.ndarray, grad: np.ndarray, velocity: np.ndarray, lr: float, momentum: float

@@ -465,12 +465,28 @@ class FlatAdam(LearningRate):
         bias1 = 1.0 - b1**self.t
         bias2_sqrt = math.sqrt(1.0 - b2**self.t)
         step_size = lr / bias1
+        w = 1.0 - b1
+        if _core._adam_step(
+            p,
+            g,
+            self._m,
+            self._v,
+            self._v_max,
+            -step_size,
+            bias2_sqrt,
+            eps,
+            w,
+            b2,
+            1.0 - lr * wd if wd != 0.0 and self._decoupled else None,
+            wd if wd != 0.0 and not self._decoupled else None,
+            self.amsgrad,
+        ):
+            return  # the same floats as below, in place, without a temporary array
         if wd != 0.0:
             if self._decoupled:
                 p *= 1.0 - lr * wd
             else:
                 g = g + wd * p
-        w = 1.0 - b1
         # torch.lerp(m, g, 1 - beta1), in its two forms either side of a weight of 0.5
         m = self._m + w * (g - self._m) if w < 0.5 else g - (g - self._m) * (1.0 - w)
         self._m = m

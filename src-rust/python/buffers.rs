@@ -416,3 +416,64 @@ pub(super) fn _sgd_step(
     crate::optim::sgd_step(p.floats_mut(), g.floats(), v.floats_mut(), lr, momentum);
     true
 }
+
+/// `crate::optim::adam_step` on numpy arrays in place (`FlatAdam.step`), with the step's numbers
+/// as `AdamStep` names them; `v_max` is read and written only with `amsgrad`. False, touching
+/// nothing, when an array is not one the core can use in place (the caller then does the same
+/// with numpy).
+#[pyfunction]
+#[pyo3(signature = (params, grad, m, v, v_max, neg_step, bias2_sqrt, eps, w, beta2, shrink, l2, amsgrad))]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn _adam_step<'py>(
+    params: &Bound<'py, PyAny>,
+    grad: &Bound<'py, PyAny>,
+    m: &Bound<'py, PyAny>,
+    v: &Bound<'py, PyAny>,
+    v_max: &Bound<'py, PyAny>,
+    neg_step: f64,
+    bias2_sqrt: f64,
+    eps: f64,
+    w: f64,
+    beta2: f64,
+    shrink: Option<f64>,
+    l2: Option<f64>,
+    amsgrad: bool,
+) -> bool {
+    let out = |array: &Bound<'py, PyAny>, name: &'static str| Floats::checked(array, name, true);
+    let (Ok(p), Ok(g), Ok(m), Ok(v), Ok(v_max)) = (
+        out(params, "params"),
+        Floats::input(grad, "grad"),
+        out(m, "m"),
+        out(v, "v"),
+        out(v_max, "v_max"),
+    ) else {
+        return false;
+    };
+    let shape = p.shape().to_vec();
+    if shape.len() != 1 || [&g, &m, &v, &v_max].iter().any(|a| a.shape() != shape) {
+        return false;
+    }
+    if apart(&[&p, &g, &m, &v, &v_max]).is_err() {
+        return false;
+    }
+    let (mut p, mut m, mut v, mut v_max) = (Out(p), Out(m), Out(v), Out(v_max));
+    let step = crate::optim::AdamStep {
+        neg_step,
+        bias2_sqrt,
+        eps,
+        w,
+        beta2,
+        shrink,
+        l2,
+        amsgrad,
+    };
+    crate::optim::adam_step(
+        p.floats_mut(),
+        g.floats(),
+        m.floats_mut(),
+        v.floats_mut(),
+        v_max.floats_mut(),
+        &step,
+    );
+    true
+}

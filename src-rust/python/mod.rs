@@ -86,6 +86,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(op_table, m)?)?;
     m.add_function(wrap_pyfunction!(buffers::_array_headers_direct, m)?)?;
     m.add_function(wrap_pyfunction!(buffers::_sgd_step, m)?)?;
+    m.add_function(wrap_pyfunction!(buffers::_adam_step, m)?)?;
     m.add("DEFAULT_SLOPE", DEFAULT_SLOPE)?;
     m.add_class::<PyTape>()?;
     m.add_class::<PyDual>()?;
