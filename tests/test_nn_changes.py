@@ -159,3 +159,98 @@ def test_neurons_in_a_tuple_read_alike() -> None:
     want = outputs(layer, [0.3, -0.7])
     layer.neurons = tuple(layer.neurons)  # type: ignore[assignment]
     assert outputs(layer, [0.3, -0.7]) == want
+
+
+class Doubling(Layer):
+    """A layer with a forward of its own: an MLP runs it through that, not through the core."""
+
+    def _forward(self, x: list[Any]) -> list[Any]:
+        return [2 * v for v in super()._forward(x)]
+
+
+def test_an_mlp_runs_its_layers_as_their_own_calls_would() -> None:
+    model = MLP(3, [4, 4, 2], seed=4)
+    x = [ferrograd.Value(v) for v in (0.3, -1.2, 0.8)]
+    h = x
+    for layer in model.layers:
+        h = layer._forward(h)  # one layer at a time, each through Python
+    fast = model(x)
+    assert [v.op for v in fast] == [v.op for v in h] == ["+", "+"]
+    assert [v.data for v in fast] == [v.data for v in h]
+    ferrograd.sum(fast).backward()
+    grads = [p.grad for p in [*model.parameters(), *x]]
+    for p in [*model.parameters(), *x]:
+        p.grad = 0.0
+    ferrograd.sum(h).backward()
+    assert grads == [p.grad for p in [*model.parameters(), *x]]
+    ref = model.to(reference)
+    assert [v.data for v in fast] == [v.data for v in ref([0.3, -1.2, 0.8])]
+
+
+def test_an_mlp_with_a_layer_of_another_kind_or_changed_layers_reads_them_afresh() -> None:
+    model = MLP(2, [3, 1], seed=6)
+    x = [0.5, -0.25]
+    plain = model(x).data
+    special = Doubling(2, 3, seed=7)
+    special.neurons = model.layers[0].neurons
+    model.layers[0] = special
+    assert model(x).data != plain
+    model.layers[0].__class__ = Layer
+    assert model(x).data == plain
+    model.layers.append(Layer(1, 2, nonlin=False, seed=8))
+    out = model(x)
+    assert isinstance(out, list) and len(out) == 2
+    model.layers = tuple(model.layers)  # type: ignore[assignment]
+    assert [v.data for v in model(x)] == [v.data for v in out]
+
+
+def test_an_mlp_under_no_grad_keeps_no_graph() -> None:
+    model = MLP(2, [4, 1], seed=2)
+    with ferrograd.no_grad():
+        out = model([1.0, 2.0])
+    assert out.op == "" and out.children == ()
+    assert out.data == model([1.0, 2.0]).data
+
+
+HOSTILE_MLP = r"""
+import ferrograd
+from ferrograd.nn import MLP
+
+class Meddles:
+    # A weight that is a number whose float() changes the model while it is being read.
+    def __init__(self, how):
+        self.how = how
+    def __float__(self):
+        if self.how == "clear":
+            model.layers.clear()
+        elif self.how == "again":
+            self.how = "again, inside"
+            model([1.0, 2.0])
+        elif self.how == "emptied":
+            model.layers[1].neurons = []
+        return 0.5
+
+for how in ("clear", "again", "emptied"):
+    model = MLP(2, [3, 2], seed=1)
+    model.layers[0].neurons[0].w = [Meddles(how), ferrograd.Value(1.0)]
+    try:
+        out = model([1.0, 2.0])
+        print(how, "ok", len(out) if isinstance(out, list) else 1)
+    except Exception as e:
+        print(how, type(e).__name__)
+"""
+
+
+def test_an_mlp_changed_while_it_is_read_reads_on_as_python_would() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", HOSTILE_MLP],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    assert lines["clear"] == "ok 3"  # the first layer's outputs: no layer left after it
+    assert lines["again"] == "ok 2"
+    assert lines["emptied"] == "ok 0"  # a layer of no neurons gives no outputs

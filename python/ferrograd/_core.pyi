@@ -15,6 +15,7 @@ __all__ = [
     "_array_headers_direct",
     "_custom",
     "_dense",
+    "_dense_layers",
     "_dense_neurons",
     "_set_detect_anomaly",
     "_set_no_grad",
@@ -643,6 +644,16 @@ def _dense_neurons(neurons: list[Any], x: Iterable[_Operand]) -> list[Value]:
     is reached (`getattr`, as `[n.w for n in neurons]` reads them): the same nodes, values and
     errors as `_dense([n.w for n in neurons], [n.b for n in neurons], [n.nonlin for n in
     neurons], x)`, without those three lists.
+    """
+
+def _dense_layers(
+    layers: list[Any], x: Iterable[_Operand], layer_type: type, engine: object
+) -> list[Value]:
+    """An MLP's layers one after another from the inputs `x`: each layer of exactly the class
+    `layer_type` on the engine `engine`, whose `neurons` are a list, as `_dense_neurons` (the
+    activations between such layers stay in the core, with no Python object each); any other
+    layer through its own `_forward`, with a list of Values. The last layer's outputs, as a
+    list of Values.
     """
 
 def _value_from_bytes(

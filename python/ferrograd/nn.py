@@ -364,8 +364,12 @@ class MLP(Module):
     def __call__(self, x: Sequence[Any] | np.ndarray) -> AnyValue | list[AnyValue]:
         """The output for inputs ``x``: a Value for one output, else a list of Values."""
         x = _inputs(x, len(self.layers[0].neurons[0].w), self.engine)
-        for layer in self.layers:
-            x = layer._forward(x)
+        if self.engine is RUST and type(self.layers) is list:
+            # Every layer in one call into the core, the activations between them kept there.
+            x = _core._dense_layers(self.layers, x, Layer, RUST)
+        else:
+            for layer in self.layers:
+                x = layer._forward(x)
         return x[0] if len(x) == 1 else x
 
     def parameters(self) -> list[AnyValue]:

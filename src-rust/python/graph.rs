@@ -86,7 +86,14 @@ pub(super) fn _dense_neurons(
     x: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyList>> {
     let xs = values_from(x, "dense()")?;
-    let out = PyList::empty(py);
+    value_list(py, neurons_forward(neurons, &xs)?)
+}
+
+/// The outputs of `neurons` (read as `_dense_neurons` reads them) at the inputs `xs`, each
+/// `recorded` (a leaf under `no_grad`) as a Value object would hold it.
+fn neurons_forward(neurons: &Bound<'_, PyList>, xs: &[Value]) -> PyResult<Vec<Value>> {
+    let py = neurons.py();
+    let mut out = Vec::with_capacity(neurons.len());
     let mut at = 0;
     // Reading an attribute or a weight's `__float__` may run Python code that changes the list:
     // its length is read again each time, as a Python loop over it reads it.
@@ -99,11 +106,55 @@ pub(super) fn _dense_neurons(
         let mut row = Vec::with_capacity(hint + xs.len());
         push_values(&w, "dense()", &mut row)?;
         let b = value_of(&b, "dense()")?;
-        let z = Value::neuron(row, &xs, &b, nonlin, check_forward)?;
-        out.append(untracked(Py::new(py, PyValue { inner: recorded(z) })?)?)?;
+        out.push(recorded(Value::neuron(row, xs, &b, nonlin, check_forward)?));
         at += 1;
     }
+    Ok(out)
+}
+
+/// `values` as a list of Value objects.
+fn value_list(py: Python<'_>, values: Vec<Value>) -> PyResult<Py<PyList>> {
+    let out = PyList::empty(py);
+    for inner in values {
+        out.append(untracked(Py::new(py, PyValue { inner })?)?)?;
+    }
     Ok(out.unbind())
+}
+
+/// An MLP's layers one after another from the inputs `x`: each layer of exactly the class
+/// `layer_type` on the engine `engine`, whose `neurons` are a list, as `_dense_neurons` (the
+/// activations between such layers stay in the core, with no Python object each); any other
+/// layer through its own `_forward`, with a list of Values. The last layer's outputs, as a
+/// list of Values.
+#[pyfunction]
+pub(super) fn _dense_layers(
+    py: Python<'_>,
+    layers: &Bound<'_, PyList>,
+    x: &Bound<'_, PyAny>,
+    layer_type: &Bound<'_, pyo3::types::PyType>,
+    engine: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyList>> {
+    let mut xs = values_from(x, "dense()")?;
+    let mut at = 0;
+    while at < layers.len() {
+        let layer = layers.get_item(at)?;
+        let neurons = match layer.get_type().is(layer_type)
+            && layer.getattr(pyo3::intern!(py, "engine"))?.is(engine)
+        {
+            true => Some(layer.getattr(pyo3::intern!(py, "neurons"))?),
+            false => None,
+        };
+        xs = match neurons.as_ref().map(|n| n.cast_exact::<PyList>()) {
+            Some(Ok(neurons)) => neurons_forward(neurons, &xs)?,
+            _ => {
+                let inputs = value_list(py, xs)?;
+                let out = layer.call_method1(pyo3::intern!(py, "_forward"), (inputs,))?;
+                values_from(&out, "dense()")?
+            }
+        };
+        at += 1;
+    }
+    value_list(py, xs)
 }
 
 /// A node of the custom op `op` (a `ferrograd.custom_op`, kept for pickling) named `name`,

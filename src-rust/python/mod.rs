@@ -79,6 +79,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(graph::dot, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_dense, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_dense_neurons, m)?)?;
+    m.add_function(wrap_pyfunction!(graph::_dense_layers, m)?)?;
     m.add_function(wrap_pyfunction!(graph::_custom, m)?)?;
     m.add_function(wrap_pyfunction!(_set_detect_anomaly, m)?)?;
     m.add_function(wrap_pyfunction!(_set_no_grad, m)?)?;
