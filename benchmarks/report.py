@@ -126,7 +126,12 @@ def render(results: dict[str, Any]) -> str:
                         fmt(total), "", "", "", "",
                     ])  # fmt: skip
             out += table(
-                f"W1 random graph, {data['nodes']:,} nodes ({label}): ns per node",
+                f"W1 random graph, {data['nodes']:,} nodes ({label}): ns per node"
+                + (
+                    f" (the median of {data['processes']} processes' medians)"
+                    if data.get("processes", 1) > 1
+                    else ""
+                ),
                 ["engine", "build", "backward", "total", "build vs mg", "bwd vs mg", "total vs mg",
                  "agrees"],
                 body,

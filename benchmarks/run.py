@@ -10,7 +10,8 @@ Workloads (see workloads.py):
   W4  a 10-input function with its gradient at many points: us per point
   W4/W5 on batches (tape_batches.py): the compiled tape's grad_batch against JAX's
       jit(vmap(value_and_grad)) and CasADi's Function.map, 10,000 and 1,000,000 points, on one
-      thread and on all cores, each setting in child interpreters of its own (the median of three)
+      thread and on all cores, each setting in child interpreters of its own (the median of three,
+      as W1)
 Every figure is the median of at least five repetitions; "vs micrograd" is micrograd's time
 divided by the engine's (above 1 is faster). "agrees" compares an engine's results (W1 root and
 leaf grads, W2 loss at step 1, W4 grads) with the first engine's, to 1e-9 relative. An engine
@@ -73,6 +74,7 @@ def config(quick: bool) -> dict[str, Any]:
             "repeats": 5,
             "w1_nodes": 20_000,
             "w1_leaves": 200,
+            "w1_processes": 1,
             "w2_steps": 5,
             "w3_depths": [1_000, 10_000, 100_000, 1_000_000],
             "w3_time_budget_s": 15.0,
@@ -85,6 +87,7 @@ def config(quick: bool) -> dict[str, Any]:
         "repeats": 5,
         "w1_nodes": 100_000,
         "w1_leaves": 1_000,
+        "w1_processes": 3,
         "w2_steps": 5,
         "w3_depths": [1_000, 10_000, 100_000, 1_000_000, 10_000_000],
         "w3_time_budget_s": 300.0,
@@ -156,6 +159,50 @@ def run_w1(engines: list[GraphEngine], cfg: dict[str, Any], autograd_ok: bool) -
                 rows[name]["why"] = wl.w1_first_wrong_value(by_name[name], leaves, program)
         out[variant] = {"nodes": n, "ops": list(ops), "root": root, "engines": rows}
     return out
+
+
+def run_w1_processes(cfg: dict[str, Any], quick: bool) -> dict[str, Any]:
+    """``run_w1`` in ``cfg["w1_processes"]`` child interpreters one after another; each row's
+    times are the median of the processes' medians (each process's total kept in
+    ``total_ns_by_process``), its checks all the processes'. One process builds and sweeps
+    W1's graph steadily faster or slower than another (the Rust engine's build: 174 to 226 ns
+    per node over six processes), so one process is a draw."""
+    runs = []
+    for _ in range(cfg["w1_processes"]):
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--w1-child"]
+        done = subprocess.run(
+            cmd + (["--quick"] if quick else []), capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"the W1 run failed:\n{done.stderr}")
+        sys.stderr.write(done.stderr)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    out = runs[0]
+    times = ("build_ns_per_node", "backward_ns_per_node", "total_ns_per_node")
+    checks = ("root_matches", "grads_match_first_engine")
+    for variant, result in out.items():
+        for name, row in result["engines"].items():
+            if "skipped" in row:
+                continue
+            each = [dict(run[variant]["engines"][name]) for run in runs]
+            for key in times:
+                row[key] = statistics.median(r[key] for r in each)
+            for key in checks:
+                row[key] = all(r[key] for r in each)
+            row["total_ns_by_process"] = [r["total_ns_per_node"] for r in each]
+            whys = [r["why"] for r in each if "why" in r]
+            if whys:
+                row["why"] = whys[0]
+        result["processes"] = len(runs)
+    return out
+
+
+def w1_child(quick: bool) -> None:
+    """One process's W1 (``run_w1``), printed as JSON: the parent's ``run_w1_processes``."""
+    cfg = config(quick)
+    loaded = graph_engines()
+    engines = [e for e in loaded if isinstance(e, GraphEngine)]
+    print(json.dumps(run_w1(engines, cfg, autograd_available() is None)))
 
 
 #: How long each sample of W2's loop rows runs: consecutive steps for about this many seconds.
@@ -437,7 +484,11 @@ def main() -> None:
         "--mem-budget-gb", type=float, default=4.0, help="W3 skips depths predicted to need more"
     )
     parser.add_argument("--w3-child", nargs=2, metavar=("ENGINE", "DEPTH"), help=argparse.SUPPRESS)
+    parser.add_argument("--w1-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.w1_child:
+        w1_child(args.quick)
+        return
     if args.w3_child:
         w3_child(args.w3_child[0], int(args.w3_child[1]))
         return
@@ -478,7 +529,7 @@ def main() -> None:
     t0 = time.perf_counter()
     if "w1" in only:
         load("w1")
-        results["w1"] = run_w1(engines, cfg, autograd_reason is None)
+        results["w1"] = run_w1_processes(cfg, args.quick)
     if "w2" in only:
         load("w2")
         results["w2"] = run_w2(engines, cfg, autograd_reason is None)
