@@ -95,18 +95,9 @@ pub fn adam_step(
         v[i] = v[i] * h.beta2 + one_minus_beta2 * g * g;
         let second = if h.amsgrad {
             let (a, b) = (v_max[i], v[i]);
-            // numpy's maximum: a NaN on either side is the result.
-            v_max[i] = if a.is_nan() || b.is_nan() {
-                if a.is_nan() {
-                    a
-                } else {
-                    b
-                }
-            } else if b > a {
-                b
-            } else {
-                a
-            };
+            // numpy's maximum: `a` when it is at least `b` or is a NaN, else `b` (so a NaN on
+            // either side is the result).
+            v_max[i] = if a >= b || a.is_nan() { a } else { b };
             v_max[i]
         } else {
             v[i]

@@ -397,24 +397,26 @@ pub(super) fn _sgd_step(
     lr: f64,
     momentum: f64,
 ) -> bool {
-    let Ok(mut p) = Floats::checked(params, "params", true).map(Out) else {
+    let (Ok(p), Ok(g), Ok(v)) = (
+        Floats::checked(params, "params", true),
+        Floats::input(grad, "grad"),
+        Floats::checked(velocity, "velocity", true),
+    ) else {
         return false;
     };
-    let shape = p.array().shape().to_vec();
-    let Ok(g) = Floats::input(grad, "grad") else {
-        return false;
-    };
-    let Ok(mut v) = Floats::checked(velocity, "velocity", true).map(Out) else {
-        return false;
-    };
-    if shape.len() != 1 || g.shape() != shape || v.array().shape() != shape {
+    if !one_length_apart(&[&p, &g, &v]) {
         return false;
     }
-    if apart(&[p.array(), &g, v.array()]).is_err() {
-        return false;
-    }
+    let (mut p, mut v) = (Out(p), Out(v));
     crate::optim::sgd_step(p.floats_mut(), g.floats(), v.floats_mut(), lr, momentum);
     true
+}
+
+/// Whether `arrays` (the first a parameter vector) are all of its one-dimensional shape, and
+/// no array written shares memory with another: what the in-place optimiser steps need.
+fn one_length_apart(arrays: &[&Floats<'_>]) -> bool {
+    let shape = arrays[0].shape();
+    shape.len() == 1 && arrays.iter().all(|a| a.shape() == shape) && apart(arrays).is_ok()
 }
 
 /// `crate::optim::adam_step` on numpy arrays in place (`FlatAdam.step`), with the step's numbers
@@ -449,11 +451,7 @@ pub(super) fn _adam_step<'py>(
     ) else {
         return false;
     };
-    let shape = p.shape().to_vec();
-    if shape.len() != 1 || [&g, &m, &v, &v_max].iter().any(|a| a.shape() != shape) {
-        return false;
-    }
-    if apart(&[&p, &g, &m, &v, &v_max]).is_err() {
+    if !one_length_apart(&[&p, &g, &m, &v, &v_max]) {
         return false;
     }
     let (mut p, mut m, mut v, mut v_max) = (Out(p), Out(m), Out(v), Out(v_max));

@@ -52,27 +52,32 @@ pub(super) fn _dense(
     if biases.len() != nonlins.len() || known.is_some_and(|rows| rows != biases.len()) {
         return Err(rows_error(known.unwrap_or(0)).into());
     }
-    // Row by row (`Value::neuron`, as `Value::dense` builds them), each read with room for the
-    // inputs, which the neuron appends to it (a length hint trusted no further than for any
-    // other call).
-    let out = PyList::empty(py);
+    // Row by row (`Value::neuron`, as `Value::dense` builds them).
+    let mut out = Vec::with_capacity(biases.len());
     let mut rows = 0;
     for w in weights.try_iter()? {
         let w = w?;
         if rows == biases.len() {
             return Err(rows_error(weights.len().unwrap_or(rows + 1)).into());
         }
-        let hint = w.len().unwrap_or(0).min(LENGTH_HINT_CAP);
-        let mut row = Vec::with_capacity(hint + xs.len());
-        push_values(&w, "dense()", &mut row)?;
+        let row = neuron_row(&w, &xs)?;
         let z = Value::neuron(row, &xs, &biases[rows], nonlins[rows], check_forward)?;
-        out.append(untracked(Py::new(py, PyValue { inner: recorded(z) })?)?)?;
+        out.push(recorded(z));
         rows += 1;
     }
     if rows != biases.len() {
         return Err(rows_error(rows).into());
     }
-    Ok(out.unbind())
+    value_list(py, out)
+}
+
+/// A neuron's weights `w` as the start of its dot's operands, with room for the inputs `xs`,
+/// which `Value::neuron` appends (a length hint trusted no further than for any other call).
+fn neuron_row(w: &Bound<'_, PyAny>, xs: &[Value]) -> PyResult<Vec<Value>> {
+    let hint = w.len().unwrap_or(0).min(LENGTH_HINT_CAP);
+    let mut row = Vec::with_capacity(hint + xs.len());
+    push_values(w, "dense()", &mut row)?;
+    Ok(row)
 }
 
 /// `_dense` of the neurons in the list `neurons`, each read for its `w`, `b` and `nonlin` as it
@@ -102,9 +107,7 @@ fn neurons_forward(neurons: &Bound<'_, PyList>, xs: &[Value]) -> PyResult<Vec<Va
         let w = neuron.getattr(pyo3::intern!(py, "w"))?;
         let b = neuron.getattr(pyo3::intern!(py, "b"))?;
         let nonlin: bool = neuron.getattr(pyo3::intern!(py, "nonlin"))?.extract()?;
-        let hint = w.len().unwrap_or(0).min(LENGTH_HINT_CAP);
-        let mut row = Vec::with_capacity(hint + xs.len());
-        push_values(&w, "dense()", &mut row)?;
+        let row = neuron_row(&w, xs)?;
         let b = value_of(&b, "dense()")?;
         out.push(recorded(Value::neuron(row, xs, &b, nonlin, check_forward)?));
         at += 1;

@@ -477,9 +477,7 @@ fn transpose_avx512(r: [std::arch::x86_64::__m512d; TILE]) -> [std::arch::x86_64
 #[target_feature(enable = "avx512f")]
 fn rows_tail_avx512(rows: &[f64], n: usize, at: usize, slots: &mut [Lanes], r0: usize) {
     use std::arch::x86_64::{_mm512_maskz_loadu_pd, _mm512_storeu_pd};
-    let rem = n - at;
-    assert!(rem < TILE && slots.len() == rem && rows.len() == TILE * n && r0 + TILE <= LANES);
-    let mask = (1u8 << rem) - 1;
+    let mask = tail_mask(n, at, slots.len(), rows.len(), r0);
     let mut row = rows.chunks_exact(n);
     // SAFETY: each masked load reads the `rem` numbers of a row from `at` (the mask keeps the
     // others from being read); the stores write 8 lanes from `r0` of a slot, in bounds.
@@ -492,15 +490,23 @@ fn rows_tail_avx512(rows: &[f64], n: usize, at: usize, slots: &mut [Lanes], r0: 
     }
 }
 
+/// The mask of a row's last `n - at` (< 8) numbers, for `rows_tail_avx512` and
+/// `slots_tail_avx512`, once their shapes are checked: one slot per such column, 8 rows of `n`,
+/// 8 lanes from `r0`.
+#[cfg(target_arch = "x86_64")]
+fn tail_mask(n: usize, at: usize, slots: usize, rows: usize, r0: usize) -> u8 {
+    let rem = n - at;
+    assert!(rem < TILE && slots == rem && rows == TILE * n && r0 + TILE <= LANES);
+    (1u8 << rem) - 1
+}
+
 /// The inverse of `rows_tail_avx512`: lanes `r0..r0 + 8` of `slots` into the last
 /// `slots.len()` columns (from `at`) of 8 rows of `rows`, by masked stores.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn slots_tail_avx512(slots: &[Lanes], n: usize, at: usize, rows: &mut [f64], r0: usize) {
     use std::arch::x86_64::{_mm512_loadu_pd, _mm512_mask_storeu_pd, _mm512_setzero_pd};
-    let rem = n - at;
-    assert!(rem < TILE && slots.len() == rem && rows.len() == TILE * n && r0 + TILE <= LANES);
-    let mask = (1u8 << rem) - 1;
+    let mask = tail_mask(n, at, slots.len(), rows.len(), r0);
     let mut r = [_mm512_setzero_pd(); TILE];
     for (r, slot) in r.iter_mut().zip(slots) {
         // SAFETY: 8 lanes from `r0` of a slot, in bounds.
@@ -1148,7 +1154,9 @@ fn add_parts_into(grad: &mut [f64], parts: &mut [Parts]) {
 }
 
 /// Runs `f`, a small loop over lane blocks, compiled for `isa` (which the CPU must have, as
-/// `LaneOps::isa` guarantees): `f` is inlined into a function with that set's features.
+/// `LaneOps::isa` guarantees): `f` is inlined into a function with that set's features when the
+/// closure is marked `#[inline(always)]` (without it the compiler may keep it a call, compiled
+/// for the baseline).
 #[inline(always)]
 fn on_isa<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
