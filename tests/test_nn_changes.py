@@ -143,12 +143,18 @@ for how in ("clear", "again", "swap"):
 """
 
 
-def test_a_layer_changed_while_it_is_read_reads_on_as_python_would() -> None:
+def outcomes(script: str) -> dict[str, str]:
+    """What each case of ``script`` printed (``case outcome`` lines), run in a child
+    interpreter, which must exit cleanly."""
     done = subprocess.run(
-        [sys.executable, "-c", HOSTILE], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
-    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    return dict(line.split(" ", 1) for line in done.stdout.splitlines())
+
+
+def test_a_layer_changed_while_it_is_read_reads_on_as_python_would() -> None:
+    lines = outcomes(HOSTILE)
     assert lines["clear"] == "ok 1"  # the list was emptied after its first neuron
     assert lines["again"] == "ok 3"  # the same layer, re-entered while it is read
     assert lines["swap"] == "ok 3"
@@ -242,15 +248,7 @@ for how in ("clear", "again", "emptied"):
 
 
 def test_an_mlp_changed_while_it_is_read_reads_on_as_python_would() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", HOSTILE_MLP],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    lines = outcomes(HOSTILE_MLP)
     assert lines["clear"] == "ok 3"  # the first layer's outputs: no layer left after it
     assert lines["again"] == "ok 2"
     assert lines["emptied"] == "ok 0"  # a layer of no neurons gives no outputs
